@@ -1,0 +1,115 @@
+"""Prefect wiring only: the work is in pipeline/ (Prefect-free stage functions).
+
+- `process_call_flow(key, config)`: one recording end to end.
+- `batch_flow(config)`: discover new recordings and map the per-call task over them with bounded
+  concurrency (the thread pool size), retrying transient storage errors, persisting results, and
+  publishing a table + markdown artifact summarising the batch.
+
+Runs in Prefect's ephemeral mode with no server; see README for `prefect server` and work pools.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from prefect import flow, task, unmapped
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from pipeline.config import PipelineConfig
+from pipeline.errors import CallQAError
+from pipeline.process import Outcome, discover, process_recording
+from pipeline.storage import RecordingRef
+from pipeline.store import ResultsStore
+from transcribe.registry import build_transcriber
+
+_models: dict[tuple, object] = {}
+_models_lock = threading.Lock()
+_stores: dict[str, ResultsStore] = {}
+
+
+def _transcriber(cfg: PipelineConfig):
+    """One loaded model per process and configuration, shared by the task threads."""
+    key = (cfg.backend, cfg.model, cfg.device)
+    with _models_lock:
+        if key not in _models:
+            _models[key] = build_transcriber(cfg.backend, cfg.model, cfg.device)
+        return _models[key]
+
+
+def _store(cfg: PipelineConfig) -> ResultsStore:
+    with _models_lock:
+        if cfg.database_url not in _stores:
+            _stores[cfg.database_url] = ResultsStore(cfg.database_url)
+        return _stores[cfg.database_url]
+
+
+def _is_transient(task, task_run, state) -> bool:
+    exc = state.result(raise_on_failure=False)
+    return isinstance(exc, CallQAError) and exc.transient
+
+
+@task(retries=3, retry_delay_seconds=[1, 5, 15], retry_condition_fn=_is_transient, cache_policy=NO_CACHE)
+def discover_task(cfg: PipelineConfig) -> list[RecordingRef]:
+    return discover(cfg.open_source(), _store(cfg))
+
+
+@task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_is_transient, cache_policy=NO_CACHE,
+      persist_result=True, task_run_name="process-{ref.call_id}")
+def process_call_task(ref: RecordingRef, cfg: PipelineConfig) -> Outcome:
+    return process_recording(ref, cfg.open_source(), _store(cfg), _transcriber(cfg),
+                             options=cfg.transcribe_options(), limits=cfg.audio_limits())
+
+
+@flow(name="callqa-process-call", persist_result=True)
+def process_call_flow(key: str, cfg: PipelineConfig) -> Outcome:
+    ref = cfg.open_source().ref_for(key)
+    return process_call_task(ref, cfg)
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    outcomes: tuple[Outcome, ...]
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def audio_seconds(self) -> float:
+        return sum(o.audio_seconds for o in self.outcomes)
+
+
+def _failed_outcome(ref: RecordingRef, exc: BaseException) -> Outcome:
+    code = exc.code if isinstance(exc, CallQAError) else "E999"
+    message = exc.message if isinstance(exc, CallQAError) else f"unexpected {type(exc).__name__}"
+    return Outcome(ref.call_id, "failed", code, message)
+
+
+def _publish(summary: BatchSummary, source: str) -> None:
+    rows = [{"call": o.call_id, "status": o.status, "language": o.language or "", "audio_s": round(o.audio_seconds, 1),
+             "wall_s": round(o.wall_seconds, 1), "code": o.code or "", "reason": o.message or ""}
+            for o in summary.outcomes]
+    create_table_artifact(rows, key="callqa-batch-calls", description=f"Calls processed from {source}")
+    counts = " | ".join(f"{s}: {summary.count(s)}" for s in ("done", "quarantined", "failed", "skipped"))
+    create_markdown_artifact(
+        f"# callqa batch\n\nSource: `{source}`\n\n{counts}\n\nAudio transcribed: "
+        f"{summary.audio_seconds / 60:.1f} min\n", key="callqa-batch-summary")
+
+
+@flow(name="callqa-batch", persist_result=True, task_runner=ThreadPoolTaskRunner(max_workers=2))
+def batch_flow(cfg: PipelineConfig) -> BatchSummary:
+    refs = discover_task(cfg)
+    futures = process_call_task.map(refs, cfg=unmapped(cfg)) if refs else []
+    outcomes = []
+    for ref, fut in zip(refs, futures):
+        result = fut.result(raise_on_failure=False)
+        outcomes.append(_failed_outcome(ref, result) if isinstance(result, BaseException) else result)
+    summary = BatchSummary(tuple(outcomes))
+    _publish(summary, cfg.open_source().describe())
+    return summary
+
+
+def run_batch(cfg: PipelineConfig) -> BatchSummary:
+    """Entry point used by the CLI: the thread pool is sized from the config (bounded concurrency)."""
+    return batch_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=cfg.concurrency))(cfg)

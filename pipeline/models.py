@@ -1,0 +1,142 @@
+"""Typed contracts between stages: Call, Word, Segment, Transcript.
+
+Frozen dataclasses; JSON is WhisperX-like (segments with words, speaker, start/end) and written with
+ensure_ascii=False so Chinese stays readable. `TRANSCRIPT_SCHEMA` is the stable JSON schema of that file.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+SCHEMA_VERSION = "1.0"
+Direction = Literal["inbound", "outbound", "internal", "unknown"]
+
+
+@dataclass(frozen=True)
+class Call:
+    id: str
+    object_key: str
+    etag: str
+    agent: str | None = None
+    queue: str | None = None
+    direction: Direction = "unknown"
+    started_at: datetime | None = None
+    language: str | None = None  # forced language from metadata ("en", "zh"); None = detect
+    size_bytes: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["started_at"] = self.started_at.isoformat() if self.started_at else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Call":
+        d = dict(d)
+        if d.get("started_at"):
+            d["started_at"] = datetime.fromisoformat(d["started_at"])
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start: float
+    end: float
+    probability: float
+    speaker: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"Word ends before it starts: {self.start} > {self.end}")
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+    speaker: str | None = None
+    channel: int | None = None
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+
+
+@dataclass(frozen=True)
+class Transcript:
+    call_id: str
+    language: str
+    language_probability: float
+    duration: float
+    segments: tuple[Segment, ...]
+    backend: str
+    model: str
+    script: str | None = None  # "zh-Hans" / "zh-Hant" after normalisation; None for non-Chinese
+    schema_version: str = SCHEMA_VERSION
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def text(self) -> str:
+        sep = "" if self.language == "zh" else " "
+        return sep.join(s.text.strip() for s in self.segments).strip()
+
+    @property
+    def words(self) -> tuple[Word, ...]:
+        return tuple(w for s in self.segments for w in s.words)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Transcript":
+        segs = tuple(
+            Segment(**{**s, "words": tuple(Word(**w) for w in s.get("words", ()))})
+            for s in d["segments"]
+        )
+        return cls(**{**d, "segments": segs, "warnings": tuple(d.get("warnings", ()))})
+
+    @classmethod
+    def from_json(cls, text: str) -> "Transcript":
+        return cls.from_dict(json.loads(text))
+
+
+_num = {"type": "number"}
+_opt_str = {"type": ["string", "null"]}
+WORD_SCHEMA = {
+    "type": "object",
+    "required": ["text", "start", "end", "probability"],
+    "properties": {"text": {"type": "string"}, "start": _num, "end": _num, "probability": _num,
+                   "speaker": _opt_str},
+    "additionalProperties": False,
+}
+SEGMENT_SCHEMA = {
+    "type": "object",
+    "required": ["start", "end", "text", "words"],
+    "properties": {
+        "start": _num, "end": _num, "text": {"type": "string"},
+        "words": {"type": "array", "items": WORD_SCHEMA},
+        "speaker": _opt_str, "channel": {"type": ["integer", "null"]},
+        "avg_logprob": {"type": ["number", "null"]}, "no_speech_prob": {"type": ["number", "null"]},
+    },
+    "additionalProperties": False,
+}
+TRANSCRIPT_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "callqa transcript",
+    "type": "object",
+    "required": ["call_id", "language", "duration", "segments", "backend", "model", "schema_version"],
+    "properties": {
+        "call_id": {"type": "string"}, "language": {"type": "string"},
+        "language_probability": _num, "duration": _num,
+        "segments": {"type": "array", "items": SEGMENT_SCHEMA},
+        "backend": {"type": "string"}, "model": {"type": "string"}, "script": _opt_str,
+        "schema_version": {"const": SCHEMA_VERSION},
+        "warnings": {"type": "array", "items": {"type": "string"}},
+    },
+    "additionalProperties": False,
+}

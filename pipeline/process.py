@@ -1,0 +1,117 @@
+"""Prefect-free stage functions: discover new recordings, process one call end to end.
+
+`process_recording` never raises for a bad recording: it quarantines it (DB row + `quarantine/<id>.json`)
+and returns the outcome, so a batch goes on. Transient problems (storage down) are recorded as failed and
+re-raised, so the orchestrator can retry and the next run picks the call up again.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+from pipeline.audio import AudioLimits, inspect_recording
+from pipeline.errors import CallQAError, MetadataError
+from pipeline.metadata import CallMetadata, build_call, parse_sidecar
+from pipeline.storage import RecordingRef, RecordingSource
+from pipeline.store import ResultsStore
+from transcribe.base import TranscribeOptions, Transcriber
+from transcribe.run import transcribe_recording
+
+log = logging.getLogger("callqa")  # logs carry call ids and error codes only, never call content
+Status = Literal["done", "skipped", "quarantined", "failed"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    call_id: str
+    status: Status
+    code: str | None = None
+    message: str | None = None
+    audio_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    language: str | None = None
+    transcript_key: str | None = None
+
+
+def transcript_key(call_id: str) -> str:
+    return f"transcripts/{call_id}.json"
+
+
+def quarantine_key(call_id: str) -> str:
+    return f"quarantine/{call_id}.json"
+
+
+def discover(source: RecordingSource, store: ResultsStore) -> list[RecordingRef]:
+    """Recordings not yet done at their current etag (new, changed, or failed transiently)."""
+    return [r for r in source.list_recordings() if store.needs_processing(r.call_id, r.etag)]
+
+
+def _metadata(source: RecordingSource, ref: RecordingRef) -> CallMetadata | None:
+    if not ref.sidecar_key:
+        return None
+    raw = source.read(ref.sidecar_key)
+    return parse_sidecar(raw) if raw is not None else None
+
+
+def _quarantine(source: RecordingSource, store: ResultsStore, ref: RecordingRef, err: CallQAError,
+                started: float, duration: float | None = None) -> Outcome:
+    record = {"call_id": ref.call_id, "object_key": ref.key, "etag": ref.etag, "code": err.code,
+              "reason": err.message, "quarantined_at": datetime.now(timezone.utc).isoformat()}
+    store.mark_failed(ref.call_id, ref.etag, code=err.code, message=err.message, quarantined=True,
+                      duration=duration)
+    try:
+        source.write(quarantine_key(ref.call_id), json.dumps(record, ensure_ascii=False, indent=1).encode())
+    except CallQAError:
+        log.warning("call %s: quarantine record not written to storage (kept in the DB)", ref.call_id)
+    log.warning("call %s quarantined: %s", ref.call_id, err)
+    return Outcome(ref.call_id, "quarantined", err.code, err.message, wall_seconds=time.monotonic() - started)
+
+
+def process_recording(ref: RecordingRef, source: RecordingSource, store: ResultsStore,
+                      transcriber: Transcriber, *, options: TranscribeOptions = TranscribeOptions(),
+                      limits: AudioLimits = AudioLimits(), workdir: Path | None = None) -> Outcome:
+    started = time.monotonic()
+    try:
+        meta = _metadata(source, ref)
+        meta_error = None
+    except MetadataError as e:
+        meta, meta_error = None, e
+    call = build_call(ref, meta)
+    if not store.claim(call):
+        return Outcome(call.id, "skipped", wall_seconds=time.monotonic() - started)
+    if meta_error is not None:
+        return _quarantine(source, store, ref, meta_error, started)
+    duration: float | None = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="callqa-", dir=workdir) as tmp:
+            local = source.download(ref, Path(tmp))
+            info = inspect_recording(local, limits)
+            duration = info.duration
+            transcript = transcribe_recording(transcriber, local, call.id, duration=info.duration,
+                                              options=options, language=call.language)
+        transcript = replace(transcript, warnings=transcript.warnings + info.warnings)
+        key = transcript_key(call.id)
+        source.write(key, transcript.to_json().encode("utf-8"))
+        store.mark_done(call.id, transcript_key=key, language=transcript.language,
+                        duration=info.duration, warnings=transcript.warnings)
+    except CallQAError as e:
+        if not e.transient:
+            return _quarantine(source, store, ref, e, started, duration)
+        store.mark_failed(call.id, ref.etag, code=e.code, message=e.message, quarantined=False)
+        log.error("call %s failed (will retry): %s", call.id, e)
+        raise
+    except Exception as e:
+        # Unexpected: record without the exception text (it may quote content), keep it retryable.
+        store.mark_failed(call.id, ref.etag, code="E999", message=f"unexpected {type(e).__name__}",
+                          quarantined=False)
+        log.exception("call %s failed unexpectedly", call.id)
+        raise
+    log.info("call %s done: %.1f s audio, language %s", call.id, info.duration, transcript.language)
+    return Outcome(call.id, "done", audio_seconds=info.duration, wall_seconds=time.monotonic() - started,
+                   language=transcript.language, transcript_key=key)

@@ -1,0 +1,199 @@
+"""Where recordings come from and results go: any S3 API (MinIO, Ceph RGW, AWS) or a local folder.
+
+Layout inside a source (results sit beside the recordings, under their own prefixes):
+    <prefix>/<path>/<name>.<ext>     recording (any audio container; decoded by content)
+    <prefix>/<path>/<name>.json      optional metadata sidecar (agent, queue, direction, started_at, language)
+    transcripts/<path>/<name>.json   transcript written by the pipeline
+    quarantine/<path>/<name>.json    why a recording was rejected (the recording itself is left untouched)
+"""
+from __future__ import annotations
+
+import io
+import shutil
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Protocol
+
+from pipeline.errors import StorageError
+
+SIDECAR_SUFFIX = ".json"
+RESULT_PREFIXES = ("transcripts/", "quarantine/", "redacted/", "scorecards/", "reports/")
+
+
+@dataclass(frozen=True)
+class RecordingRef:
+    key: str  # full object key / relative path of the recording
+    etag: str  # content version: S3 ETag, or size+mtime for local files
+    size: int
+    call_id: str
+    sidecar_key: str | None = None
+
+
+def call_id_for(key: str, prefix: str) -> str:
+    """Stable id from the key: path below the prefix without extension ("2026/11/call-0001")."""
+    rel = key[len(prefix):] if prefix and key.startswith(prefix) else key
+    p = PurePosixPath(rel.lstrip("/"))
+    return str(p.with_suffix("")) if p.suffix else str(p)
+
+
+def _pair_recordings(entries: list[tuple[str, str, int]], prefix: str) -> list[RecordingRef]:
+    """Recordings among (key, etag, size) listings; a `<stem>.json` next to a recording is its sidecar."""
+    keys = {k for k, _, _ in entries}
+    refs = []
+    for key, etag, size in sorted(entries):
+        if key.endswith("/") or any(key.startswith(p) for p in RESULT_PREFIXES):
+            continue
+        if key.endswith(SIDECAR_SUFFIX):
+            continue
+        stem = str(PurePosixPath(key).with_suffix("")) if PurePosixPath(key).suffix else key
+        sidecar = stem + SIDECAR_SUFFIX
+        refs.append(RecordingRef(key=key, etag=etag, size=size, call_id=call_id_for(key, prefix),
+                                 sidecar_key=sidecar if sidecar in keys and sidecar != key else None))
+    return refs
+
+
+class RecordingSource(Protocol):
+    def describe(self) -> str: ...
+    def list_recordings(self) -> list[RecordingRef]: ...
+    def ref_for(self, key: str) -> RecordingRef: ...
+    def download(self, ref: RecordingRef, dest_dir: Path) -> Path: ...
+    def read(self, key: str) -> bytes | None: ...
+    def write(self, key: str, data: bytes, content_type: str = "application/json") -> None: ...
+
+
+class S3Source:
+    """Recordings in a bucket, read and written with the `minio` client (works with any S3 API)."""
+
+    def __init__(self, client, bucket: str, prefix: str = "recordings/"):
+        self.client, self.bucket, self.prefix = client, bucket, prefix
+
+    @classmethod
+    def connect(cls, endpoint: str, access_key: str, secret_key: str, bucket: str, *,
+                prefix: str = "recordings/", secure: bool = False, region: str | None = None) -> "S3Source":
+        import urllib3
+        from minio import Minio
+
+        # Bounded timeouts and retries: a server that goes away fails the call quickly (retried later)
+        # instead of hanging the batch.
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=5, read=120), maxsize=8,
+            retries=urllib3.Retry(total=2, backoff_factor=0.3, status_forcelist=(500, 502, 503, 504)))
+        client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure,
+                       region=region, http_client=http)
+        return cls(client, bucket, prefix)
+
+    def describe(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def _guard(self, what: str, fn, *args, **kwargs):
+        from minio.error import S3Error
+
+        try:
+            return fn(*args, **kwargs)
+        except S3Error as e:
+            if e.code in ("NoSuchKey", "NoSuchObject"):
+                raise FileNotFoundError(what) from e
+            raise StorageError(f"{what}: S3 error {e.code}") from e
+        except (OSError, ValueError) as e:  # urllib3 errors derive from these; ValueError for bad replies
+            if isinstance(e, FileNotFoundError):
+                raise
+            raise StorageError(f"{what}: {type(e).__name__}") from e
+        except Exception as e:  # noqa: BLE001 - urllib3.MaxRetryError etc.
+            if type(e).__module__.startswith("urllib3"):
+                raise StorageError(f"{what}: {type(e).__name__}") from e
+            raise
+
+    def ensure_bucket(self) -> None:
+        if not self._guard("bucket check", self.client.bucket_exists, self.bucket):
+            self._guard("bucket create", self.client.make_bucket, self.bucket)
+
+    def list_recordings(self) -> list[RecordingRef]:
+        def _list():
+            return [(o.object_name, (o.etag or "").strip('"'), o.size or 0)
+                    for o in self.client.list_objects(self.bucket, prefix=self.prefix, recursive=True)]
+
+        return _pair_recordings(self._guard("listing recordings", _list), self.prefix)
+
+    def ref_for(self, key: str) -> RecordingRef:
+        def _stat():
+            folder = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
+            names = [o.object_name for o in self.client.list_objects(self.bucket, prefix=folder)]
+            st = self.client.stat_object(self.bucket, key)
+            return names, st
+
+        try:
+            names, st = self._guard("reading a recording's details", _stat)
+        except FileNotFoundError:
+            raise StorageError(f"no recording at key {key!r} in bucket {self.bucket}") from None
+        entries = [(n, "", 0) for n in names if n != key] + [(key, (st.etag or "").strip('"'), st.size or 0)]
+        return next(r for r in _pair_recordings(entries, self.prefix) if r.key == key)
+
+    def download(self, ref: RecordingRef, dest_dir: Path) -> Path:
+        dest = dest_dir / ("recording" + PurePosixPath(ref.key).suffix)
+        self._guard("downloading a recording", self.client.fget_object, self.bucket, ref.key, str(dest))
+        return dest
+
+    def read(self, key: str) -> bytes | None:
+        def _read():
+            resp = self.client.get_object(self.bucket, key)
+            try:
+                return resp.read()
+            finally:
+                resp.close()
+                resp.release_conn()
+
+        try:
+            return self._guard("reading an object", _read)
+        except FileNotFoundError:
+            return None
+
+    def write(self, key: str, data: bytes, content_type: str = "application/json") -> None:
+        self._guard("writing a result", self.client.put_object, self.bucket, key, io.BytesIO(data),
+                    len(data), content_type=content_type)
+
+
+class LocalFolderSource:
+    """Recordings in a folder; results are written under the same root, like the S3 layout."""
+
+    def __init__(self, root: Path, prefix: str = ""):
+        self.root, self.prefix = Path(root), prefix
+
+    def describe(self) -> str:
+        return f"file://{self.root}/{self.prefix}"
+
+    def list_recordings(self) -> list[RecordingRef]:
+        base = self.root / self.prefix
+        if not base.is_dir():
+            raise StorageError(f"recordings folder {base} does not exist")
+        entries = []
+        for f in base.rglob("*"):
+            if f.is_file():
+                st = f.stat()
+                entries.append((f.relative_to(self.root).as_posix(), f"{st.st_size}-{st.st_mtime_ns}",
+                                st.st_size))
+        return _pair_recordings(entries, self.prefix)
+
+    def ref_for(self, key: str) -> RecordingRef:
+        found = [r for r in self.list_recordings() if r.key == key]
+        if not found:
+            raise StorageError(f"no recording {key!r} under {self.root}")
+        return found[0]
+
+    def download(self, ref: RecordingRef, dest_dir: Path) -> Path:
+        dest = dest_dir / ("recording" + PurePosixPath(ref.key).suffix)
+        try:
+            shutil.copyfile(self.root / ref.key, dest)
+        except OSError as e:
+            raise StorageError(f"copying a recording: {type(e).__name__}") from e
+        return dest
+
+    def read(self, key: str) -> bytes | None:
+        path = self.root / key
+        return path.read_bytes() if path.is_file() else None
+
+    def write(self, key: str, data: bytes, content_type: str = "application/json") -> None:
+        path = self.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".partial")
+        tmp.write_bytes(data)
+        tmp.replace(path)

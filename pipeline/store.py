@@ -1,0 +1,179 @@
+"""Results database (SQLAlchemy): calls, their processing state, and every failure with its reason.
+
+SQLite by default, Postgres (or anything SQLAlchemy speaks) by URL. The state machine is what makes
+re-runs safe: a call done at an etag is never processed again; a new etag is a new version; a transient
+failure is retried on the next run; a quarantined recording waits until its object changes.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Literal
+
+from sqlalchemy import (Boolean, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event,
+                        select, update)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from pipeline.models import Call
+
+State = Literal["processing", "done", "failed", "quarantined"]
+STALE_AFTER = timedelta(hours=2)  # a "processing" row older than this belongs to a crashed worker
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CallRow(Base):
+    __tablename__ = "calls"
+    id: Mapped[str] = mapped_column(String(512), primary_key=True)
+    object_key: Mapped[str] = mapped_column(Text)
+    etag: Mapped[str] = mapped_column(String(128))
+    agent: Mapped[str | None] = mapped_column(String(128))
+    queue: Mapped[str | None] = mapped_column(String(128))
+    direction: Mapped[str] = mapped_column(String(16), default="unknown")
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    language: Mapped[str | None] = mapped_column(String(16))  # detected or forced
+    duration: Mapped[float | None] = mapped_column(Float)
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error_code: Mapped[str | None] = mapped_column(String(8))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    transcript_key: Mapped[str | None] = mapped_column(Text)
+    warnings: Mapped[str] = mapped_column(Text, default="[]")
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class FailureRow(Base):
+    __tablename__ = "failures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), index=True)
+    etag: Mapped[str] = mapped_column(String(128))
+    code: Mapped[str] = mapped_column(String(8))
+    message: Mapped[str] = mapped_column(Text)
+    transient: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    id: str
+    object_key: str
+    etag: str
+    state: State
+    attempts: int
+    language: str | None
+    duration: float | None
+    error_code: str | None
+    error_message: str | None
+    transcript_key: str | None
+    warnings: tuple[str, ...]
+    agent: str | None
+    queue: str | None
+
+
+def _record(r: CallRow) -> CallRecord:
+    return CallRecord(id=r.id, object_key=r.object_key, etag=r.etag, state=r.state, attempts=r.attempts,
+                      language=r.language, duration=r.duration, error_code=r.error_code,
+                      error_message=r.error_message, transcript_key=r.transcript_key,
+                      warnings=tuple(json.loads(r.warnings or "[]")), agent=r.agent, queue=r.queue)
+
+
+class ResultsStore:
+    def __init__(self, url: str = "sqlite:///callqa.db"):
+        kwargs = {"connect_args": {"check_same_thread": False, "timeout": 30}} if url.startswith("sqlite") else {}
+        self.engine = create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", lambda c, _: c.execute("PRAGMA journal_mode=WAL"))
+        Base.metadata.create_all(self.engine)
+        self._lock = threading.Lock()  # SQLite serialises writers anyway; this avoids busy retries
+
+    def needs_processing(self, call_id: str, etag: str) -> bool:
+        with Session(self.engine) as s:
+            row = s.get(CallRow, call_id)
+            return self._claimable(row, etag)
+
+    @staticmethod
+    def _claimable(row: CallRow | None, etag: str) -> bool:
+        if row is None or row.etag != etag:
+            return True
+        if row.state == "failed":
+            return True
+        if row.state == "processing":
+            return row.updated_at < _now() - STALE_AFTER
+        return False  # done or quarantined at this etag
+
+    def claim(self, call: Call) -> bool:
+        """Atomically mark the call as being processed; False if it is done or someone else holds it."""
+        with self._lock, Session(self.engine) as s:
+            row = s.get(CallRow, call.id)
+            if not self._claimable(row, call.etag):
+                return False
+            values = dict(object_key=call.object_key, etag=call.etag, agent=call.agent, queue=call.queue,
+                          direction=call.direction, started_at=_naive(call.started_at),
+                          language=call.language, size_bytes=call.size_bytes, state="processing",
+                          error_code=None, error_message=None, updated_at=_now())
+            if row is None:
+                s.add(CallRow(id=call.id, attempts=1, **values))
+                try:
+                    s.commit()
+                except IntegrityError:  # another worker inserted it first
+                    return False
+                return True
+            # Conditional update: only succeeds if nobody changed the row since we read it.
+            res = s.execute(update(CallRow).where(CallRow.id == call.id, CallRow.state == row.state,
+                                                  CallRow.updated_at == row.updated_at)
+                            .values(attempts=(row.attempts + 1) if row.etag == call.etag else 1, **values))
+            s.commit()
+            return res.rowcount == 1
+
+    def mark_done(self, call_id: str, *, transcript_key: str, language: str, duration: float,
+                  warnings: tuple[str, ...] = ()) -> None:
+        with self._lock, Session(self.engine) as s:
+            s.execute(update(CallRow).where(CallRow.id == call_id).values(
+                state="done", transcript_key=transcript_key, language=language, duration=duration,
+                warnings=json.dumps(list(warnings), ensure_ascii=False), error_code=None,
+                error_message=None, updated_at=_now(), processed_at=_now()))
+            s.commit()
+
+    def mark_failed(self, call_id: str, etag: str, *, code: str, message: str, quarantined: bool,
+                    duration: float | None = None) -> None:
+        state: State = "quarantined" if quarantined else "failed"
+        with self._lock, Session(self.engine) as s:
+            s.execute(update(CallRow).where(CallRow.id == call_id).values(
+                state=state, error_code=code, error_message=message, updated_at=_now(),
+                **({"duration": duration} if duration is not None else {})))
+            s.add(FailureRow(call_id=call_id, etag=etag, code=code, message=message, transient=not quarantined))
+            s.commit()
+
+    def get(self, call_id: str) -> CallRecord | None:
+        with Session(self.engine) as s:
+            row = s.get(CallRow, call_id)
+            return _record(row) if row else None
+
+    def calls(self, state: State | None = None) -> list[CallRecord]:
+        with Session(self.engine) as s:
+            q = select(CallRow).order_by(CallRow.id)
+            if state:
+                q = q.where(CallRow.state == state)
+            return [_record(r) for r in s.scalars(q)]
+
+    def failures(self, call_id: str) -> list[tuple[str, str, bool]]:
+        with Session(self.engine) as s:
+            q = select(FailureRow).where(FailureRow.call_id == call_id).order_by(FailureRow.id)
+            return [(f.code, f.message, f.transient) for f in s.scalars(q)]
+
+
+def _naive(dt: datetime | None) -> datetime | None:
+    if dt is None or dt.tzinfo is None:
+        return dt
+    return dt.astimezone(timezone.utc).replace(tzinfo=None)

@@ -1,0 +1,102 @@
+"""process_recording / discover with a fake transcriber over a local folder: the state machine and the
+bad-input handling, without models or servers (those are in tests/integration)."""
+import json
+import shutil
+
+import pytest
+
+from pipeline.badfiles import write_bad_recordings
+from pipeline.errors import StorageError
+from pipeline.process import discover, process_recording
+from pipeline.storage import LocalFolderSource
+from pipeline.store import ResultsStore
+from transcribe.base import TranscribeOptions
+
+from .fakes import FakeTranscriber, write_tone_wav
+
+
+@pytest.fixture
+def folder(tmp_path):
+    rec = tmp_path / "src" / "recordings"
+    write_bad_recordings(rec)
+    write_tone_wav(rec / "good.wav", 4.0)
+    (rec / "good.json").write_text('{"agent": "a-1", "queue": "billing", "language": "zh"}')
+    write_tone_wav(rec / "typo.wav", 2.0)
+    (rec / "typo.json").write_text('{"agnet": "a-1"}')
+    return tmp_path
+
+
+def _run(src, store, fake):
+    return {o.call_id: o for o in (process_recording(r, src, store, fake) for r in discover(src, store))}
+
+
+def test_batch_quarantines_bad_input_and_goes_on(folder):
+    src = LocalFolderSource(folder / "src", "recordings/")
+    store = ResultsStore(f"sqlite:///{folder}/r.db")
+    before = {p.name: p.read_bytes() for p in (folder / "src" / "recordings").iterdir()}
+    out = _run(src, store, FakeTranscriber())
+    assert out["good"].status == "done"
+    expected = {"empty": "E101", "corrupt": "E103", "meeting-notes": "E102", "silent": "E104",
+                "header-only": "E101", "typo": "E110"}
+    assert {k: (o.status, o.code) for k, o in out.items() if k != "good"} == \
+        {k: ("quarantined", c) for k, c in expected.items()}
+    for call_id, code in expected.items():
+        record = json.loads(src.read(f"quarantine/{call_id}.json"))
+        assert record["code"] == code and record["reason"]
+        assert store.get(call_id).state == "quarantined"
+    t = json.loads(src.read("transcripts/good.json"))
+    assert t["language"] == "zh", "language from the sidecar is forced"
+    assert t["segments"][0]["text"] == "繁体字 chunk", "Chinese normalised to Simplified"
+    after = {p.name: p.read_bytes() for p in (folder / "src" / "recordings").iterdir()}
+    assert after == before, "recordings are never modified or removed"
+    # Re-run: nothing is processed twice, quarantined files wait for a new version.
+    assert discover(src, store) == []
+    assert _run(src, store, FakeTranscriber()) == {}
+
+
+def test_replaced_recording_is_processed_again(folder):
+    src = LocalFolderSource(folder / "src", "recordings/")
+    store = ResultsStore(f"sqlite:///{folder}/r.db")
+    _run(src, store, FakeTranscriber())
+    shutil.copyfile(folder / "src" / "recordings" / "good.wav", folder / "src" / "recordings" / "silent.wav")
+    assert [r.call_id for r in discover(src, store)] == ["silent"]
+    assert _run(src, store, FakeTranscriber())["silent"].status == "done"
+
+
+class _FlakySource(LocalFolderSource):
+    def __init__(self, *a, fail_writes: bool):
+        super().__init__(*a)
+        self.fail_writes = fail_writes
+
+    def write(self, key, data, content_type="application/json"):
+        if self.fail_writes and key.startswith("transcripts/"):
+            raise StorageError("connection refused")
+        super().write(key, data, content_type)
+
+
+def test_storage_outage_marks_failed_and_next_run_finishes(folder):
+    store = ResultsStore(f"sqlite:///{folder}/r.db")
+    flaky = _FlakySource(folder / "src", "recordings/", fail_writes=True)
+    ref = next(r for r in flaky.list_recordings() if r.call_id == "good")
+    with pytest.raises(StorageError):
+        process_recording(ref, flaky, store, FakeTranscriber())
+    assert store.get("good").state == "failed" and store.get("good").error_code == "E201"
+    healthy = LocalFolderSource(folder / "src", "recordings/")
+    assert "good" in [r.call_id for r in discover(healthy, store)]
+    assert process_recording(ref, healthy, store, FakeTranscriber()).status == "done"
+    assert process_recording(ref, healthy, store, FakeTranscriber()).status == "skipped"
+    assert store.get("good").attempts == 2
+
+
+def test_long_recording_is_transcribed_in_bounded_chunks(tmp_path):
+    wav = write_tone_wav(tmp_path / "long.wav", 600.0, quiet_every=9.0)
+    src = LocalFolderSource(tmp_path, "")
+    store = ResultsStore(f"sqlite:///{tmp_path}/r.db")
+    fake = FakeTranscriber()
+    ref = src.list_recordings()[0]
+    out = process_recording(ref, src, store, fake, options=TranscribeOptions(chunk_seconds=120.0))
+    assert out.status == "done" and abs(out.audio_seconds - 600.0) < 0.1
+    assert len(fake.chunks) >= 5 and max(fake.chunks) <= 120 * 16000
+    t = json.loads(src.read("transcripts/long.json"))
+    starts = [s["start"] for s in t["segments"]]
+    assert starts == sorted(starts) and starts[-1] > 480, "chunk offsets applied"

@@ -1,0 +1,36 @@
+import pytest
+
+from pipeline.errors import StorageError
+from pipeline.storage import LocalFolderSource, _pair_recordings, call_id_for
+
+
+def test_call_id_is_path_below_prefix_without_extension():
+    assert call_id_for("recordings/2026/11/c-1.wav", "recordings/") == "2026/11/c-1"
+    assert call_id_for("recordings/通话 1.mp3", "recordings/") == "通话 1"
+
+
+def test_sidecars_pair_with_recordings_and_results_are_ignored():
+    entries = [("recordings/a.wav", "e1", 10), ("recordings/a.json", "e2", 1), ("recordings/b.mp3", "e3", 5),
+               ("recordings/orphan.json", "e4", 1), ("transcripts/a.json", "e5", 1), ("recordings/", "", 0)]
+    refs = _pair_recordings(entries, "recordings/")
+    assert [(r.key, r.sidecar_key) for r in refs] == [("recordings/a.wav", "recordings/a.json"),
+                                                       ("recordings/b.mp3", None)]
+
+
+def test_local_folder_source_lists_writes_and_reads(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "c1.wav").write_bytes(b"RIFF")
+    (tmp_path / "in" / "c1.json").write_text("{}")
+    src = LocalFolderSource(tmp_path, "in/")
+    refs = src.list_recordings()
+    assert [r.call_id for r in refs] == ["c1"] and refs[0].sidecar_key == "in/c1.json"
+    src.write("transcripts/c1.json", b'{"ok": 1}')
+    assert src.read("transcripts/c1.json") == b'{"ok": 1}'
+    assert src.read("transcripts/missing.json") is None
+    assert [r.call_id for r in src.list_recordings()] == ["c1"]  # results are not recordings
+    assert src.ref_for("in/c1.wav").etag == refs[0].etag
+
+
+def test_missing_local_folder_is_a_storage_error(tmp_path):
+    with pytest.raises(StorageError, match="E201"):
+        LocalFolderSource(tmp_path / "nope").list_recordings()

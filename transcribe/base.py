@@ -1,0 +1,51 @@
+"""The transcription seam: a backend only has to detect a language and transcribe one in-memory chunk of
+16 kHz mono float32 audio with word timestamps. Chunking of long recordings, timestamp offsets, language
+choice among the allowed set and Chinese script normalisation live in `transcribe.run`, shared by all."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from pipeline.models import Segment
+
+SAMPLE_RATE = 16_000
+ZH_PROMPT = "以下是普通话的句子。"
+
+
+@dataclass(frozen=True)
+class TranscribeOptions:
+    language: str | None = None  # forced language; None = detect among `allowed_languages`
+    allowed_languages: tuple[str, ...] = ("en", "zh")
+    chinese_script: Literal["zh-Hans", "zh-Hant"] = "zh-Hans"
+    beam_size: int = 5
+    chunk_seconds: float = 300.0  # long recordings are decoded and transcribed this much at a time
+    detect_seconds: float = 30.0  # audio used for language detection
+
+
+@runtime_checkable
+class Transcriber(Protocol):
+    backend: str  # "faster-whisper", "openai-whisper"
+    model_name: str  # e.g. "base"
+
+    def language_probabilities(self, audio: np.ndarray) -> dict[str, float]:
+        """Probability of every language the model knows, from (up to 30 s of) `audio`."""
+
+    def transcribe_chunk(
+        self, audio: np.ndarray, language: str, *, beam_size: int, initial_prompt: str | None
+    ) -> list[Segment]:
+        """Segments with word timestamps, in seconds relative to the start of `audio`."""
+
+
+def pick_language(probs: dict[str, float], allowed: Sequence[str]) -> tuple[str, float]:
+    """Best of the allowed languages, renormalised over them. Whisper on phone audio often ranks a
+    neighbouring language (th, ja, yue) above zh; restricting to what the call centre handles fixes it."""
+    if not allowed:
+        raise ValueError("allowed_languages is empty")
+    sub = {lang: probs.get(lang, 0.0) for lang in allowed}
+    if "zh" in sub:  # Cantonese-labelled Chinese speech is still Chinese for our purposes
+        sub["zh"] += probs.get("yue", 0.0)
+    total = sum(sub.values())
+    lang = max(sub, key=lambda k: sub[k])
+    return lang, (sub[lang] / total if total > 0 else 1.0 / len(sub))

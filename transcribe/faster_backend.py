@@ -1,0 +1,57 @@
+"""faster-whisper (CTranslate2) backend: the default, measured ~3x faster than openai-whisper on CPU."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.models import Segment, Word
+
+
+def _default_device() -> str:
+    try:
+        import ctranslate2
+
+        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    except Exception:  # noqa: BLE001 - no CUDA runtime at all
+        return "cpu"
+
+
+class FasterWhisperTranscriber:
+    backend = "faster-whisper"
+
+    def __init__(self, model, *, model_name: str | None = None, device: str | None = None,
+                 compute_type: str | None = None, cpu_threads: int = 0, vad_filter: bool = True):
+        """`model`: a CTranslate2 model directory, or an already built faster_whisper.WhisperModel."""
+        from faster_whisper import WhisperModel
+
+        if isinstance(model, WhisperModel):
+            self.model = model
+            self.model_name = model_name or "custom"
+        else:
+            path = Path(model)
+            device = device or _default_device()
+            compute_type = compute_type or ("float16" if device == "cuda" else "int8")
+            self.model = WhisperModel(str(path), device=device, compute_type=compute_type,
+                                      cpu_threads=cpu_threads, local_files_only=True)
+            self.model_name = model_name or path.name
+        self.vad_filter = vad_filter
+
+    def language_probabilities(self, audio: np.ndarray) -> dict[str, float]:
+        _, _, all_probs = self.model.detect_language(audio)
+        return dict(all_probs)
+
+    def transcribe_chunk(self, audio: np.ndarray, language: str, *, beam_size: int,
+                         initial_prompt: str | None) -> list[Segment]:
+        segments, _info = self.model.transcribe(
+            audio, language=language, beam_size=beam_size, word_timestamps=True,
+            vad_filter=self.vad_filter, initial_prompt=initial_prompt,
+            condition_on_previous_text=False,
+        )
+        out = []
+        for s in segments:
+            words = tuple(Word(text=w.word.strip(), start=round(w.start, 3), end=round(max(w.end, w.start), 3),
+                               probability=round(w.probability, 4)) for w in (s.words or ()) if w.word.strip())
+            out.append(Segment(start=round(s.start, 3), end=round(s.end, 3), text=s.text.strip(), words=words,
+                               avg_logprob=s.avg_logprob, no_speech_prob=s.no_speech_prob))
+        return out
