@@ -93,6 +93,17 @@ CONF
 C=(-c "$D/ceph.conf")
 T0=$EPOCHREALTIME
 phase() { echo "ceph_up: $(awk -v a="$EPOCHREALTIME" -v b="$T0" 'BEGIN { printf "%.1f", a - b }')s $*" >&2; }
+# Ceph pacific with auth=none: a CLI client may send its first command before the monmap arrives and get
+# "EPERM wrong fsid" (~1 in 30 calls). Such a command was not executed, so retrying is safe; every command
+# used here is idempotent anyway (osd create takes a uuid). Daemons and radosgw-admin wait for the osdmap.
+cephc() {
+    local i
+    for i in 1 2 3 4 5; do
+        timeout 60 ceph "${C[@]}" --connect-timeout 30 "$@" && return 0
+        sleep 0.2
+    done
+    return 1
+}
 tail_log() { [ -f "$1" ] && { echo "--- tail $1" >&2; tail -n 20 "$1" >&2; } || true; }
 
 ceph-authtool --create-keyring "$D/keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
@@ -101,16 +112,17 @@ ceph-mon "${C[@]}" --mkfs -i a --monmap "$D/monmap" --keyring "$D/keyring"
 ceph-mon "${C[@]}" -i a || { tail_log "$D/log/mon.a.log"; die "ceph-mon failed to start (port $MON_PORT busy?)"; }
 phase "mon up"
 
-OSD=$(timeout 60 ceph "${C[@]}" --connect-timeout 30 osd create) || { tail_log "$D/log/mon.a.log"; die "mon not answering"; }
-ceph-osd "${C[@]}" -i "$OSD" --mkfs --osd-uuid "$(cat /proc/sys/kernel/random/uuid)" 2>>"$D/log/mkfs.log" \
+OSD_UUID=$(cat /proc/sys/kernel/random/uuid)
+OSD=$(cephc osd create "$OSD_UUID") || { tail_log "$D/log/mon.a.log"; die "mon not answering on 127.0.0.1:$MON_PORT"; }
+ceph-osd "${C[@]}" -i "$OSD" --mkfs --osd-uuid "$OSD_UUID" 2>>"$D/log/mkfs.log" \
     || { tail_log "$D/log/mkfs.log"; die "ceph-osd --mkfs failed"; }
-ceph "${C[@]}" osd crush add-bucket localhost host >/dev/null
-ceph "${C[@]}" osd crush move localhost root=default >/dev/null
-ceph "${C[@]}" osd crush add "osd.$OSD" 1.0 host=localhost >/dev/null
+cephc osd crush add-bucket localhost host >/dev/null
+cephc osd crush move localhost root=default >/dev/null
+cephc osd crush add "osd.$OSD" 1.0 host=localhost >/dev/null
 ceph-osd "${C[@]}" -i "$OSD" 2>>"$D/log/osd-start.log" || { tail_log "$D/log/osd.$OSD.log"; die "ceph-osd failed to start"; }
 up=
 for _ in $(seq 1 120); do
-    if [[ $(ceph "${C[@]}" osd stat 2>/dev/null) == *"1 up"* ]]; then up=1; break; fi
+    if [[ $(timeout 30 ceph "${C[@]}" osd stat 2>/dev/null) == *"1 up"* ]]; then up=1; break; fi
     sleep 0.5
 done
 [ -n "$up" ] || { tail_log "$D/log/osd.$OSD.log"; die "osd.$OSD did not come up within 60 s"; }

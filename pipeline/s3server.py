@@ -7,6 +7,7 @@ plus radosgw on 127.0.0.1, started by pipeline/ceph_up.sh and stopped here.
 
 Each instance owns its work folder (config, mon store, logs, pid files); several can run at once on
 different folders. stop() only signals daemons whose command line names this folder's ceph.conf.
+Objects live in the OSD's RAM (memstore, capped at memstore_bytes; past it writes hang, not fail).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from pathlib import Path
 
 SCRIPT = Path(__file__).with_name("ceph_up.sh")
 _REQUIRED = ("radosgw", "radosgw-admin", "ceph-mon", "ceph-osd", "ceph", "ceph-authtool", "monmaptool", "curl")
-_STOP_ORDER = ("radosgw", "ceph-osd", "ceph-mon")  # gateway first: it hangs in shutdown once the mon is gone
+_STOP_ORDER = ("radosgw", "ceph-osd", "ceph-mon")
 
 
 @dataclass(frozen=True)
@@ -41,12 +42,12 @@ class S3Endpoint:
 
 
 def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
+    try:
+        with socket.socket() as s:
             s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+        return True
+    except OSError:
+        return False
 
 
 def _free_port(exclude: set[int] = frozenset()) -> int:
@@ -69,15 +70,13 @@ def _alive(pid: int) -> bool:
 
 def _cmdline(pid: int) -> list[str]:
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
     except OSError:
         return []
-    return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
 
 
 def _name(pid: int) -> str:
-    args = _cmdline(pid)
-    return os.path.basename(args[0]) if args else ""
+    return os.path.basename((_cmdline(pid) or [""])[0])
 
 
 def _daemon_pids(workdir: Path) -> list[int]:
@@ -95,6 +94,30 @@ def _daemon_pids(workdir: Path) -> list[int]:
             if _name(pid) in _STOP_ORDER and conf in _cmdline(pid) and _alive(pid)]
 
 
+def stop_daemons(workdir: Path, timeout: float = 30) -> None:
+    """SIGTERM workdir's radosgw, ceph-osd, ceph-mon in that order (the gateway hangs in shutdown once the
+    mon is gone), SIGKILL after 5 s. Also cleans up after a process that died without calling stop()."""
+    workdir = Path(workdir).resolve()
+    by_name: dict[str, list[int]] = {name: [] for name in _STOP_ORDER}
+    for pid in _daemon_pids(workdir):
+        by_name.get(_name(pid), []).append(pid)
+    deadline = time.monotonic() + timeout
+    for group in by_name.values():
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for pid in group:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            until = min(time.monotonic() + 5, deadline)
+            while any(map(_alive, group)) and time.monotonic() < until:
+                time.sleep(0.02)
+            if not any(map(_alive, group)):
+                break
+    if left := _daemon_pids(workdir):
+        raise RuntimeError(f"Ceph daemons of {workdir} still running after stop: {left}")
+
+
 class LocalS3Server:
     def __init__(self, access_key: str | None = None, secret_key: str | None = None, *,
                  memstore_bytes: int = 1 << 30):
@@ -104,7 +127,6 @@ class LocalS3Server:
         self.workdir: Path | None = None
         self.endpoint: S3Endpoint | None = None
 
-    # -- lifecycle ---------------------------------------------------------------------------------
     def start(self, workdir: Path, *, port: int | None = None, timeout: float = 120) -> S3Endpoint:
         if self.workdir is not None:
             raise RuntimeError(f"LocalS3Server already started in {self.workdir}")
@@ -124,7 +146,7 @@ class LocalS3Server:
                    ACCESS=self.access_key, SECRET=self.secret_key, MEMSTORE_BYTES=str(self.memstore_bytes))
         self.workdir = workdir  # from here on stop() can clean up whatever got started
         atexit.register(self.stop)
-        deadline = time.monotonic() + timeout
+        deadline, proc = time.monotonic() + timeout, None
         try:
             with open(workdir / "ceph_up.out", "wb") as out:
                 proc = subprocess.Popen(["bash", str(SCRIPT)], env=env, cwd=workdir, stdin=subprocess.DEVNULL,
@@ -132,16 +154,19 @@ class LocalS3Server:
                 try:
                     rc = proc.wait(timeout=timeout)
                 except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
                     raise RuntimeError(f"ceph_up.sh did not finish within {timeout:g} s") from None
             if rc != 0:
                 raise RuntimeError(f"ceph_up.sh failed with exit status {rc}")
             self.endpoint = S3Endpoint(f"127.0.0.1:{rgw_port}", self.access_key, self.secret_key)
             self.wait_ready(timeout=max(1.0, deadline - time.monotonic()))
-        except RuntimeError as exc:
+        except BaseException as exc:  # also Ctrl-C: never leave a half-started cluster behind
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)  # the script and whatever ceph CLI it is waiting on
+                proc.wait()
             detail = self.log_tail()
             self.stop()
+            if not isinstance(exc, RuntimeError):
+                raise
             raise RuntimeError(f"{exc} (workdir {workdir}, rgw port {rgw_port}, mon port {mon_port})\n{detail}") from None
         return self.endpoint
 
@@ -170,31 +195,12 @@ class LocalS3Server:
             time.sleep(0.2)
 
     def stop(self, timeout: float = 30) -> None:
-        """SIGTERM this folder's radosgw, ceph-osd, ceph-mon (in that order), SIGKILL after a grace period."""
+        """Stop this instance's daemons (see stop_daemons); a no-op when not started."""
         if self.workdir is None:
             return
         atexit.unregister(self.stop)
-        by_name: dict[str, list[int]] = {name: [] for name in _STOP_ORDER}
-        for pid in self.pids():
-            by_name.get(_name(pid), []).append(pid)
-        deadline = time.monotonic() + timeout
-        for name in _STOP_ORDER:
-            group = by_name[name]
-            for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-                for pid in group:
-                    try:
-                        os.kill(pid, sig)
-                    except ProcessLookupError:
-                        pass
-                until = min(time.monotonic() + grace, deadline)
-                while any(map(_alive, group)) and time.monotonic() < until:
-                    time.sleep(0.02)
-                if not any(map(_alive, group)):
-                    break
-        left = [p for p in self.pids() if _alive(p)]
-        self.workdir, self.endpoint = None, None
-        if left:
-            raise RuntimeError(f"Ceph daemons still running after stop: {left}")
+        workdir, self.workdir, self.endpoint = self.workdir, None, None
+        stop_daemons(workdir, timeout)
 
     def __enter__(self) -> LocalS3Server:
         return self
@@ -202,20 +208,14 @@ class LocalS3Server:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    # -- introspection -----------------------------------------------------------------------------
     def pids(self) -> list[int]:
         """Live daemons of this instance (see _daemon_pids)."""
         return _daemon_pids(self.workdir) if self.workdir is not None else []
 
     def log_tail(self, lines: int = 15) -> str:
+        """The last lines of ceph_up.sh's output and of every Ceph log of this instance."""
         if self.workdir is None:
             return ""
-        parts = []
-        for f in [self.workdir / "ceph_up.out", *sorted((self.workdir / "log").glob("*.log"))]:
-            try:
-                tail = f.read_text(errors="replace").splitlines()[-lines:]
-            except OSError:
-                continue
-            if tail:
-                parts.append(f"--- {f.name}\n" + "\n".join(tail))
-        return "\n".join(parts)
+        files = [self.workdir / "ceph_up.out", *sorted((self.workdir / "log").glob("*.log"))]
+        tails = {f.name: f.read_text(errors="replace").splitlines()[-lines:] for f in files if f.is_file()}
+        return "\n".join(f"--- {name}\n" + "\n".join(tail) for name, tail in tails.items() if tail)

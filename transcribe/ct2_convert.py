@@ -206,8 +206,10 @@ def whisper_state_dict(model: CT2Model) -> dict[str, np.ndarray]:
 
 def _alignment_heads(ct2_dir: Path) -> list[list[int]] | None:
     config = ct2_dir / "config.json"
+    if not config.exists():
+        return None
     try:
-        heads = json.loads(config.read_text(encoding="utf-8")).get("alignment_heads") if config.exists() else None
+        heads = json.loads(config.read_text(encoding="utf-8")).get("alignment_heads")
     except (OSError, ValueError) as e:
         raise ModelError(f"{config}: unreadable CTranslate2 config ({e})") from e
     return [[int(layer), int(head)] for layer, head in heads] if heads else None
@@ -227,7 +229,8 @@ def convert_ct2_to_openai(ct2_dir: Path, out_path: Path) -> Path:
     ct2_dir, out_path = Path(ct2_dir), Path(out_path)
     model = read_ct2_model(ct2_dir / "model.bin")
     state = {k: torch.from_numpy(v.astype(np.float16)) for k, v in whisper_state_dict(model).items()}
-    checkpoint = {"dims": whisper_dims(model), "model_state_dict": state, "alignment_heads": _alignment_heads(ct2_dir)}
+    heads = _alignment_heads(ct2_dir)
+    checkpoint = {"dims": whisper_dims(model), "model_state_dict": state, "alignment_heads": heads}
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
     try:

@@ -50,7 +50,8 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> "Whisper":
         raise ModelError(f"{path}: not a loadable openai-whisper checkpoint ({type(e).__name__}: {e})") from e
     heads = checkpoint.get("alignment_heads")
     if heads:
-        model.set_alignment_heads(_encode_alignment_heads(heads, model.dims.n_text_layer, model.dims.n_text_head))
+        dims = model.dims
+        model.set_alignment_heads(_encode_alignment_heads(heads, dims.n_text_layer, dims.n_text_head))
     return model.to(device)
 
 
@@ -74,7 +75,7 @@ def _to_word(w: dict[str, Any]) -> Word:
 def _to_segment(s: dict[str, Any]) -> Segment:
     return Segment(
         start=float(s["start"]), end=float(s["end"]), text=s["text"].strip(),
-        words=tuple(_to_word(w) for w in s.get("words", ())),
+        words=tuple(_to_word(w) for w in s.get("words", ()) if w["word"].strip()),
         avg_logprob=float(s["avg_logprob"]), no_speech_prob=float(s["no_speech_prob"]),
     )
 
@@ -82,7 +83,9 @@ def _to_segment(s: dict[str, Any]) -> Segment:
 class OpenAIWhisperTranscriber:
     backend = "openai-whisper"
 
-    def __init__(self, model: "str | Path | Whisper", device: str | None = None, *, model_name: str | None = None):
+    def __init__(self, model: "str | Path | Whisper", device: str | None = None, *,
+                 model_name: str | None = None):
+        """`model`: a checkpoint written by `ct2_convert` (or any openai-whisper .pt), or a loaded Whisper."""
         import torch
 
         if isinstance(model, (str, Path)):
@@ -93,7 +96,7 @@ class OpenAIWhisperTranscriber:
             self.model = model.to(self.device)
         self.model.eval()
         self.model_name = model_name or model_size_name(self.model)
-        self.fp16 = self.device.startswith("cuda")  # whisper casts weights per op; fp16 on CPU is slow/unsupported
+        self.fp16 = self.device.startswith("cuda")  # whisper refuses fp16 on CPU (and would be slow there)
 
     def language_probabilities(self, audio: np.ndarray) -> dict[str, float]:
         import torch
