@@ -4,7 +4,8 @@
 #   CEPH_DIR  scratch folder owned by this instance (config, mon store, logs, pid files)
 #   RGW_PORT  S3 port on 127.0.0.1        MON_PORT  monitor port on 127.0.0.1 (msgr v1 only)
 #   ACCESS / SECRET  S3 keys of the user that gets created
-#   MEMSTORE_BYTES   optional, capacity the OSD reports (default 1 GiB; memory is used only for data stored)
+#   MEMSTORE_BYTES   optional OSD capacity (default 1 GiB). Objects live in RAM; past ~the cap the OSD
+#                    engages "failsafe full" and writes hang (client timeout), they do not fail fast
 # Several instances can run at once with different CEPH_DIR/ports: no fixed paths, no systemd, no /etc/ceph.
 # Daemons double-fork and write $CEPH_DIR/run/<name>.pid; stop them with LocalS3Server.stop().
 set -euo pipefail
@@ -88,6 +89,8 @@ osd class update on start = false
 rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT tcp_nodelay=1
 rgw data = $D/rgw
 rgw dns name = 127.0.0.1
+# default 512 threads per gateway; plenty fewer suffice on loopback and keep parallel instances light
+rgw thread pool size = 64
 CONF
 
 C=(-c "$D/ceph.conf")

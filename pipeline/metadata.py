@@ -57,4 +57,4 @@ def build_call(ref: RecordingRef, meta: CallMetadata | None) -> Call:
     meta = meta or CallMetadata()
     return Call(id=ref.call_id, object_key=ref.key, etag=ref.etag, agent=meta.agent, queue=meta.queue,
                 direction=meta.direction, started_at=meta.started_at, language=meta.language,
-                size_bytes=ref.size)
+                size_bytes=ref.size, attributes=dict(meta.attributes))

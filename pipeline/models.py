@@ -1,4 +1,4 @@
-"""Typed contracts between stages: Call, Word, Segment, Transcript.
+"""Typed contracts between stages: Call, Word, Segment, Transcript (+ diarization Turn, SpeakerInfo).
 
 Frozen dataclasses; JSON is WhisperX-like (segments with words, speaker, start/end) and written with
 ensure_ascii=False so Chinese stays readable. `TRANSCRIPT_SCHEMA` is the stable JSON schema of that file.
@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 SCHEMA_VERSION = "1.0"
 Direction = Literal["inbound", "outbound", "internal", "unknown"]
+Role = Literal["agent", "customer", "unknown"]
+ROLES: tuple[Role, ...] = ("agent", "customer", "unknown")
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class Call:
     started_at: datetime | None = None
     language: str | None = None  # forced language from metadata ("en", "zh"); None = detect
     size_bytes: int = 0
+    # Free-form telephony metadata (the sidecar's "attributes"), e.g. {"agent_channel": 0}.
+    attributes: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -46,6 +50,7 @@ class Word:
     end: float
     probability: float
     speaker: str | None = None
+    role: str | None = None
 
     def __post_init__(self) -> None:
         if self.end < self.start:
@@ -62,6 +67,36 @@ class Segment:
     channel: int | None = None
     avg_logprob: float | None = None
     no_speech_prob: float | None = None
+    role: str | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One diarization turn: `speaker` talks from `start` to `end` (seconds from call start)."""
+    speaker: str
+    start: float
+    end: float
+    role: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"Turn of {self.speaker!r} ends before it starts: {self.start} > {self.end}")
+
+
+@dataclass(frozen=True)
+class SpeakerInfo:
+    """Who a transcript speaker is, and which rule decided it with what confidence (0-1)."""
+    speaker: str
+    role: Role
+    confidence: float
+    rule: str
+    channel: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"SpeakerInfo role must be one of {ROLES}, not {self.role!r}")
+        if not 0.0 <= self.confidence <= 1.0:
+            raise ValueError(f"SpeakerInfo confidence must be within 0..1, not {self.confidence}")
 
 
 @dataclass(frozen=True)
@@ -76,6 +111,8 @@ class Transcript:
     script: str | None = None  # "zh-Hans" / "zh-Hant" after normalisation; None for non-Chinese
     schema_version: str = SCHEMA_VERSION
     warnings: tuple[str, ...] = field(default=())
+    speakers: tuple[SpeakerInfo, ...] = ()  # filled by transcribe.roles.label_roles
+    overlaps: tuple[tuple[float, float], ...] = ()  # (start, end) where two speakers talk at once
 
     @property
     def text(self) -> str:
@@ -98,7 +135,9 @@ class Transcript:
             Segment(**{**s, "words": tuple(Word(**w) for w in s.get("words", ()))})
             for s in d["segments"]
         )
-        return cls(**{**d, "segments": segs, "warnings": tuple(d.get("warnings", ()))})
+        return cls(**{**d, "segments": segs, "warnings": tuple(d.get("warnings", ())),
+                      "speakers": tuple(SpeakerInfo(**s) for s in d.get("speakers", ())),
+                      "overlaps": tuple((float(a), float(b)) for a, b in d.get("overlaps", ()))})
 
     @classmethod
     def from_json(cls, text: str) -> "Transcript":
@@ -111,7 +150,7 @@ WORD_SCHEMA = {
     "type": "object",
     "required": ["text", "start", "end", "probability"],
     "properties": {"text": {"type": "string"}, "start": _num, "end": _num, "probability": _num,
-                   "speaker": _opt_str},
+                   "speaker": _opt_str, "role": _opt_str},
     "additionalProperties": False,
 }
 SEGMENT_SCHEMA = {
@@ -122,6 +161,17 @@ SEGMENT_SCHEMA = {
         "words": {"type": "array", "items": WORD_SCHEMA},
         "speaker": _opt_str, "channel": {"type": ["integer", "null"]},
         "avg_logprob": {"type": ["number", "null"]}, "no_speech_prob": {"type": ["number", "null"]},
+        "role": _opt_str,
+    },
+    "additionalProperties": False,
+}
+SPEAKER_SCHEMA = {
+    "type": "object",
+    "required": ["speaker", "role", "confidence", "rule"],
+    "properties": {
+        "speaker": {"type": "string"}, "role": {"enum": list(ROLES)},
+        "confidence": {"type": "number", "minimum": 0, "maximum": 1}, "rule": {"type": "string"},
+        "channel": {"type": ["integer", "null"]},
     },
     "additionalProperties": False,
 }
@@ -137,6 +187,8 @@ TRANSCRIPT_SCHEMA = {
         "backend": {"type": "string"}, "model": {"type": "string"}, "script": _opt_str,
         "schema_version": {"const": SCHEMA_VERSION},
         "warnings": {"type": "array", "items": {"type": "string"}},
+        "speakers": {"type": "array", "items": SPEAKER_SCHEMA},
+        "overlaps": {"type": "array", "items": {"type": "array", "items": _num, "minItems": 2, "maxItems": 2}},
     },
     "additionalProperties": False,
 }

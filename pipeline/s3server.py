@@ -1,13 +1,9 @@
-"""Embedded S3 server for the demo and the integration tests: a single-node Ceph (1 mon, 1 memstore OSD)
-plus radosgw on 127.0.0.1, started by pipeline/ceph_up.sh and stopped here.
-
-    with LocalS3Server() as srv:
-        ep = srv.start(tmp_path)          # ~3 s; ep.endpoint == "127.0.0.1:PORT"
-        Minio(ep.endpoint, ep.access_key, ep.secret_key, secure=ep.secure)
-
-Each instance owns its work folder (config, mon store, logs, pid files); several can run at once on
-different folders. stop() only signals daemons whose command line names this folder's ceph.conf.
-Objects live in the OSD's RAM (memstore, capped at memstore_bytes; past it writes hang, not fail).
+"""Embedded S3 server for the demo and the integration tests: single-node Ceph (1 mon, 1 memstore OSD) plus
+radosgw on 127.0.0.1, started by pipeline/ceph_up.sh (~3 s) and stopped here. `with LocalS3Server() as srv:
+ep = srv.start(tmp_path)`, then `Minio(ep.endpoint, ep.access_key, ep.secret_key, secure=ep.secure)`.
+Each instance owns its work folder (config, mon store, logs, pid files); several can run at once on different
+folders, and stop() only signals daemons whose command line names this folder's ceph.conf.
+Objects live in the OSD's RAM (memstore, capped at memstore_bytes; past the cap writes hang, they don't fail).
 """
 from __future__ import annotations
 
@@ -59,36 +55,32 @@ def _free_port(exclude: set[int] = frozenset()) -> int:
     raise RuntimeError("no free loopback port found in 20000-32000")
 
 
+def _read(path: str | Path) -> str:
+    try:
+        return Path(path).read_bytes().decode(errors="replace")
+    except OSError:  # process or pid file gone meanwhile
+        return ""
+
+
 def _alive(pid: int) -> bool:
     """True while the process exists and is not a zombie (PID 1 in containers often never reaps them)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
+    state = _read(f"/proc/{pid}/stat").rpartition(")")[2].split()
+    return bool(state) and state[0] != "Z"
 
 
 def _cmdline(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-    except OSError:
-        return []
+    return _read(f"/proc/{pid}/cmdline").split("\0")
 
 
 def _name(pid: int) -> str:
-    return os.path.basename((_cmdline(pid) or [""])[0])
+    return os.path.basename(_cmdline(pid)[0])
 
 
 def _daemon_pids(workdir: Path) -> list[int]:
     """Live radosgw/ceph-osd/ceph-mon whose command line names workdir/ceph.conf: the pids in run/*.pid,
     plus a /proc scan for any daemon killed or started before it wrote its pid file."""
     conf = str(workdir / "ceph.conf")
-    candidates = set()
-    for pf in (workdir / "run").glob("*.pid"):
-        try:
-            candidates.add(int(pf.read_text().strip()))
-        except (OSError, ValueError):
-            pass
+    candidates = {int(t) for pf in (workdir / "run").glob("*.pid") if (t := _read(pf).strip()).isdigit()}
     candidates.update(int(d.name) for d in Path("/proc").iterdir() if d.name.isdigit())
     return [pid for pid in sorted(candidates)
             if _name(pid) in _STOP_ORDER and conf in _cmdline(pid) and _alive(pid)]
@@ -130,8 +122,7 @@ class LocalS3Server:
     def start(self, workdir: Path, *, port: int | None = None, timeout: float = 120) -> S3Endpoint:
         if self.workdir is not None:
             raise RuntimeError(f"LocalS3Server already started in {self.workdir}")
-        missing = [b for b in _REQUIRED if shutil.which(b) is None]
-        if missing:
+        if missing := [b for b in _REQUIRED if shutil.which(b) is None]:
             raise RuntimeError(f"Ceph S3 server unavailable, missing {', '.join(missing)}: run scripts/setup.sh")
         workdir = Path(workdir).resolve()
         workdir.mkdir(parents=True, exist_ok=True)
@@ -209,7 +200,6 @@ class LocalS3Server:
         self.stop()
 
     def pids(self) -> list[int]:
-        """Live daemons of this instance (see _daemon_pids)."""
         return _daemon_pids(self.workdir) if self.workdir is not None else []
 
     def log_tail(self, lines: int = 15) -> str:

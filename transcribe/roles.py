@@ -1,0 +1,189 @@
+"""Agent or customer: which transcript speaker plays which role, decided by simple ordered rules.
+
+`label_roles` tries each rule in turn (the list is replaceable) and the first that gives an answer
+wins: the telephony metadata's agent channel, then who opens with agent phrases, then who speaks first.
+On a transfer (more than two speakers) an extra speaker who uses agent phrases is an agent too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, Sequence
+
+from pipeline.metrics import match_phrase, speaker_of, speech_units
+from pipeline.models import Call, Role, SpeakerInfo, Transcript
+
+# Phrases an agent opens with; "strong" ones customers rarely say. Simplified and Traditional both.
+STRONG_AGENT_PHRASES = (
+    "thank you for calling", "thanks for calling", "how can i help", "how may i help", "how can i assist",
+    "how may i assist", "what can i do for you",
+    "请问有什么可以帮您", "請問有什麼可以幫您", "有什么可以帮您", "有什麼可以幫您", "有什么可以帮到您",
+    "有什麼可以幫到您", "我是客服", "为您服务", "為您服務", "感谢致电", "感謝致電", "感谢您的来电", "感謝您的來電",
+)
+WEAK_AGENT_PHRASES = ("my name is", "您好", "敝姓")
+_CHANNEL_NAMES = {"0": 0, "1": 1, "left": 0, "right": 1, "l": 0, "r": 1}
+
+
+class RoleRule(Protocol):
+    name: str
+
+    def assign(self, transcript: Transcript, call: Call | None) -> tuple[SpeakerInfo, ...] | None:
+        """Roles for the transcript's speakers, or None when this rule cannot tell."""
+
+
+def speaker_order(transcript: Transcript) -> list[str]:
+    """Speakers by the start of their first speech."""
+    first: dict[str, float] = {}
+    for seg in transcript.segments:
+        for w, (start, _) in speech_units(seg):
+            spk = speaker_of(w, seg)
+            if spk is not None and start < first.get(spk, float("inf")):
+                first[spk] = start
+    return sorted(first, key=lambda s: (first[s], s))
+
+
+def speaker_channels(transcript: Transcript) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for seg in transcript.segments:
+        if seg.channel is not None:
+            for w, _ in speech_units(seg):
+                if (spk := speaker_of(w, seg)) is not None:
+                    out.setdefault(spk, seg.channel)
+    return out
+
+
+def _utterances(transcript: Transcript) -> list[tuple[float, str, str]]:
+    """(start, speaker, text) per segment that has a speaker, in time order."""
+    out = []
+    for seg in transcript.segments:
+        units = list(speech_units(seg))
+        spk = speaker_of(units[0][0], seg) if units else seg.speaker
+        if spk is not None and units:
+            out.append((units[0][1][0], spk, seg.text))
+    return sorted(out, key=lambda u: u[0])
+
+
+def _says_agent_phrase(utterances: list[tuple[float, str, str]], speaker: str, window: float) -> bool:
+    """Whether `speaker` uses an agent phrase within `window` seconds of starting to speak."""
+    mine = [(t, text) for t, spk, text in utterances if spk == speaker]
+    return bool(mine) and any(t < mine[0][0] + window and match_phrase(text, STRONG_AGENT_PHRASES + WEAK_AGENT_PHRASES)
+               for t, text in mine)
+
+
+def complete_roles(transcript: Transcript, agent: str, confidence: float, rule: str,
+                   window: float = 30.0) -> tuple[SpeakerInfo, ...]:
+    """`agent` is the agent; the first other speaker is the customer; any further speaker (a transfer)
+    is an agent if it opens with agent phrases, else unknown."""
+    order = speaker_order(transcript)
+    utterances = _utterances(transcript)
+    infos, customer_found = [], False
+    for spk in order:
+        if spk == agent:
+            infos.append(SpeakerInfo(spk, "agent", confidence, rule))
+        elif not customer_found:
+            customer_found = True
+            infos.append(SpeakerInfo(spk, "customer", confidence, rule))
+        elif _says_agent_phrase(utterances, spk, window):
+            infos.append(SpeakerInfo(spk, "agent", 0.8, "agent-phrase"))
+        else:
+            infos.append(SpeakerInfo(spk, "unknown", 0.0, rule))
+    return tuple(infos)
+
+
+def _channel(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"call attribute agent_channel must be 0, 1, 'left' or 'right', not {value!r}")
+    key = str(value).strip().lower()
+    if key not in _CHANNEL_NAMES:
+        raise ValueError(f"call attribute agent_channel must be 0, 1, 'left' or 'right', not {value!r}")
+    return _CHANNEL_NAMES[key]
+
+
+@dataclass(frozen=True)
+class ChannelMetadataRule:
+    """Telephony metadata says which channel the agent is on: `call.attributes["agent_channel"]`."""
+    name: str = "channel-metadata"
+    attribute: str = "agent_channel"
+
+    def assign(self, transcript: Transcript, call: Call | None) -> tuple[SpeakerInfo, ...] | None:
+        attrs = getattr(call, "attributes", None) or {}
+        if self.attribute not in attrs:
+            return None
+        agent_channel = _channel(attrs[self.attribute])
+        channels = speaker_channels(transcript)
+        if not channels:
+            return None  # a mono transcript: the channel says nothing about its speakers
+        infos = []
+        for spk in speaker_order(transcript):
+            ch = channels.get(spk)
+            role: Role = "unknown" if ch is None else "agent" if ch == agent_channel else "customer"
+            infos.append(SpeakerInfo(spk, role, 0.0 if ch is None else 1.0, self.name, ch))
+        return tuple(infos)
+
+
+@dataclass(frozen=True)
+class GreetingRule:
+    """The first speaker to open with an agent phrase within `window_seconds` of the first speech is
+    the agent: 0.9 for a strong phrase ("how can I help", "请问有什么可以帮您"), 0.8 for a weak one
+    ("my name is", "您好"). A strong phrase anywhere in the window beats an earlier weak one."""
+    name: str = "greeting"
+    window_seconds: float = 30.0
+    strong: tuple[str, ...] = STRONG_AGENT_PHRASES
+    weak: tuple[str, ...] = WEAK_AGENT_PHRASES
+    strong_confidence: float = 0.9
+    weak_confidence: float = 0.8
+
+    def assign(self, transcript: Transcript, call: Call | None) -> tuple[SpeakerInfo, ...] | None:
+        utterances = _utterances(transcript)
+        if not utterances:
+            return None
+        until = utterances[0][0] + self.window_seconds
+        for phrases, confidence in ((self.strong, self.strong_confidence), (self.weak, self.weak_confidence)):
+            for start, spk, text in utterances:
+                if start < until and match_phrase(text, phrases):
+                    return complete_roles(transcript, spk, confidence, self.name, self.window_seconds)
+        return None
+
+
+@dataclass(frozen=True)
+class FirstSpeakerRule:
+    """Whoever speaks first is the agent (agents answer inbound calls and open outbound ones)."""
+    name: str = "first-speaker"
+    confidence: float = 0.6
+
+    def assign(self, transcript: Transcript, call: Call | None) -> tuple[SpeakerInfo, ...] | None:
+        order = speaker_order(transcript)
+        return complete_roles(transcript, order[0], self.confidence, self.name) if order else None
+
+
+DEFAULT_RULES: tuple[RoleRule, ...] = (ChannelMetadataRule(), GreetingRule(), FirstSpeakerRule())
+
+
+def label_roles(transcript: Transcript, call: Call | None = None,
+                rules: Sequence[RoleRule] = DEFAULT_RULES) -> Transcript:
+    """Stamp roles on `speakers`, segments and words using the first rule that decides.
+
+    Speakers no rule labels are "unknown" (confidence 0); a transcript without speakers is returned
+    with `speakers=()`.
+    """
+    order = speaker_order(transcript)
+    infos: tuple[SpeakerInfo, ...] = ()
+    for rule in rules:
+        if (result := rule.assign(transcript, call)) is not None:
+            infos = result
+            break
+    by_speaker = {i.speaker: i for i in infos}
+    if stray := sorted(set(by_speaker) - set(order)):
+        raise ValueError(f"role rule {rule.name!r} labelled speakers {stray} not in the transcript {order}")
+    channels = speaker_channels(transcript)
+    speakers = []
+    for spk in order:
+        info = by_speaker.get(spk) or SpeakerInfo(spk, "unknown", 0.0, "none")
+        speakers.append(info if info.channel is not None else replace(info, channel=channels.get(spk)))
+    roles = {s.speaker: s.role for s in speakers}
+    segments = []
+    for seg in transcript.segments:
+        words = tuple(replace(w, role=roles.get(speaker_of(w, seg) or "")) for w in seg.words)
+        word_roles = {w.role for w in words}
+        role = roles.get(seg.speaker) if seg.speaker else word_roles.pop() if len(word_roles) == 1 else None
+        segments.append(replace(seg, words=words, role=role))
+    return replace(transcript, segments=tuple(segments), speakers=tuple(speakers))
