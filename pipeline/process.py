@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import Literal
 
 from pipeline.audio import AudioLimits, inspect_recording
+from pipeline.conversation import ConversationOptions, Diarizer, transcribe_conversation
 from pipeline.errors import CallQAError, MetadataError
+from pipeline.exports import to_rttm, to_srt, to_webvtt
 from pipeline.metadata import CallMetadata, build_call, parse_sidecar
+from pipeline.metrics import conversation_metrics
+from pipeline.models import Transcript
 from pipeline.storage import RecordingRef, RecordingSource
 from pipeline.store import ResultsStore
 from transcribe.base import TranscribeOptions, Transcriber
-from transcribe.run import transcribe_recording
 
 log = logging.getLogger("callqa")  # logs carry call ids and error codes only, never call content
 Status = Literal["done", "skipped", "quarantined", "failed"]
@@ -41,6 +44,10 @@ class Outcome:
 
 def transcript_key(call_id: str) -> str:
     return f"transcripts/{call_id}.json"
+
+
+def metrics_key(call_id: str) -> str:
+    return f"metrics/{call_id}.json"
 
 
 def quarantine_key(call_id: str) -> str:
@@ -75,7 +82,9 @@ def _quarantine(source: RecordingSource, store: ResultsStore, ref: RecordingRef,
 
 def process_recording(ref: RecordingRef, source: RecordingSource, store: ResultsStore,
                       transcriber: Transcriber, *, options: TranscribeOptions = TranscribeOptions(),
-                      limits: AudioLimits = AudioLimits(), workdir: Path | None = None) -> Outcome:
+                      limits: AudioLimits = AudioLimits(),
+                      conversation: ConversationOptions = ConversationOptions(),
+                      diarizer: Diarizer | None = None, workdir: Path | None = None) -> Outcome:
     started = time.monotonic()
     try:
         meta = _metadata(source, ref)
@@ -93,11 +102,11 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
             local = source.download(ref, Path(tmp))
             info = inspect_recording(local, limits)
             duration = info.duration
-            transcript = transcribe_recording(transcriber, local, call.id, duration=info.duration,
-                                              options=options, language=call.language)
+            transcript = transcribe_conversation(transcriber, local, call, info, options=options,
+                                                 conversation=conversation, diarizer=diarizer)
         transcript = replace(transcript, warnings=transcript.warnings + info.warnings)
         key = transcript_key(call.id)
-        source.write(key, transcript.to_json().encode("utf-8"))
+        _write_results(source, transcript)
         store.mark_done(call.id, transcript_key=key, language=transcript.language,
                         duration=info.duration, warnings=transcript.warnings)
     except CallQAError as e:
@@ -115,3 +124,14 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
     log.info("call %s done: %.1f s audio, language %s", call.id, info.duration, transcript.language)
     return Outcome(call.id, "done", audio_seconds=info.duration, wall_seconds=time.monotonic() - started,
                    language=transcript.language, transcript_key=key)
+
+
+def _write_results(source: RecordingSource, transcript: Transcript) -> None:
+    """Transcript JSON last: its presence means every other result of the call is stored."""
+    call_id = transcript.call_id
+    stem = transcript_key(call_id)[: -len(".json")]
+    source.write(metrics_key(call_id), conversation_metrics(transcript).to_json().encode("utf-8"))
+    source.write(f"{stem}.rttm", to_rttm(transcript).encode("utf-8"), "text/plain")
+    source.write(f"{stem}.vtt", to_webvtt(transcript).encode("utf-8"), "text/vtt")
+    source.write(f"{stem}.srt", to_srt(transcript).encode("utf-8"), "application/x-subrip")
+    source.write(transcript_key(call_id), transcript.to_json().encode("utf-8"))

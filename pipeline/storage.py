@@ -3,7 +3,8 @@
 Layout inside a source (results sit beside the recordings, under their own prefixes):
     <prefix>/<path>/<name>.<ext>     recording (any audio container; decoded by content)
     <prefix>/<path>/<name>.json      optional metadata sidecar (agent, queue, direction, started_at, language)
-    transcripts/<path>/<name>.json   transcript written by the pipeline
+    transcripts/<path>/<name>.json   transcript written by the pipeline (+ .rttm, .vtt, .srt exports)
+    metrics/<path>/<name>.json       conversation metrics (talk time, silence, overtalk, holds, ...)
     quarantine/<path>/<name>.json    why a recording was rejected (the recording itself is left untouched)
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Protocol
 from pipeline.errors import StorageError
 
 SIDECAR_SUFFIX = ".json"
-RESULT_PREFIXES = ("transcripts/", "quarantine/", "redacted/", "scorecards/", "reports/")
+RESULT_PREFIXES = ("transcripts/", "metrics/", "quarantine/", "redacted/", "scorecards/", "reports/")
 
 
 @dataclass(frozen=True)

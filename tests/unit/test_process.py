@@ -100,3 +100,22 @@ def test_long_recording_is_transcribed_in_bounded_chunks(tmp_path):
     t = json.loads(src.read("transcripts/long.json"))
     starts = [s["start"] for s in t["segments"]]
     assert starts == sorted(starts) and starts[-1] > 480, "chunk offsets applied"
+
+
+def test_stereo_call_is_split_by_channel_with_roles_metrics_and_exports(tmp_path):
+    (tmp_path / "src").mkdir()
+    write_tone_wav(tmp_path / "src" / "st.wav", 6.0, channels=2)
+    (tmp_path / "src" / "st.json").write_text('{"attributes": {"agent_channel": 1}}')
+    src = LocalFolderSource(tmp_path / "src", "")
+    store = ResultsStore(f"sqlite:///{tmp_path}/r.db")
+    fake = FakeTranscriber()
+    out = process_recording(src.list_recordings()[0], src, store, fake)
+    assert out.status == "done" and len(fake.chunks) == 2, "one pass per channel"
+    t = json.loads(src.read("transcripts/st.json"))
+    assert {(s["speaker"], s["channel"], s["role"]) for s in t["speakers"]} == \
+        {("S0", 0, "customer"), ("S1", 1, "agent")}
+    assert all(w["role"] in ("agent", "customer") for s in t["segments"] for w in s["words"])
+    metrics = json.loads(src.read("metrics/st.json"))
+    assert metrics["call_id"] == "st"
+    assert src.read("transcripts/st.rttm").decode().startswith("SPEAKER st 1 ")
+    assert "-->" in src.read("transcripts/st.vtt").decode() and "-->" in src.read("transcripts/st.srt").decode()

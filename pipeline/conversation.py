@@ -1,0 +1,51 @@
+"""From a recording to a conversation: per-channel transcription of stereo calls (one party per channel,
+merged by time), speaker diarization of mono calls when a diarizer is given, then agent/customer roles."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, Sequence
+
+from pipeline.audio import AudioInfo, load_audio
+from pipeline.models import Call, Transcript, Turn
+from transcribe.base import TranscribeOptions, Transcriber
+from transcribe.roles import DEFAULT_RULES, RoleRule, label_roles
+from transcribe.run import transcribe_recording
+from transcribe.speakers import assign_words_to_speakers, merge_channel_transcripts
+
+
+class Diarizer(Protocol):
+    def diarize(self, audio, *, num_speakers: int | None = 2, min_speakers: int | None = None,
+                max_speakers: int | None = None) -> list[Turn]: ...
+
+
+@dataclass(frozen=True)
+class ConversationOptions:
+    split_stereo: bool = True  # one party per channel (telephony recorders); False = mix down
+    num_speakers: int | None = 2  # for mono diarization; None = let the diarizer decide
+    min_speakers: int | None = None
+    max_speakers: int | None = None
+
+
+def transcribe_conversation(transcriber: Transcriber, path: Path, call: Call, info: AudioInfo, *,
+                            options: TranscribeOptions = TranscribeOptions(),
+                            conversation: ConversationOptions = ConversationOptions(),
+                            diarizer: Diarizer | None = None,
+                            role_rules: Sequence[RoleRule] = DEFAULT_RULES) -> Transcript:
+    if info.channels >= 2 and conversation.split_stereo:
+        first = transcribe_recording(transcriber, path, call.id, duration=info.duration, options=options,
+                                     language=call.language, channel=0, speaker="S0")
+        # Both parties speak the call's language: detect once (on the channel transcribed first).
+        language = call.language or (first.language if first.segments else None)
+        second = transcribe_recording(transcriber, path, call.id, duration=info.duration, options=options,
+                                      language=language, channel=1, speaker="S1")
+        transcript = merge_channel_transcripts([first, second], call.id)
+    else:
+        transcript = transcribe_recording(transcriber, path, call.id, duration=info.duration, options=options,
+                                          language=call.language)
+        if diarizer is not None and transcript.segments:
+            turns = diarizer.diarize(load_audio(path), num_speakers=conversation.num_speakers,
+                                     min_speakers=conversation.min_speakers,
+                                     max_speakers=conversation.max_speakers)
+            transcript = assign_words_to_speakers(transcript, turns)
+    return label_roles(transcript, call, role_rules)
