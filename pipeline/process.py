@@ -119,7 +119,7 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
         # Unexpected: record without the exception text (it may quote content), keep it retryable.
         store.mark_failed(call.id, ref.etag, code="E999", message=f"unexpected {type(e).__name__}",
                           quarantined=False)
-        log.exception("call %s failed unexpectedly", call.id)
+        log.error("call %s failed unexpectedly: %s (will retry)", call.id, type(e).__name__)
         raise
     log.info("call %s done: %.1f s audio, language %s", call.id, info.duration, transcript.language)
     return Outcome(call.id, "done", audio_seconds=info.duration, wall_seconds=time.monotonic() - started,

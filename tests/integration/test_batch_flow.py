@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 import threading
@@ -59,8 +60,10 @@ def _read(client, bucket, key) -> bytes:
         resp.release_conn()
 
 
-def test_batch_flow_transcribes_good_calls_and_quarantines_bad_ones(s3_server, sample_calls, tmp_path):
+def test_batch_flow_transcribes_good_calls_and_quarantines_bad_ones(s3_server, sample_calls, tmp_path, caplog):
     from flows import batch_flow
+
+    caplog.set_level(logging.DEBUG)
 
     folder, calls = sample_calls
     bucket = f"batch-{uuid.uuid4().hex[:8]}"
@@ -89,12 +92,22 @@ def test_batch_flow_transcribes_good_calls_and_quarantines_bad_ones(s3_server, s
         assert words and all(0 <= w.start <= w.end <= call.duration + 0.5 for w in words)
         if call.language == "zh":
             assert t.script == "zh-Hans"
+        if call.channels == 2:  # split by channel; the agent (channel 0 in the synthesised calls) greets
+            roles = {s.channel: s.role for s in t.speakers}
+            assert roles == {0: "agent", 1: "customer"}, (call_id, t.speakers)
+            metrics = json.loads(_read(client, bucket, f"metrics/{call_id}.json"))
+            agent_talk = sum(turn.end - turn.start for turn in call.turns if turn.role == "agent")
+            assert abs(metrics["agent"]["talk_seconds"] - agent_talk) < 0.25 * agent_talk, metrics
     for name, code in expected_bad.items():
         call_id = "bad/" + name.rsplit(".", 1)[0]
         assert (by_id[call_id].status, by_id[call_id].code) == ("quarantined", code), call_id
         record = json.loads(_read(client, bucket, f"quarantine/{call_id}.json"))
         assert record["code"] == code and record["object_key"] == f"recordings/bad/{name}"
         assert client.stat_object(bucket, f"recordings/bad/{name}"), "original left in place"
+    # Privacy: what was said never reaches the logs (call ids and error codes only).
+    said = {tok for call in calls for turn in call.turns for tok in _tokens(turn.text, call.language)
+            if len(tok) >= 6 and all(tok not in o.call_id for o in summary.outcomes)}
+    assert said and not [tok for tok in said if tok in caplog.text.lower()]
     wav_named = Transcript.from_json(_read(client, bucket, "transcripts/bad/wav-named.json").decode())
     assert any(w.startswith("W001") for w in wav_named.warnings)
 
