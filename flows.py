@@ -38,6 +38,18 @@ def _transcriber(cfg: PipelineConfig):
         return _models[key]
 
 
+def _diarizer(cfg: PipelineConfig):
+    if cfg.diarization == "none":
+        return None
+    key = ("diarizer", cfg.diarization_pipeline, cfg.device)
+    with _models_lock:
+        if key not in _models:
+            from transcribe.diarize import PyannoteDiarizer
+
+            _models[key] = PyannoteDiarizer(cfg.diarization_pipeline, cfg.device)
+        return _models[key]
+
+
 def _store(cfg: PipelineConfig) -> ResultsStore:
     with _models_lock:
         if cfg.database_url not in _stores:
@@ -59,7 +71,8 @@ def discover_task(cfg: PipelineConfig) -> list[RecordingRef]:
       persist_result=True, task_run_name="process-{ref.call_id}")
 def process_call_task(ref: RecordingRef, cfg: PipelineConfig) -> Outcome:
     return process_recording(ref, cfg.open_source(), _store(cfg), _transcriber(cfg),
-                             options=cfg.transcribe_options(), limits=cfg.audio_limits())
+                             options=cfg.transcribe_options(), limits=cfg.audio_limits(),
+                             conversation=cfg.conversation_options(), diarizer=_diarizer(cfg))
 
 
 @flow(name="callqa-process-call", persist_result=True)

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from pipeline.audio import AudioLimits
+from pipeline.conversation import ConversationOptions
 from transcribe.base import TranscribeOptions
 
 
@@ -34,6 +35,12 @@ class PipelineConfig(BaseModel):
     device: str | None = None  # None: cuda when present, else cpu
     language: Literal["en", "zh"] | None = None  # force for every call; None = metadata, else detect
     chinese_script: Literal["zh-Hans", "zh-Hant"] = "zh-Hans"
+    split_stereo: bool = True  # stereo = one party per channel (telephony); False = mix down
+    diarization: Literal["pyannote", "none"] = "pyannote"  # for mono calls
+    diarization_pipeline: str | None = None  # your pyannote config.yaml / checkpoint dir; None = packaged
+    num_speakers: int | None = Field(2, ge=1)  # None = estimate (between min and max)
+    min_speakers: int | None = Field(None, ge=1)
+    max_speakers: int | None = Field(None, ge=1)
     beam_size: int = Field(5, ge=1, le=10)
     chunk_seconds: float = Field(300.0, ge=30)
     concurrency: int = Field(2, ge=1, le=64)
@@ -49,6 +56,10 @@ class PipelineConfig(BaseModel):
     def transcribe_options(self) -> TranscribeOptions:
         return TranscribeOptions(language=self.language, chinese_script=self.chinese_script,
                                  beam_size=self.beam_size, chunk_seconds=self.chunk_seconds)
+
+    def conversation_options(self) -> ConversationOptions:
+        return ConversationOptions(split_stereo=self.split_stereo, num_speakers=self.num_speakers,
+                                   min_speakers=self.min_speakers, max_speakers=self.max_speakers)
 
     def audio_limits(self) -> AudioLimits:
         return AudioLimits(max_bytes=self.max_bytes, max_seconds=self.max_seconds)
@@ -75,7 +86,9 @@ class PipelineConfig(BaseModel):
                                       secure=env.get("CALLQA_S3_SECURE", "0") == "1")
         for key, field in (("CALLQA_DB_URL", "database_url"), ("CALLQA_BACKEND", "backend"),
                            ("CALLQA_MODEL", "model"), ("CALLQA_DEVICE", "device"),
-                           ("CALLQA_LANGUAGE", "language"), ("CALLQA_CONCURRENCY", "concurrency")):
+                           ("CALLQA_LANGUAGE", "language"), ("CALLQA_CONCURRENCY", "concurrency"),
+                           ("CALLQA_DIARIZATION", "diarization"),
+                           ("CALLQA_DIARIZATION_PIPELINE", "diarization_pipeline")):
             if env.get(key):
                 values[field] = env[key]
         return cls(**{**values, **overrides})

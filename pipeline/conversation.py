@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Sequence
 
 from pipeline.audio import AudioInfo, load_audio
-from pipeline.models import Call, Transcript, Turn
+from pipeline.models import Call, Transcript
 from transcribe.base import TranscribeOptions, Transcriber
+from transcribe.diarize import Diarizer
 from transcribe.roles import DEFAULT_RULES, RoleRule, label_roles
 from transcribe.run import transcribe_recording
 from transcribe.speakers import assign_words_to_speakers, merge_channel_transcripts
-
-
-class Diarizer(Protocol):
-    def diarize(self, audio, *, num_speakers: int | None = 2, min_speakers: int | None = None,
-                max_speakers: int | None = None) -> list[Turn]: ...
 
 
 @dataclass(frozen=True)

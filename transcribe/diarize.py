@@ -21,6 +21,7 @@ import functools
 import importlib.util
 import math
 import os
+import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from pipeline.errors import ModelError
 from pipeline.models import Turn
 from transcribe.base import SAMPLE_RATE
 
@@ -47,8 +49,10 @@ DEFAULT_CLUSTERING = {"method": "centroid", "min_cluster_size": 12, "threshold":
 Hook = Callable[..., Any]
 
 
-class DiarizationUnavailableError(RuntimeError):
+class DiarizationUnavailableError(ModelError):
     """pyannote.audio (or the packaged weights) is not installed in this environment."""
+
+    code = "E303"
 
 
 @runtime_checkable
@@ -268,6 +272,7 @@ class PyannoteDiarizer:
 
             self.pipeline.to(torch.device(device or _default_device()))
         self.exclusive = exclusive
+        self._lock = threading.Lock()  # pyannote pipelines keep per-call state: one call at a time
 
     def diarize(self, audio: np.ndarray, *, num_speakers: int | None = 2, min_speakers: int | None = None,
                 max_speakers: int | None = None, hook: Hook | None = None) -> list[Turn]:
@@ -289,8 +294,9 @@ class PyannoteDiarizer:
         if len(samples) == 0:
             return []
         file = {"waveform": torch.tensor(samples).unsqueeze(0), "sample_rate": SAMPLE_RATE}
-        output = self.pipeline(file, num_speakers=num_speakers, min_speakers=min_speakers,
-                               max_speakers=max_speakers, hook=hook)
+        with self._lock:
+            output = self.pipeline(file, num_speakers=num_speakers, min_speakers=min_speakers,
+                                   max_speakers=max_speakers, hook=hook)
         # pyannote 4 returns a DiarizeOutput; 3.x pipelines and legacy=True return the Annotation itself
         annotation = getattr(output, "exclusive_speaker_diarization" if self.exclusive else "speaker_diarization",
                              output)

@@ -98,6 +98,9 @@ def test_batch_flow_transcribes_good_calls_and_quarantines_bad_ones(s3_server, s
             metrics = json.loads(_read(client, bucket, f"metrics/{call_id}.json"))
             agent_talk = sum(turn.end - turn.start for turn in call.turns if turn.role == "agent")
             assert abs(metrics["agent"]["talk_seconds"] - agent_talk) < 0.25 * agent_talk, metrics
+        else:  # mono: pyannote diarization, then roles
+            assert {s.role for s in t.speakers} == {"agent", "customer"}, (call_id, t.speakers)
+            assert _read(client, bucket, f"transcripts/{call_id}.rttm").count(b"SPEAKER") >= 2
     for name, code in expected_bad.items():
         call_id = "bad/" + name.rsplit(".", 1)[0]
         assert (by_id[call_id].status, by_id[call_id].code) == ("quarantined", code), call_id
