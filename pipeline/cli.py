@@ -85,6 +85,7 @@ def cmd_status(args) -> int:
 
 def cmd_demo(args) -> int:
     workdir = Path(args.workdir).resolve()
+    (workdir / "prefect").mkdir(parents=True, exist_ok=True)  # Prefect warns if its home is missing
     offline_defaults(prefect_home=workdir / "prefect")
     from pipeline.demo import run_demo
 

@@ -68,3 +68,9 @@ class TranscriptionError(CallQAError):
 
 class ConfigError(CallQAError):
     code = "E401"
+
+
+class FormError(CallQAError):
+    """A QA evaluation form (scoring/forms/*.yaml) is malformed: the message names file, line and a fix."""
+
+    code = "E120"

@@ -15,7 +15,7 @@ from pipeline.models import Call, Role, SpeakerInfo, Transcript
 # Phrases an agent opens with; "strong" ones customers rarely say. Simplified and Traditional both.
 STRONG_AGENT_PHRASES = (
     "thank you for calling", "thanks for calling", "how can i help", "how may i help", "how can i assist",
-    "how may i assist", "what can i do for you",
+    "how may i assist", "what can i do for you", "calling about your", "calling from",
     "请问有什么可以帮您", "請問有什麼可以幫您", "有什么可以帮您", "有什麼可以幫您", "有什么可以帮到您",
     "有什麼可以幫到您", "我是客服", "为您服务", "為您服務", "感谢致电", "感謝致電", "感谢您的来电", "感謝您的來電",
 )
