@@ -1,8 +1,9 @@
 """Prefect-free stage functions: discover new recordings, process one call end to end.
 
-`process_recording` never raises for a bad recording: it quarantines it (DB row + `quarantine/<id>.json`)
-and returns the outcome, so a batch goes on. Transient problems (storage down) are recorded as failed and
-re-raised, so the orchestrator can retry and the next run picks the call up again.
+`process_recording` never raises for a bad recording or sidecar: it quarantines it (DB row +
+`quarantine/<id>.json`) and returns the outcome, so a batch goes on. Everything else (storage down, model
+or config problems, bugs) is recorded as failed and re-raised: the orchestrator retries transient errors,
+and the next run picks the call up again.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Literal
 
 from pipeline.audio import AudioLimits, inspect_recording
 from pipeline.conversation import ConversationOptions, Diarizer, transcribe_conversation
-from pipeline.errors import CallQAError, MetadataError
+from pipeline.errors import BadAudioError, CallQAError, MetadataError
 from pipeline.exports import to_rttm, to_srt, to_webvtt
 from pipeline.metadata import CallMetadata, build_call, parse_sidecar
 from pipeline.metrics import conversation_metrics
@@ -109,9 +110,9 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
         _write_results(source, transcript)
         store.mark_done(call.id, transcript_key=key, language=transcript.language,
                         duration=info.duration, warnings=transcript.warnings)
-    except CallQAError as e:
-        if not e.transient:
-            return _quarantine(source, store, ref, e, started, duration)
+    except BadAudioError as e:  # the recording itself: quarantined until its object changes
+        return _quarantine(source, store, ref, e, started, duration)
+    except CallQAError as e:  # storage, models, config: not the call's fault, so retried on the next run
         store.mark_failed(call.id, ref.etag, code=e.code, message=e.message, quarantined=False)
         log.error("call %s failed (will retry): %s", call.id, e)
         raise

@@ -119,3 +119,22 @@ def test_stereo_call_is_split_by_channel_with_roles_metrics_and_exports(tmp_path
     assert metrics["call_id"] == "st"
     assert src.read("transcripts/st.rttm").decode().startswith("SPEAKER st 1 ")
     assert "-->" in src.read("transcripts/st.vtt").decode() and "-->" in src.read("transcripts/st.srt").decode()
+
+
+class _BrokenModel(FakeTranscriber):
+    def transcribe_chunk(self, *a, **k):
+        from pipeline.errors import ModelError
+
+        raise ModelError("weights missing")
+
+
+def test_model_problem_fails_the_call_for_retry_instead_of_quarantining_it(folder):
+    from pipeline.errors import ModelError
+
+    src = LocalFolderSource(folder / "src", "recordings/")
+    store = ResultsStore(f"sqlite:///{folder}/r.db")
+    ref = next(r for r in src.list_recordings() if r.call_id == "good")
+    with pytest.raises(ModelError):
+        process_recording(ref, src, store, _BrokenModel())
+    assert store.get("good").state == "failed" and src.read("quarantine/good.json") is None
+    assert process_recording(ref, src, store, FakeTranscriber()).status == "done"
