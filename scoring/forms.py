@@ -96,6 +96,16 @@ class Form(_Strict):
     def questions(self) -> tuple[Question, ...]:
         return tuple(q for s in self.sections for q in s.questions)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _language_alias(cls, data: Any) -> Any:
+        """`language: zh` is accepted as a one-language `languages: [zh]`."""
+        if isinstance(data, dict) and "language" in data:
+            if "languages" in data:
+                raise ValueError("give either 'language' or 'languages', not both")
+            data = {k: v for k, v in data.items() if k != "language"} | {"languages": [data["language"]]}
+        return data
+
     @model_validator(mode="after")
     def _consistent(self) -> "Form":
         for kind, ids in (("section", [s.id for s in self.sections]), ("question", [q.id for q in self.questions])):
@@ -122,6 +132,19 @@ def _lines(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[t
         for i, v in enumerate(node.value):
             _lines(v, path + (i,), out)
     return out
+
+
+def _duplicate_key(node: yaml.Node) -> tuple[str, int] | None:
+    """PyYAML keeps the last of two equal keys silently; a form must not (a pasted `weight:` would win)."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set = set()
+        for k, _ in node.value:
+            if k.value in seen:
+                return k.value, k.start_mark.line + 1
+            seen.add(k.value)
+    children = [v for pair in node.value for v in pair] if isinstance(node, yaml.MappingNode) else (
+        node.value if isinstance(node, yaml.SequenceNode) else [])
+    return next((d for c in children if (d := _duplicate_key(c))), None)
 
 
 def _line_of(lines: dict[tuple, int], loc: tuple) -> int:
@@ -186,6 +209,8 @@ def parse_form(text: str, where: str = "<form>") -> Form:
         raise FormError(f"{where}:{line}: not valid YAML: {e.problem or e}\n  e.g.\n{FORM_EXAMPLE}") from None
     except yaml.YAMLError as e:
         raise FormError(f"{where}: not valid YAML: {e}") from None
+    if (dup := _duplicate_key(node)) if node is not None else None:
+        raise FormError(f"{where}:{dup[1]}: key '{dup[0]}' appears twice in the same mapping; keep one")
     if not isinstance(data, dict):
         raise FormError(f"{where}:1: a form must be a YAML mapping\n  e.g.\n{FORM_EXAMPLE}")
     try:

@@ -234,7 +234,7 @@ class Regex(Rule):
         return cls(rule_id, pattern, compiled)
 
     def evaluate(self, ctx):
-        ev = [_evidence(u, self.id, f"pattern {self.pattern!r} matched {m.group(0)!r}")
+        ev = [_evidence(u, self.id, f"pattern {self.pattern} matched: {m.group(0)}")
               for u in ctx.units if (m := self.compiled.search(u.norm))]
         return RuleResult(bool(ev), tuple(ev))
 
@@ -277,7 +277,7 @@ class Similar(Rule):
         for u, row in zip(ctx.units, sims):
             j = int(np.argmax(row))
             if row[j] >= self.threshold:
-                ev.append(_evidence(u, self.id, f"similarity {row[j]:.3f} to {self.examples[j]!r}"))
+                ev.append(_evidence(u, self.id, f"similarity {row[j]:.3f} to: {self.examples[j]}"))
         return RuleResult(bool(ev), tuple(ev))
 
 

@@ -14,6 +14,8 @@ N/A redistribution (weights are nominal points; a form's question weights sum to
 Auto-fail: any failed `auto_fail` question sets the total to 0 and is listed in `auto_fail_reasons`;
 section scores are still reported as computed. Failed `critical` questions are listed in
 `critical_failures` but do not change the arithmetic.
+Without `metrics`, `metric` rules do not match (their evidence says "metrics unavailable"), so questions
+that rely on them fail rather than pass unchecked.
 """
 from __future__ import annotations
 

