@@ -1,6 +1,7 @@
 """Prefect wiring only: the work is in pipeline/ (Prefect-free stage functions).
 
 - `process_call_flow(key, config)`: one recording end to end.
+- `rescore_flow(config)`: score stored transcripts again with the current forms.
 - `batch_flow(config)`: discover new recordings and map the per-call task over them with bounded
   concurrency (the thread pool size), retrying transient storage errors, persisting results, and
   publishing a table + markdown artifact summarising the batch.
@@ -50,6 +51,19 @@ def _diarizer(cfg: PipelineConfig):
         return _models[key]
 
 
+def _reviewer(cfg: PipelineConfig):
+    if not cfg.scoring:
+        return None
+    key = ("reviewer", str(cfg.forms_dir))
+    with _models_lock:
+        if key not in _models:
+            from scoring.review import Reviewer
+            from scoring.similarity import E5SimilarityModel
+
+            _models[key] = Reviewer(cfg.forms_dir, similarity=E5SimilarityModel())
+        return _models[key]
+
+
 def _store(cfg: PipelineConfig) -> ResultsStore:
     with _models_lock:
         if cfg.database_url not in _stores:
@@ -72,7 +86,8 @@ def discover_task(cfg: PipelineConfig) -> list[RecordingRef]:
 def process_call_task(ref: RecordingRef, cfg: PipelineConfig) -> Outcome:
     return process_recording(ref, cfg.open_source(), _store(cfg), _transcriber(cfg),
                              options=cfg.transcribe_options(), limits=cfg.audio_limits(),
-                             conversation=cfg.conversation_options(), diarizer=_diarizer(cfg))
+                             conversation=cfg.conversation_options(), diarizer=_diarizer(cfg),
+                             reviewer=_reviewer(cfg))
 
 
 @flow(name="callqa-process-call", persist_result=True)
@@ -121,6 +136,21 @@ def batch_flow(cfg: PipelineConfig) -> BatchSummary:
     summary = BatchSummary(tuple(outcomes))
     _publish(summary, cfg.open_source().describe())
     return summary
+
+
+@flow(name="callqa-rescore", persist_result=True)
+def rescore_flow(cfg: PipelineConfig) -> int:
+    """Score every stored transcript again with the current forms (after a form changed); no re-transcription."""
+    from pipeline.process import rescore_call
+
+    store, source, reviewer = _store(cfg), cfg.open_source(), _reviewer(cfg)
+    if reviewer is None:
+        return 0
+    done = [r.id for r in store.calls("done")]
+    n = sum(rescore_call(call_id, source, store, reviewer) for call_id in done)
+    create_markdown_artifact(f"# callqa re-scoring\n\n{n} of {len(done)} stored calls re-scored.\n",
+                             key="callqa-rescore-summary")
+    return n
 
 
 def run_batch(cfg: PipelineConfig) -> BatchSummary:

@@ -41,6 +41,8 @@ class PipelineConfig(BaseModel):
     num_speakers: int | None = Field(2, ge=1)  # None = estimate (between min and max)
     min_speakers: int | None = Field(None, ge=1)
     max_speakers: int | None = Field(None, ge=1)
+    scoring: bool = True  # score calls against the evaluation forms
+    forms_dir: Path | None = None  # your forms; None = the shipped examples (scoring/forms/)
     beam_size: int = Field(5, ge=1, le=10)
     chunk_seconds: float = Field(300.0, ge=30)
     concurrency: int = Field(2, ge=1, le=64)

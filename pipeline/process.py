@@ -14,18 +14,21 @@ import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pipeline.audio import AudioLimits, inspect_recording
 from pipeline.conversation import ConversationOptions, Diarizer, transcribe_conversation
 from pipeline.errors import BadAudioError, CallQAError, MetadataError
 from pipeline.exports import to_rttm, to_srt, to_webvtt
 from pipeline.metadata import CallMetadata, build_call, parse_sidecar
-from pipeline.metrics import conversation_metrics
-from pipeline.models import Transcript
+from pipeline.metrics import ConversationMetrics, conversation_metrics
+from pipeline.models import Call, Transcript
 from pipeline.storage import RecordingRef, RecordingSource
 from pipeline.store import ResultsStore
 from transcribe.base import TranscribeOptions, Transcriber
+
+if TYPE_CHECKING:
+    from scoring.review import Reviewer
 
 log = logging.getLogger("callqa")  # logs carry call ids and error codes only, never call content
 Status = Literal["done", "skipped", "quarantined", "failed"]
@@ -49,6 +52,10 @@ def transcript_key(call_id: str) -> str:
 
 def metrics_key(call_id: str) -> str:
     return f"metrics/{call_id}.json"
+
+
+def scorecard_key(call_id: str) -> str:
+    return f"scorecards/{call_id}.json"
 
 
 def quarantine_key(call_id: str) -> str:
@@ -85,7 +92,8 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
                       transcriber: Transcriber, *, options: TranscribeOptions = TranscribeOptions(),
                       limits: AudioLimits = AudioLimits(),
                       conversation: ConversationOptions = ConversationOptions(),
-                      diarizer: Diarizer | None = None, workdir: Path | None = None) -> Outcome:
+                      diarizer: Diarizer | None = None, reviewer: "Reviewer | None" = None,
+                      workdir: Path | None = None) -> Outcome:
     started = time.monotonic()
     try:
         meta = _metadata(source, ref)
@@ -107,7 +115,10 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
                                                  conversation=conversation, diarizer=diarizer)
         transcript = replace(transcript, warnings=transcript.warnings + info.warnings)
         key = transcript_key(call.id)
-        _write_results(source, transcript)
+        kpis = conversation_metrics(transcript)
+        _write_results(source, transcript, kpis)
+        if reviewer is not None:
+            _review(source, store, reviewer, call, transcript, kpis)
         store.mark_done(call.id, transcript_key=key, language=transcript.language,
                         duration=info.duration, warnings=transcript.warnings)
     except BadAudioError as e:  # the recording itself: quarantined until its object changes
@@ -127,11 +138,42 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
                    language=transcript.language, transcript_key=key)
 
 
-def _write_results(source: RecordingSource, transcript: Transcript) -> None:
+def _review(source: RecordingSource, store: ResultsStore, reviewer: "Reviewer", call: Call,
+            transcript: Transcript, kpis: ConversationMetrics) -> None:
+    review = reviewer.review(call, transcript, kpis)
+    if review is None:  # no form for this direction/language
+        return
+    body = review.to_json()
+    source.write(scorecard_key(call.id), body.encode("utf-8"))
+    card = review.scorecard
+    store.save_scorecard(call.id, form_id=card.form_id, form_version=card.form_version, total=card.total,
+                         auto_failed=card.auto_failed, body=body)
+
+
+def rescore_call(call_id: str, source: RecordingSource, store: ResultsStore, reviewer: "Reviewer") -> bool:
+    """Score a stored transcript again (a form changed): no download, no transcription."""
+    record = store.get(call_id)
+    raw = source.read(transcript_key(call_id)) if record and record.state == "done" else None
+    if raw is None:
+        return False
+    meta = _metadata(source, RecordingRef(record.object_key, record.etag, 0, call_id,
+                                          _sidecar_key(record.object_key)))
+    call = build_call(RecordingRef(record.object_key, record.etag, 0, call_id), meta)
+    transcript = Transcript.from_json(raw.decode("utf-8"))
+    _review(source, store, reviewer, call, transcript, conversation_metrics(transcript))
+    return True
+
+
+def _sidecar_key(object_key: str) -> str:
+    stem = object_key.rsplit(".", 1)[0] if "." in object_key.rsplit("/", 1)[-1] else object_key
+    return stem + ".json"
+
+
+def _write_results(source: RecordingSource, transcript: Transcript, kpis: ConversationMetrics) -> None:
     """Transcript JSON last: its presence means every other result of the call is stored."""
     call_id = transcript.call_id
     stem = transcript_key(call_id)[: -len(".json")]
-    source.write(metrics_key(call_id), conversation_metrics(transcript).to_json().encode("utf-8"))
+    source.write(metrics_key(call_id), kpis.to_json().encode("utf-8"))
     source.write(f"{stem}.rttm", to_rttm(transcript).encode("utf-8"), "text/plain")
     source.write(f"{stem}.vtt", to_webvtt(transcript).encode("utf-8"), "text/vtt")
     source.write(f"{stem}.srt", to_srt(transcript).encode("utf-8"), "application/x-subrip")

@@ -64,6 +64,31 @@ class FailureRow(Base):
     at: Mapped[datetime] = mapped_column(DateTime, default=_now)
 
 
+class ScorecardRow(Base):
+    """The machine's latest scorecard for a call (replaced on re-scoring; overrides are kept apart)."""
+    __tablename__ = "scorecards"
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), primary_key=True)
+    form_id: Mapped[str] = mapped_column(String(128))
+    form_version: Mapped[str] = mapped_column(String(32))
+    total: Mapped[float | None] = mapped_column(Float)
+    auto_failed: Mapped[bool] = mapped_column(Boolean)
+    body: Mapped[str] = mapped_column(Text)  # the scorecard JSON, as written to object storage
+    scored_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+
+
+class OverrideRow(Base):
+    """A reviewer's answer to one question, stored beside the machine's, never replacing it."""
+    __tablename__ = "overrides"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), index=True)
+    form_id: Mapped[str] = mapped_column(String(128))
+    question_id: Mapped[str] = mapped_column(String(128))
+    human_answer: Mapped[str] = mapped_column(String(8))  # pass / fail / na
+    reviewer: Mapped[str] = mapped_column(String(128))
+    comment: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+
+
 @dataclass(frozen=True)
 class CallRecord:
     id: str
@@ -166,6 +191,43 @@ class ResultsStore:
             if state:
                 q = q.where(CallRow.state == state)
             return [_record(r) for r in s.scalars(q)]
+
+    def save_scorecard(self, call_id: str, *, form_id: str, form_version: str, total: float | None,
+                       auto_failed: bool, body: str) -> None:
+        with self._lock, Session(self.engine) as s:
+            s.merge(ScorecardRow(call_id=call_id, form_id=form_id, form_version=form_version, total=total,
+                                 auto_failed=auto_failed, body=body, scored_at=_now()))
+            s.commit()
+
+    def scorecard(self, call_id: str) -> dict | None:
+        with Session(self.engine) as s:
+            row = s.get(ScorecardRow, call_id)
+            return json.loads(row.body) if row else None
+
+    def add_override(self, call_id: str, question_id: str, human_answer: str, reviewer: str,
+                     comment: str | None = None) -> None:
+        if human_answer not in ("pass", "fail", "na"):
+            raise ValueError(f"human_answer must be pass, fail or na, not {human_answer!r}")
+        card = self.scorecard(call_id)
+        if card is None or question_id not in {a["question_id"] for a in card["answers"]}:
+            raise ValueError(f"call {call_id!r} has no scored question {question_id!r}")
+        with self._lock, Session(self.engine) as s:
+            s.add(OverrideRow(call_id=call_id, form_id=card["form_id"], question_id=question_id,
+                              human_answer=human_answer, reviewer=reviewer, comment=comment))
+            s.commit()
+
+    def machine_human_agreement(self) -> tuple[int, int]:
+        """(questions with a human answer, of which the machine agreed) over the latest override each."""
+        with Session(self.engine) as s:
+            latest: dict[tuple[str, str], str] = {}
+            for o in s.scalars(select(OverrideRow).order_by(OverrideRow.id)):
+                latest[(o.call_id, o.question_id)] = o.human_answer
+            machine = {}
+            for row in s.scalars(select(ScorecardRow)):
+                for a in json.loads(row.body)["answers"]:
+                    machine[(row.call_id, a["question_id"])] = a["answer"]
+        pairs = [(machine[k], h) for k, h in latest.items() if k in machine]
+        return len(pairs), sum(m == h for m, h in pairs)
 
     def failures(self, call_id: str) -> list[tuple[str, str, bool]]:
         with Session(self.engine) as s:

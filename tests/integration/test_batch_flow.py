@@ -101,6 +101,13 @@ def test_batch_flow_transcribes_good_calls_and_quarantines_bad_ones(s3_server, s
         else:  # mono: pyannote diarization, then roles
             assert {s.role for s in t.speakers} == {"agent", "customer"}, (call_id, t.speakers)
             assert _read(client, bucket, f"transcripts/{call_id}.rttm").count(b"SPEAKER") >= 2
+    # Scored against the shipped forms: the scripted English billing call greets with a name and verifies
+    # identity before account details; a card for every transcribed call, stored and in the DB.
+    card = json.loads(_read(client, bucket, "scorecards/good/en_billing_refund_stereo.json"))
+    answers = {a["question_id"]: a for a in card["answers"]}
+    assert card["form_id"] == "inbound_service_en" and answers["greeting"]["answer"] == "pass", answers["greeting"]
+    assert answers["greeting"]["evidence"][0]["role"] == "agent"
+    assert ResultsStore(cfg.database_url).scorecard("good/zh_billing_refund_stereo")["form_id"] == "inbound_service_zh"
     for name, code in expected_bad.items():
         call_id = "bad/" + name.rsplit(".", 1)[0]
         assert (by_id[call_id].status, by_id[call_id].code) == ("quarantined", code), call_id

@@ -1,0 +1,66 @@
+"""The scoring stage as the pipeline runs it: pick the evaluation form for a call, score the transcript
+against it, and summarise sentiment. Forms are loaded (and validated) once, when the reviewer is built,
+so a malformed form stops a batch before any call is touched."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from pipeline.errors import ConfigError
+from pipeline.metrics import ConversationMetrics
+from pipeline.models import Call, Transcript
+from scoring.forms import Form, load_form, shipped_forms_dir
+from scoring.scorecard import Scorecard, score_call
+from scoring.sentiment import LexiconSentiment, SentimentModel, SentimentSummary, sentiment_summary
+from scoring.similarity import SimilarityModel
+
+# "<direction>:<language>" -> form id; "*" matches any direction.
+DEFAULT_FORM_MAP: dict[str, str] = {
+    "inbound:en": "inbound_service_en", "inbound:zh": "inbound_service_zh",
+    "outbound:en": "outbound_sales_en",
+    "*:en": "inbound_service_en", "*:zh": "inbound_service_zh",
+}
+
+
+@dataclass(frozen=True)
+class CallReview:
+    """What QA reviewers get per call: the scorecard, the sentiment summary and the conversation KPIs."""
+    scorecard: Scorecard
+    sentiment: SentimentSummary
+    kpis: ConversationMetrics
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.scorecard.to_dict(), "sentiment": asdict(self.sentiment), "kpis": self.kpis.to_dict()}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
+
+
+class Reviewer:
+    def __init__(self, forms_dir: str | Path | None = None, form_map: Mapping[str, str] | None = None, *,
+                 similarity: SimilarityModel | None = None, sentiment: SentimentModel | None = None):
+        folder = Path(forms_dir) if forms_dir else shipped_forms_dir()
+        self.forms: dict[str, Form] = {}
+        for path in sorted(folder.glob("*.yaml")):
+            form = load_form(path)  # FormError names file, line and a corrected example
+            self.forms[form.id] = form
+        self.form_map = dict(form_map or DEFAULT_FORM_MAP)
+        if missing := sorted(set(self.form_map.values()) - set(self.forms)):
+            raise ConfigError(f"form map names forms {missing} that are not in {folder} "
+                              f"(found {sorted(self.forms)})")
+        self.similarity = similarity
+        self.sentiment = sentiment or LexiconSentiment()
+
+    def form_for(self, call: Call, transcript: Transcript) -> Form | None:
+        lang = transcript.language
+        form_id = self.form_map.get(f"{call.direction}:{lang}") or self.form_map.get(f"*:{lang}")
+        return self.forms.get(form_id) if form_id else None
+
+    def review(self, call: Call, transcript: Transcript, kpis: ConversationMetrics) -> CallReview | None:
+        form = self.form_for(call, transcript)
+        if form is None:
+            return None
+        return CallReview(scorecard=score_call(form, transcript, kpis, similarity=self.similarity),
+                          sentiment=sentiment_summary(transcript, self.sentiment), kpis=kpis)
