@@ -19,7 +19,7 @@ from scoring.similarity import SimilarityModel
 # "<direction>:<language>" -> form id; "*" matches any direction.
 DEFAULT_FORM_MAP: dict[str, str] = {
     "inbound:en": "inbound_service_en", "inbound:zh": "inbound_service_zh",
-    "outbound:en": "outbound_sales_en",
+    "outbound:en": "outbound_sales_en", "outbound:zh": "outbound_sales_zh",
     "*:en": "inbound_service_en", "*:zh": "inbound_service_zh",
 }
 

@@ -76,3 +76,15 @@ def test_scorecard_stored_rescored_and_overridden(tmp_path):
     assert store.machine_human_agreement() == (1, 0)
     with pytest.raises(ValueError):
         store.add_override("c1", "no_such_question", "pass", reviewer="qa.lead")
+
+
+def test_chinese_outbound_form_in_traditional_and_simplified():
+    reviewer = Reviewer(similarity=_StubSimilarity())
+    segs = (Segment(0.5, 3.0, "您好，敝姓陳，這裡是安泰保險客服中心，這次來電是想向您介紹新方案。", speaker="S0", role="agent"),
+            Segment(4.0, 6.0, "不需要，不要再打了。", speaker="S1", role="customer"),
+            Segment(6.5, 9.0, "好的，我們不會再打擾您，已經把您從名單中刪除。再見。", speaker="S0", role="agent"))
+    t = Transcript("z1", "zh", 1.0, 10.0, segs, "fake", "fake")
+    card = reviewer.review(Call("z1", "k", "e", direction="outbound"), t, conversation_metrics(t)).scorecard
+    assert card.form_id == "outbound_sales_zh"
+    assert {q: card.answer(q).answer for q in ("greeting", "disclosure", "opt_out", "forbidden_phrases")} == \
+        {"greeting": "pass", "disclosure": "pass", "opt_out": "pass", "forbidden_phrases": "pass"}
