@@ -1,6 +1,6 @@
 """Prefect wiring only: the work is in pipeline/ (Prefect-free stage functions).
 
-- `process_call_flow(key, config)`: one recording end to end.
+- `process_call_flow(key, config)`: one recording end to end (process task, then scoring task).
 - `rescore_flow(config)`: score stored transcripts again with the current forms.
 - `batch_flow(config)`: discover new recordings and map the per-call task over them with bounded
   concurrency (the thread pool size), retrying transient storage errors, persisting results, and
@@ -20,7 +20,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline.config import PipelineConfig
 from pipeline.errors import CallQAError
-from pipeline.process import Outcome, discover, process_recording
+from pipeline.process import Outcome, discover, process_recording, score_stored_call
 from pipeline.storage import RecordingRef
 from pipeline.store import ResultsStore
 from transcribe.registry import build_transcriber
@@ -86,14 +86,23 @@ def discover_task(cfg: PipelineConfig) -> list[RecordingRef]:
 def process_call_task(ref: RecordingRef, cfg: PipelineConfig) -> Outcome:
     return process_recording(ref, cfg.open_source(), _store(cfg), _transcriber(cfg),
                              options=cfg.transcribe_options(), limits=cfg.audio_limits(),
-                             conversation=cfg.conversation_options(), diarizer=_diarizer(cfg),
-                             reviewer=_reviewer(cfg))
+                             conversation=cfg.conversation_options(), diarizer=_diarizer(cfg))
+
+
+@task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_is_transient, cache_policy=NO_CACHE,
+      task_run_name="score-{call_id}")
+def score_call_task(call_id: str, cfg: PipelineConfig) -> bool:
+    reviewer = _reviewer(cfg)
+    return reviewer is not None and score_stored_call(call_id, cfg.open_source(), _store(cfg), reviewer)
 
 
 @flow(name="callqa-process-call", persist_result=True)
 def process_call_flow(key: str, cfg: PipelineConfig) -> Outcome:
     ref = cfg.open_source().ref_for(key)
-    return process_call_task(ref, cfg)
+    outcome = process_call_task(ref, cfg)
+    if outcome.status == "done":
+        score_call_task(outcome.call_id, cfg)
+    return outcome
 
 
 @dataclass(frozen=True)
@@ -129,10 +138,14 @@ def _publish(summary: BatchSummary, source: str) -> None:
 def batch_flow(cfg: PipelineConfig) -> BatchSummary:
     refs = discover_task(cfg)
     futures = process_call_task.map(refs, cfg=unmapped(cfg)) if refs else []
-    outcomes = []
+    outcomes, scoring = [], []
     for ref, fut in zip(refs, futures):
         result = fut.result(raise_on_failure=False)
         outcomes.append(_failed_outcome(ref, result) if isinstance(result, BaseException) else result)
+        if outcomes[-1].status == "done":  # scored as soon as its transcript is stored
+            scoring.append(score_call_task.submit(outcomes[-1].call_id, cfg))
+    for fut in scoring:
+        fut.result(raise_on_failure=False)  # a scoring failure is retried by rescore_flow, not fatal
     summary = BatchSummary(tuple(outcomes))
     _publish(summary, cfg.open_source().describe())
     return summary
@@ -141,13 +154,11 @@ def batch_flow(cfg: PipelineConfig) -> BatchSummary:
 @flow(name="callqa-rescore", persist_result=True)
 def rescore_flow(cfg: PipelineConfig) -> int:
     """Score every stored transcript again with the current forms (after a form changed); no re-transcription."""
-    from pipeline.process import rescore_call
-
     store, source, reviewer = _store(cfg), cfg.open_source(), _reviewer(cfg)
     if reviewer is None:
         return 0
     done = [r.id for r in store.calls("done")]
-    n = sum(rescore_call(call_id, source, store, reviewer) for call_id in done)
+    n = sum(score_stored_call(call_id, source, store, reviewer) for call_id in done)
     create_markdown_artifact(f"# callqa re-scoring\n\n{n} of {len(done)} stored calls re-scored.\n",
                              key="callqa-rescore-summary")
     return n

@@ -37,7 +37,7 @@ Limitations: ABCD is typed chat role-play, not calls; similarity to the SOP text
 ("mentions pin / security question") not correctness, order, or whether the step fits the context, while
 the humans judge all of those (and fluency: many generated continuations are degenerate but on-topic);
 the same guideline is used for all six continuations of a context, so the score mostly ranks
-continuations within a context; 100 contexts is small (kappa CIs are wide, roughly +-0.08).
+continuations within a context; 100 contexts is small (the printed dialogue-bootstrap kappa CIs are about +-0.08 wide).
 """
 from __future__ import annotations
 
@@ -244,6 +244,19 @@ def cross_validate(scores: list[float], items: list[Item], who: str, folds: int,
             "threshold_mean": float(np.mean(ts)), "threshold_sd": float(np.std(ts))}
 
 
+def kappa_ci(pred: list[bool], gold: list[bool], groups: list[int], reps: int = 1000, seed: int = 0) -> tuple:
+    """95% bootstrap interval of kappa, resampling whole dialogues (its six continuations move together)."""
+    by: dict[int, list[int]] = {}
+    for j, g in enumerate(groups):
+        by.setdefault(g, []).append(j)
+    keys, rng, ks = list(by), random.Random(seed), []
+    for _ in range(reps):
+        idx = [j for g in rng.choices(keys, k=len(keys)) for j in by[g]]
+        ks.append(kappa([pred[j] for j in idx], [gold[j] for j in idx]))
+    ks.sort()
+    return ks[int(0.025 * reps)], ks[int(0.975 * reps) - 1]
+
+
 def agreement_table(scores: list[float], items: list[Item], t: float) -> dict[str, dict]:
     out = {}
     for who in (*ANNOTATORS, "majority"):
@@ -252,6 +265,7 @@ def agreement_table(scores: list[float], items: list[Item], t: float) -> dict[st
         gold = [y for _, y in lab]
         lab3 = labels_for(items, who, binary=False)
         out[who] = {"n": len(lab), "acc": accuracy(pred, gold), "kappa": kappa(pred, gold),
+                    "kappa_ci95": kappa_ci(pred, gold, [items[i].ctx for i, _ in lab]),
                     "auc": auc([scores[i] for i, _ in lab], gold),
                     "spearman3": spearman([scores[i] for i, _ in lab3], [float(y) for _, y in lab3]),
                     "pos_rate_human": sum(gold) / len(gold), "pos_rate_ours": sum(pred) / len(pred),
@@ -353,18 +367,22 @@ def main(argv: list[str] | None = None) -> int:
     report["encode_seconds"] = enc_s
 
     print(f"\nthreshold fitted on annotator A (max kappa); A is in-sample, B/C/majority held-out annotators")
-    hdr = f"{'check':34s} {'vs':9s} {'n':>4s} {'acc':>5s} {'kappa':>6s} {'AUC':>5s} {'rho3':>6s} " \
+    hdr = f"{'check':34s} {'vs':9s} {'n':>4s} {'acc':>5s} {'kappa':>6s} {'kappa 95% CI':>13s} {'AUC':>5s} {'rho3':>6s} " \
           f"{'pos%':>5s} {'base':>5s} | {'CV acc':>6s} {'CV k':>6s}"
     print(hdr)
     print("-" * len(hdr))
     for name, c in report["checks"].items():
-        print(f"{name}  (T = {c['threshold_fit_on_a']:.4f})")
+        mm = c.get("rule_vs_score_mismatches")
+        print(f"{name}  (T = {c['threshold_fit_on_a']:.4f}"
+              + (f"; rule-vs-best_match disagreements: {mm})" if mm is not None else ")"))
         for who, r in c["fixed_threshold"].items():
             cv = c["cv"][who]
-            print(f"{'':34s} {who:9s} {r['n']:4d} {fmt(r['acc'])} {fmt(r['kappa']):>6s} {fmt(r['auc'])} "
+            print(f"{'':34s} {who:9s} {r['n']:4d} {fmt(r['acc'])} {fmt(r['kappa']):>6s} "
+                  f"[{r['kappa_ci95'][0]:5.2f},{r['kappa_ci95'][1]:5.2f}] {fmt(r['auc'])} "
                   f"{fmt(r['spearman3']):>6s} {r['pos_rate_ours']:5.2f} {fmt(r['baseline_acc'])} | "
                   f"{fmt(cv['acc']):>6s} {fmt(cv['kappa']):>6s}")
-    print("\ninter-annotator agreement (ceiling), binary label unless noted")
+    print("\ninter-annotator agreement (ceiling), binary label unless noted; "
+          "'x-vs-others(agreeing)': x against the other two where they agree")
     for pair, r in report["inter_annotator"].items():
         extra = f"  kappa3 {fmt(r['kappa3'])}  rho3 {fmt(r['spearman3'])}" if "kappa3" in r else ""
         print(f"  {pair:24s} n {r['n']:4d}  acc {fmt(r['acc'])}  kappa {fmt(r['kappa'])}{extra}")

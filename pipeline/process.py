@@ -22,7 +22,7 @@ from pipeline.errors import BadAudioError, CallQAError, MetadataError
 from pipeline.exports import to_rttm, to_srt, to_webvtt
 from pipeline.metadata import CallMetadata, build_call, parse_sidecar
 from pipeline.metrics import ConversationMetrics, conversation_metrics
-from pipeline.models import Call, Transcript
+from pipeline.models import Transcript
 from pipeline.storage import RecordingRef, RecordingSource
 from pipeline.store import ResultsStore
 from transcribe.base import TranscribeOptions, Transcriber
@@ -92,8 +92,7 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
                       transcriber: Transcriber, *, options: TranscribeOptions = TranscribeOptions(),
                       limits: AudioLimits = AudioLimits(),
                       conversation: ConversationOptions = ConversationOptions(),
-                      diarizer: Diarizer | None = None, reviewer: "Reviewer | None" = None,
-                      workdir: Path | None = None) -> Outcome:
+                      diarizer: Diarizer | None = None, workdir: Path | None = None) -> Outcome:
     started = time.monotonic()
     try:
         meta = _metadata(source, ref)
@@ -115,10 +114,7 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
                                                  conversation=conversation, diarizer=diarizer)
         transcript = replace(transcript, warnings=transcript.warnings + info.warnings)
         key = transcript_key(call.id)
-        kpis = conversation_metrics(transcript)
-        _write_results(source, transcript, kpis)
-        if reviewer is not None:
-            _review(source, store, reviewer, call, transcript, kpis)
+        _write_results(source, transcript, conversation_metrics(transcript))
         store.mark_done(call.id, transcript_key=key, language=transcript.language,
                         duration=info.duration, warnings=transcript.warnings)
     except BadAudioError as e:  # the recording itself: quarantined until its object changes
@@ -138,20 +134,10 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
                    language=transcript.language, transcript_key=key)
 
 
-def _review(source: RecordingSource, store: ResultsStore, reviewer: "Reviewer", call: Call,
-            transcript: Transcript, kpis: ConversationMetrics) -> None:
-    review = reviewer.review(call, transcript, kpis)
-    if review is None:  # no form for this direction/language
-        return
-    body = review.to_json()
-    source.write(scorecard_key(call.id), body.encode("utf-8"))
-    card = review.scorecard
-    store.save_scorecard(call.id, form_id=card.form_id, form_version=card.form_version, total=card.total,
-                         auto_failed=card.auto_failed, body=body)
-
-
-def rescore_call(call_id: str, source: RecordingSource, store: ResultsStore, reviewer: "Reviewer") -> bool:
-    """Score a stored transcript again (a form changed): no download, no transcription."""
+def score_stored_call(call_id: str, source: RecordingSource, store: ResultsStore, reviewer: "Reviewer") -> bool:
+    """Score a call's stored transcript against its form: right after transcription, and again whenever a
+    form changes (no download, no transcription). False when there is no stored transcript or no form
+    for the call's direction and language."""
     record = store.get(call_id)
     raw = source.read(transcript_key(call_id)) if record and record.state == "done" else None
     if raw is None:
@@ -160,7 +146,14 @@ def rescore_call(call_id: str, source: RecordingSource, store: ResultsStore, rev
                                           _sidecar_key(record.object_key)))
     call = build_call(RecordingRef(record.object_key, record.etag, 0, call_id), meta)
     transcript = Transcript.from_json(raw.decode("utf-8"))
-    _review(source, store, reviewer, call, transcript, conversation_metrics(transcript))
+    review = reviewer.review(call, transcript, conversation_metrics(transcript))
+    if review is None:
+        return False
+    body = review.to_json()
+    source.write(scorecard_key(call_id), body.encode("utf-8"))
+    card = review.scorecard
+    store.save_scorecard(call_id, form_id=card.form_id, form_version=card.form_version, total=card.total,
+                         auto_failed=card.auto_failed, body=body)
     return True
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from pipeline.metrics import conversation_metrics
 from pipeline.models import Call, Segment, SpeakerInfo, Transcript, Word
-from pipeline.process import process_recording, rescore_call
+from pipeline.process import process_recording, score_stored_call
 from pipeline.storage import LocalFolderSource
 from pipeline.store import ResultsStore
 from scoring.review import Reviewer
@@ -63,13 +63,14 @@ def test_scorecard_stored_rescored_and_overridden(tmp_path):
     src = LocalFolderSource(tmp_path / "src", "")
     store = ResultsStore(f"sqlite:///{tmp_path}/r.db")
     reviewer = Reviewer(similarity=_StubSimilarity())
-    out = process_recording(src.list_recordings()[0], src, store, FakeTranscriber(), reviewer=reviewer)
-    assert out.status == "done"
+    out = process_recording(src.list_recordings()[0], src, store, FakeTranscriber())
+    assert out.status == "done" and score_stored_call("c1", src, store, reviewer)
     card = json.loads(src.read("scorecards/c1.json"))
     assert card["form_id"] == "inbound_service_en" and store.scorecard("c1")["total"] == card["total"]
+    assert not score_stored_call("missing", src, store, reviewer)
     # A better transcript appears (e.g. after a fix): re-scoring reads it from storage, no transcription.
     src.write("transcripts/c1.json", _call_transcript().to_json().encode())
-    assert rescore_call("c1", src, store, reviewer)
+    assert score_stored_call("c1", src, store, reviewer)
     assert store.scorecard("c1")["answers"][0]["answer"] == "pass"
     store.add_override("c1", "greeting", "fail", reviewer="qa.lead", comment="name was not given")
     assert store.scorecard("c1")["answers"][0]["answer"] == "pass", "machine answer kept"
