@@ -130,7 +130,7 @@ def test_batch_flow_transcribes_good_calls_and_quarantines_bad_ones(s3_server, s
 def test_per_call_flow_and_batch_artifact(s3_server, sample_calls, tmp_path):
     from prefect.client.orchestration import get_client
 
-    from flows import batch_flow, process_call_flow
+    from flows import batch_flow, process_call_flow, rescore_flow
 
     folder, calls = sample_calls
     call = sorted(calls, key=lambda c: c.duration)[0]
@@ -142,6 +142,8 @@ def test_per_call_flow_and_batch_artifact(s3_server, sample_calls, tmp_path):
     outcome = process_call_flow("recordings/one.wav", cfg)
     assert outcome.status == "done" and outcome.transcript_key == "transcripts/one.json"
     assert process_call_flow("recordings/one.wav", cfg).status == "skipped"
+    assert ResultsStore(cfg.database_url).scorecard("one")["form_id"] == "inbound_service_en"
+    assert rescore_flow(cfg) == 1, "the stored transcript is scored again, nothing re-transcribed"
     batch_flow(cfg)  # nothing new, but the summary artifact is still published
 
     async def _artifact():
