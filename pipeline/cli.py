@@ -36,7 +36,7 @@ def _config(args) -> "PipelineConfig":  # noqa: F821
         overrides["s3"] = S3Settings(endpoint=args.s3_endpoint, access_key=os.environ["CALLQA_S3_ACCESS_KEY"],
                                      secret_key=os.environ["CALLQA_S3_SECRET_KEY"], bucket=args.bucket,
                                      prefix=args.prefix)
-    for name in ("database_url", "backend", "model", "device", "language", "concurrency"):
+    for name in ("database_url", "backend", "model", "device", "language", "concurrency", "forms_dir"):
         if getattr(args, name, None) is not None:
             overrides[name] = getattr(args, name)
     return PipelineConfig.from_env(**overrides)
@@ -72,6 +72,33 @@ def cmd_process(args) -> int:
     outcome = process_call_flow(args.key, _config(args))
     print(json.dumps(outcome.__dict__, ensure_ascii=False))
     return 0 if outcome.status in ("done", "skipped", "quarantined") else 3
+
+
+def cmd_rescore(args) -> int:
+    offline_defaults()
+    from flows import rescore_flow
+
+    print(f"re-scored {rescore_flow(_config(args))} calls")
+    return 0
+
+
+def cmd_forms(args) -> int:
+    from scoring.forms import load_form
+
+    for path in args.files:
+        form = load_form(path)  # FormError: file, line, suggestion, example
+        print(f"ok  {path}: {form.id} v{form.version}, {len(form.questions)} questions")
+    return 0
+
+
+def cmd_override(args) -> int:
+    from pipeline.store import ResultsStore
+
+    store = ResultsStore(args.database_url or "sqlite:///callqa.db")
+    store.add_override(args.call_id, args.question_id, args.answer, reviewer=args.reviewer, comment=args.comment)
+    n, agree = store.machine_human_agreement()
+    print(f"stored; machine/human agreement {agree}/{n}")
+    return 0
 
 
 def cmd_status(args) -> int:
@@ -127,6 +154,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("key")
     _source_args(p)
     p.set_defaults(fn=cmd_process)
+    rs = sub.add_parser("rescore", help="score stored transcripts again with the current forms")
+    _source_args(rs)
+    rs.add_argument("--forms-dir", dest="forms_dir", help="folder of evaluation forms (YAML)")
+    rs.set_defaults(fn=cmd_rescore)
+    f = sub.add_parser("forms", help="validate evaluation form files")
+    f.add_argument("action", choices=["check"])
+    f.add_argument("files", nargs="+")
+    f.set_defaults(fn=cmd_forms)
+    o = sub.add_parser("override", help="record a reviewer's answer beside the machine's")
+    o.add_argument("call_id")
+    o.add_argument("question_id")
+    o.add_argument("answer", choices=["pass", "fail", "na"])
+    o.add_argument("--reviewer", required=True)
+    o.add_argument("--comment")
+    o.add_argument("--db", dest="database_url")
+    o.set_defaults(fn=cmd_override)
     s = sub.add_parser("status", help="list calls and their processing state")
     s.add_argument("--db", dest="database_url")
     s.set_defaults(fn=cmd_status)

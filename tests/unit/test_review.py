@@ -89,3 +89,17 @@ def test_chinese_outbound_form_in_traditional_and_simplified():
     assert card.form_id == "outbound_sales_zh"
     assert {q: card.answer(q).answer for q in ("greeting", "disclosure", "opt_out", "forbidden_phrases")} == \
         {"greeting": "pass", "disclosure": "pass", "opt_out": "pass", "forbidden_phrases": "pass"}
+
+
+def test_cli_forms_check(tmp_path, capsys):
+    from pipeline.cli import main
+    from scoring.forms import shipped_forms_dir
+
+    assert main(["forms", "check", *map(str, sorted(shipped_forms_dir().glob("*.yaml")))]) == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text('id: x\nversion: "1"\nlanguages: [en]\ntitle: t\nsections:\n  - id: s\n    title: S\n'
+                   '    questions:\n      - id: q\n        text: Q\n        wieght: 100\n'
+                   '        rule: {phrases: [hi]}\n')
+    assert main(["forms", "check", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:11" in err and "did you mean 'weight'" in err
