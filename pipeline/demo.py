@@ -48,10 +48,13 @@ def _show_call(client, call_id: str) -> None:
     """One line per call: language, who is who, and a few conversation metrics (synthetic calls only)."""
     t = _read_json(client, f"transcripts/{call_id}.json")
     m = _read_json(client, f"metrics/{call_id}.json")
+    card = _read_json(client, f"scorecards/{call_id}.json")
     who = ", ".join(f"{s['speaker']}={s['role']}({s['confidence']:.1f},{s['rule']})" for s in t["speakers"])
-    print(f"[demo] {call_id:28} {t['language']} {len(t['segments']):3} segments | {who} | agent talk "
-          f"{m['agent']['talk_ratio'] or 0:.0%}, overtalk {m['overtalk_seconds']:.1f}s, longest silence "
-          f"{m['longest_silence_seconds']:.1f}s")
+    failed = [a["question_id"] for a in card["answers"] if a["answer"] == "fail"]
+    print(f"[demo] {call_id:28} {t['language']} | {who} | agent talk {m['agent']['talk_ratio'] or 0:.0%}, "
+          f"overtalk {m['overtalk_seconds']:.1f}s | {card['form_id']}: {card['total']}"
+          f"{' AUTO-FAIL' if card['auto_failed'] else ''}, failed {failed}, customer sentiment "
+          f"{card['sentiment']['outcome']}")
 
 
 def run_demo(workdir: Path, *, backend: str = "faster-whisper", keep_server: bool = False) -> int:
