@@ -1,0 +1,237 @@
+import pytest
+
+from compliance.pii import (
+    CONTEXT_BOOST,
+    RECOGNIZERS,
+    CardNumberRecognizer,
+    NationalIdRecognizer,
+    PhoneRecognizer,
+    PiiFinding,
+    Recognizer,
+    analyze,
+    cn_id_check_digit,
+    luhn_valid,
+    normalise_spoken_digits,
+    register,
+    tw_id_valid,
+)
+
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def _cn_id(first17: str) -> str:
+    # Computed here independently of the module, straight from ISO 7064 MOD 11-2.
+    return first17 + "10X98765432"[sum(int(d) * w for d, w in zip(first17, _WEIGHTS)) % 11]
+
+
+def _entities(text, language="en"):
+    return [(f.entity, f.text) for f in analyze(text, language)]
+
+
+def test_registry_and_protocol():
+    assert {"phone", "email", "national_id", "card_number", "date_of_birth"} <= set(RECOGNIZERS)
+    assert all(isinstance(cls(), Recognizer) for cls in RECOGNIZERS.values())
+
+    class Dup:
+        name, entity = "phone", "X"
+
+    with pytest.raises(ValueError, match="already registered"):
+        register(Dup)
+
+
+def test_unknown_language_rejected():
+    with pytest.raises(ValueError, match="unsupported language"):
+        analyze("hello", "fr")
+
+
+# --- checksums ----------------------------------------------------------------------------------
+
+def test_cn_resident_id_valid_and_invalid_check_digit():
+    good = _cn_id("11010519491231002")
+    assert cn_id_check_digit(good[:17]) == good[17]
+    found = analyze(f"身份证号{good}", "zh")
+    assert [(f.entity, f.text, f.pattern) for f in found] == [("NATIONAL_ID", good, "cn_resident_id")]
+    assert found[0].score == 1.0 and found[0].context_boost == pytest.approx(0.1)  # capped at 1.0
+
+    wrong = good[:17] + ("0" if good[17] != "0" else "1")
+    assert NationalIdRecognizer().analyze(wrong, "zh") == []
+
+
+def test_cn_resident_id_implausible_birth_date_rejected():
+    bad_date = _cn_id("11010519491331002")  # month 13
+    assert NationalIdRecognizer().analyze(bad_date, "zh") == []
+
+
+def test_cn_resident_id_with_x_check_digit():
+    # search for a prefix whose check character is X, to cover that branch
+    prefix = next(p for p in (f"11010519900101{n:03d}" for n in range(1000)) if _cn_id(p)[-1] == "X")
+    assert [f.text for f in NationalIdRecognizer().analyze(_cn_id(prefix).lower(), "en")] == [_cn_id(prefix).lower()]
+
+
+def test_taiwan_id_checksum():
+    assert tw_id_valid("A123456789")
+    assert not tw_id_valid("A123456788")
+    assert _entities("ID number A123456789 please") == [("NATIONAL_ID", "A123456789")]
+    assert NationalIdRecognizer().analyze("A123456788", "en") == []
+
+
+def test_luhn():
+    assert luhn_valid("4111111111111111")
+    assert not luhn_valid("4111111111111112")
+    with pytest.raises(ValueError, match="digits only"):
+        luhn_valid("4111-1111")
+    assert [f.text for f in CardNumberRecognizer().analyze("4111 1111 1111 1111", "en")] == ["4111 1111 1111 1111"]
+    assert CardNumberRecognizer().analyze("4111 1111 1111 1112", "en") == []
+    assert _entities("card 4111-1111-1111-1111") == [("CARD_NUMBER", "4111-1111-1111-1111")]
+
+
+# --- phones and emails --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("number, pattern", [
+    ("13812345678", "cn_mobile"),
+    ("+86 138 1234 5678", "cn_mobile"),
+    ("138-1234-5678", "cn_mobile"),
+    ("0912345678", "tw_mobile"),
+    ("0912-345-678", "tw_mobile"),
+    ("+886 912 345 678", "tw_mobile"),
+    ("+852 9123 4567", "hk_intl"),
+    ("6123 4567", "hk_local"),
+    ("(415) 555-2671", "us"),
+    ("415-555-2671", "us"),
+    ("+1 415 555 2671", "us"),
+])
+def test_phone_formats(number, pattern):
+    found = analyze(f"reach me on {number} thanks", "en")
+    assert [(f.entity, f.text, f.pattern) for f in found] == [("PHONE_NUMBER", number, pattern)]
+
+
+def test_phone_not_found_inside_longer_digit_runs():
+    assert PhoneRecognizer().analyze("order 9138123456789", "en") == []
+    assert PhoneRecognizer().analyze("12812345678", "en") == []  # 12x is not a mainland mobile prefix
+
+
+def test_email():
+    assert _entities("mail me at jane.doe+qa@example.co.uk.") == [("EMAIL_ADDRESS", "jane.doe+qa@example.co.uk")]
+    assert _entities("我的邮箱是wang_li@163.com谢谢", "zh") == [("EMAIL_ADDRESS", "wang_li@163.com")]
+    assert _entities("at example dot com") == []
+
+
+# --- dates of birth -----------------------------------------------------------------------------
+
+def test_date_of_birth_english():
+    text = "I was born on the third of March, 1985"
+    [f] = analyze(text, "en")
+    assert (f.entity, f.text, text[f.start:f.end]) == ("DATE_OF_BIRTH", "the third of March, 1985", f.text)
+    assert f.context_boost > 0 and "born" in f.explanation
+    [g] = analyze("my date of birth is 03/03/1985", "en")
+    assert g.text == "03/03/1985" and g.context_boost > 0
+    [h] = analyze("the meeting is on 03/03/1985", "en")
+    assert h.context_boost == 0 and h.score < g.score
+    assert analyze("born on 31/02/1985", "en") == []
+
+
+def test_date_of_birth_chinese():
+    [f] = analyze("出生日期是1985年3月3日", "zh")
+    assert (f.entity, f.text, f.context_boost) == ("DATE_OF_BIRTH", "1985年3月3日", pytest.approx(CONTEXT_BOOST))
+    [g] = analyze("我是一九八五年十二月二十一号出生的", "zh")
+    assert g.text == "一九八五年十二月二十一号"
+
+
+# --- spoken digits ------------------------------------------------------------------------------
+
+def test_normalise_english_spoken_digits_and_offsets():
+    text = "call oh two double five triple seven one now"
+    norm, spans = normalise_spoken_digits(text, "en")
+    assert norm == "call 02557771 now"
+    i = norm.index("55")
+    assert text[spans[i][0]:spans[i][1]] == "double five"
+    assert len(spans) == len(norm)
+
+
+def test_short_english_digit_runs_left_alone():
+    assert normalise_spoken_digits("oh, I have one question", "en")[0] == "oh, I have one question"
+
+
+def test_arabic_only_runs_left_alone():
+    for text, lang in (("in 2023, 2024 and 2025", "en"), ("订单 1234 5678", "zh")):
+        norm, spans = normalise_spoken_digits(text, lang)
+        assert norm == text and spans == tuple((i, i + 1) for i in range(len(text)))
+
+
+def test_spoken_card_number_english_maps_to_original_span():
+    text = "my card is four one one one one one one one one one one one one one one one"
+    [f] = analyze(text, "en")
+    assert f.entity == "CARD_NUMBER"
+    assert (f.start, f.end) == (text.index("four"), len(text))
+    assert text[f.start:f.end] == f.text
+    assert f.context_boost == pytest.approx(CONTEXT_BOOST) and "'card'" in f.explanation
+
+
+def test_mixed_spoken_and_arabic_digits_english():
+    text = "it's 415 five five five two six seven one"
+    [f] = analyze(text, "en")
+    assert (f.entity, f.text) == ("PHONE_NUMBER", "415 five five five two six seven one")
+
+
+def test_spoken_phone_chinese():
+    text = "我的手机号码是一三八一二三四五六七八"
+    [f] = analyze(text, "zh")
+    assert (f.entity, f.pattern, f.text) == ("PHONE_NUMBER", "cn_mobile", "一三八一二三四五六七八")
+    assert text[f.start:f.end] == f.text and f.start == 7
+    assert f.context_boost == pytest.approx(CONTEXT_BOOST) and "手机" in f.explanation
+
+
+def test_chinese_yao_liang_zero_and_mixed_digits():
+    assert normalise_spoken_digits("幺三八两〇零九", "zh")[0] == "1382009"
+    assert normalise_spoken_digits("号码是幺三八1234五六七八", "zh")[0] == "号码是13812345678"
+    [f] = analyze("电话幺三八1234五六七八", "zh")
+    assert (f.entity, f.text) == ("PHONE_NUMBER", "幺三八1234五六七八")
+    assert normalise_spoken_digits("一些人", "zh")[0] == "一些人"  # short runs are words, not numbers
+
+
+def test_traditional_chinese_context():
+    text = "我的手機號碼是0912345678"
+    [f] = analyze(text, "zh")
+    assert (f.entity, f.text) == ("PHONE_NUMBER", "0912345678")
+    assert f.context_boost == pytest.approx(CONTEXT_BOOST)
+    [g] = analyze("信用卡號是四一一一一一一一一一一一一一一一", "zh")
+    assert g.entity == "CARD_NUMBER" and g.context_boost > 0
+
+
+# --- context and merging ------------------------------------------------------------------------
+
+def test_context_boost_absent_when_far_or_missing():
+    near = analyze("phone 13812345678", "en")[0]
+    none = analyze("hello 13812345678", "en")[0]
+    far = analyze("phone " + "x " * 20 + "13812345678", "en")[0]
+    assert near.score == pytest.approx(none.score + CONTEXT_BOOST)
+    assert none.context_boost == far.context_boost == 0.0
+
+
+def test_context_boost_capped():
+    [f] = analyze("email jane@example.com", "en")
+    assert f.score == 1.0 and f.context_boost == pytest.approx(0.1)
+
+
+def test_overlapping_findings_merged_keeping_highest_score():
+    # an 18-digit resident ID can also pass Luhn; only the stronger finding survives
+    id_ = next(i for i in (_cn_id(f"11010519900101{n:03d}") for n in range(1000))
+               if i[-1] != "X" and luhn_valid(i))
+    found = analyze(id_, "en")
+    assert [(f.entity, f.text) for f in found] == [("NATIONAL_ID", id_)]
+
+
+def test_custom_recognizer_list():
+    class Fixed:
+        entity, name = "X", "fixed"
+
+        def analyze(self, text, language):
+            return [PiiFinding("X", 0, 2, text[:2], 0.3, "fixed", "p", "always")]
+
+    assert [f.entity for f in analyze("ab 13812345678", "en", [Fixed()])] == ["X"]
+
+
+def test_findings_are_frozen():
+    f = analyze("13812345678", "en")[0]
+    with pytest.raises(AttributeError):
+        f.score = 0.0  # type: ignore[misc]
