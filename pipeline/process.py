@@ -22,7 +22,7 @@ from pipeline.errors import BadAudioError, CallQAError, MetadataError
 from pipeline.exports import to_rttm, to_srt, to_webvtt
 from pipeline.metadata import CallMetadata, build_call, parse_sidecar
 from pipeline.metrics import ConversationMetrics, conversation_metrics
-from pipeline.models import Transcript
+from pipeline.models import Call, Transcript
 from pipeline.storage import RecordingRef, RecordingSource
 from pipeline.store import ResultsStore
 from transcribe.base import TranscribeOptions, Transcriber
@@ -134,18 +134,26 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
                    language=transcript.language, transcript_key=key)
 
 
+def load_stored_call(call_id: str, source: RecordingSource, store: ResultsStore) -> tuple[Call, Transcript] | None:
+    """A processed call's metadata and stored transcript, for the stages that run after transcription."""
+    record = store.get(call_id)
+    raw = source.read(transcript_key(call_id)) if record and record.state == "done" else None
+    if raw is None:
+        return None
+    meta = _metadata(source, RecordingRef(record.object_key, record.etag, 0, call_id,
+                                          _sidecar_key(record.object_key)))
+    return build_call(RecordingRef(record.object_key, record.etag, 0, call_id), meta), \
+        Transcript.from_json(raw.decode("utf-8"))
+
+
 def score_stored_call(call_id: str, source: RecordingSource, store: ResultsStore, reviewer: "Reviewer") -> bool:
     """Score a call's stored transcript against its form: right after transcription, and again whenever a
     form changes (no download, no transcription). False when there is no stored transcript or no form
     for the call's direction and language."""
-    record = store.get(call_id)
-    raw = source.read(transcript_key(call_id)) if record and record.state == "done" else None
-    if raw is None:
+    stored = load_stored_call(call_id, source, store)
+    if stored is None:
         return False
-    meta = _metadata(source, RecordingRef(record.object_key, record.etag, 0, call_id,
-                                          _sidecar_key(record.object_key)))
-    call = build_call(RecordingRef(record.object_key, record.etag, 0, call_id), meta)
-    transcript = Transcript.from_json(raw.decode("utf-8"))
+    call, transcript = stored
     review = reviewer.review(call, transcript, conversation_metrics(transcript))
     if review is None:
         return False

@@ -89,6 +89,26 @@ class OverrideRow(Base):
     at: Mapped[datetime] = mapped_column(DateTime, default=_now)
 
 
+class AlertRow(Base):
+    """A compliance/reputation alert for reviewers; its status is theirs to change."""
+    __tablename__ = "alerts"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are links in reports: never reuse one
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), index=True)
+    category: Mapped[str] = mapped_column(String(32), index=True)
+    rule_id: Mapped[str] = mapped_column(String(128))
+    rule_version: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16), index=True)
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)  # alert JSON with evidence (redacted quotes)
+    status: Mapped[str] = mapped_column(String(16), default="new", index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+
+
+ALERT_STATUSES = ("new", "acknowledged", "resolved", "false_positive")
+
+
 @dataclass(frozen=True)
 class CallRecord:
     id: str
@@ -228,6 +248,38 @@ class ResultsStore:
                     machine[(row.call_id, a["question_id"])] = a["answer"]
         pairs = [(machine[k], h) for k, h in latest.items() if k in machine]
         return len(pairs), sum(m == h for m, h in pairs)
+
+    def replace_alerts(self, call_id: str, alerts: list[dict]) -> list[int]:
+        """Store a call's alerts from a (re-)check. Alerts a reviewer already handled are kept; untouched
+        ("new") ones from an earlier check are replaced, so a re-check never duplicates them."""
+        with self._lock, Session(self.engine) as s:
+            for old in s.scalars(select(AlertRow).where(AlertRow.call_id == call_id, AlertRow.status == "new")):
+                s.delete(old)
+            handled = {(r.rule_id, r.rule_version) for r in
+                       s.scalars(select(AlertRow).where(AlertRow.call_id == call_id))}
+            rows = [AlertRow(call_id=call_id, category=a["category"], rule_id=a["rule_id"],
+                             rule_version=a["rule_version"], severity=a["severity"], title=a["title"],
+                             body=json.dumps(a, ensure_ascii=False))
+                    for a in alerts if (a["rule_id"], a["rule_version"]) not in handled]
+            s.add_all(rows)
+            s.commit()
+            return [r.id for r in rows]
+
+    def alerts(self, status: str | None = None) -> list[dict]:
+        with Session(self.engine) as s:
+            q = select(AlertRow).order_by(AlertRow.id)
+            if status:
+                q = q.where(AlertRow.status == status)
+            return [{**json.loads(r.body), "id": r.id, "status": r.status} for r in s.scalars(q)]
+
+    def set_alert_status(self, alert_id: int, status: str) -> None:
+        if status not in ALERT_STATUSES:
+            raise ValueError(f"status must be one of {ALERT_STATUSES}, not {status!r}")
+        with self._lock, Session(self.engine) as s:
+            res = s.execute(update(AlertRow).where(AlertRow.id == alert_id).values(status=status, updated_at=_now()))
+            s.commit()
+            if res.rowcount != 1:
+                raise ValueError(f"no alert with id {alert_id}")
 
     def failures(self, call_id: str) -> list[tuple[str, str, bool]]:
         with Session(self.engine) as s:

@@ -1,0 +1,206 @@
+"""PII redaction: locate findings of `compliance.pii` in a transcript (segment, chars, seconds) and
+mask them in the transcript text/words and in the recording.
+
+Times come from the words that overlap a finding's character span, so a number spoken as several
+words ("four five six seven") covers all of them. Words are aligned to the segment text by finding
+each word's text in order; when that fails (ASR text and words disagree) timing falls back to the
+character position's proportional place inside the segment.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import wave
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from compliance.pii import PiiFinding, analyze
+from pipeline.audio import probe
+from pipeline.errors import CorruptAudioError
+from pipeline.models import Segment, Transcript, Word
+
+_PLACEHOLDERS = {
+    "PHONE_NUMBER": "PHONE", "CARD_NUMBER": "CARD", "EMAIL_ADDRESS": "EMAIL", "DATE_OF_BIRTH": "DOB",
+    "NATIONAL_ID": "ID",
+}
+TONE_HZ = 1000.0
+TONE_LEVEL = 0.1  # about -20 dBFS: audible as a bleep, never louder than speech
+
+
+@dataclass(frozen=True)
+class PiiSpan:
+    segment_index: int
+    entity: str
+    char_start: int  # offsets into segments[segment_index].text
+    char_end: int
+    start: float  # seconds from call start
+    end: float
+    speaker: str | None
+    role: str | None
+    finding: PiiFinding
+
+
+def placeholder(finding: PiiFinding) -> str:
+    """`[PHONE]`, `[CARD]`, ...; mainland resident IDs become `[CN_ID]`, Taiwan IDs `[TW_ID]`."""
+    if finding.entity == "NATIONAL_ID" and finding.pattern in ("cn_resident_id", "tw_id"):
+        return f"[{finding.pattern.split('_')[0].upper()}_ID]"
+    name = _PLACEHOLDERS.get(finding.entity) or re.sub(r"[^A-Z0-9]+", "_", finding.entity.upper())
+    return f"[{name}]"
+
+
+def _word_offsets(seg: Segment) -> list[tuple[int, int]] | None:
+    """Char (start, end) of each word in `seg.text`, or None when the words cannot be found in order."""
+    offsets, pos = [], 0
+    for w in seg.words:
+        token = w.text.strip()
+        if not token:
+            offsets.append((pos, pos))
+            continue
+        i = seg.text.find(token, pos)
+        if i < 0:
+            return None
+        offsets.append((i, i + len(token)))
+        pos = i + len(token)
+    return offsets
+
+
+def _overlapping(offsets: list[tuple[int, int]], start: int, end: int) -> list[int]:
+    return [i for i, (ws, we) in enumerate(offsets) if ws < end and we > start and we > ws]
+
+
+def _proportional(seg: Segment, start: int, end: int) -> tuple[float, float]:
+    n = max(len(seg.text), 1)
+    dur = seg.end - seg.start
+    return seg.start + dur * start / n, seg.start + dur * end / n
+
+
+def _span_times(seg: Segment, offsets: list[tuple[int, int]] | None, start: int, end: int) -> tuple[float, float]:
+    idx = _overlapping(offsets, start, end) if offsets is not None else []
+    if not idx:
+        return _proportional(seg, start, end)
+    return seg.words[idx[0]].start, seg.words[idx[-1]].end
+
+
+def find_pii(transcript: Transcript, *, min_score: float = 0.5) -> list[PiiSpan]:
+    """PII findings with score >= `min_score` in every segment, located in chars and seconds."""
+    if transcript.language not in ("en", "zh"):
+        raise ValueError(f"PII detection supports languages 'en' and 'zh', not {transcript.language!r}")
+    spans: list[PiiSpan] = []
+    for si, seg in enumerate(transcript.segments):
+        if not seg.text.strip():
+            continue
+        offsets = _word_offsets(seg) if seg.words else None
+        for f in analyze(seg.text, transcript.language):  # type: ignore[arg-type]
+            if f.score < min_score:
+                continue
+            start, end = _span_times(seg, offsets, f.start, f.end)
+            idx = _overlapping(offsets, f.start, f.end) if offsets is not None else []
+            first = seg.words[idx[0]] if idx else None
+            spans.append(PiiSpan(
+                segment_index=si, entity=f.entity, char_start=f.start, char_end=f.end, start=start, end=end,
+                speaker=(first.speaker if first and first.speaker else seg.speaker),
+                role=(first.role if first and first.role else seg.role), finding=f))
+    return spans
+
+
+def _redact_words(seg: Segment, seg_spans: list[PiiSpan]) -> tuple[Word, ...]:
+    offsets = _word_offsets(seg)
+    replacement: dict[int, Word] = {}
+    dropped: set[int] = set()
+    for sp in seg_spans:
+        if offsets is not None:
+            idx = _overlapping(offsets, sp.char_start, sp.char_end)
+        else:  # unaligned words: mask those whose time overlaps the span's proportional time
+            idx = [i for i, w in enumerate(seg.words) if w.start < sp.end and w.end > sp.start]
+        if not idx:
+            continue
+        first, last = seg.words[idx[0]], seg.words[idx[-1]]
+        replacement[idx[0]] = replace(first, text=placeholder(sp.finding), end=max(first.end, last.end),
+                                      probability=min(seg.words[i].probability for i in idx))
+        dropped.update(idx[1:])
+    return tuple(replacement.get(i, w) for i, w in enumerate(seg.words) if i not in dropped)
+
+
+def redact_transcript(transcript: Transcript, spans: list[PiiSpan]) -> Transcript:
+    """Copy of `transcript` with each span's text and words replaced by a typed placeholder."""
+    by_segment: dict[int, list[PiiSpan]] = {}
+    for sp in spans:
+        if not 0 <= sp.segment_index < len(transcript.segments):
+            raise ValueError(f"PiiSpan segment_index {sp.segment_index} outside the transcript's "
+                             f"{len(transcript.segments)} segments")
+        seg = transcript.segments[sp.segment_index]
+        if not 0 <= sp.char_start < sp.char_end <= len(seg.text):
+            raise ValueError(f"PiiSpan chars {sp.char_start}..{sp.char_end} outside segment "
+                             f"{sp.segment_index} of length {len(seg.text)}")
+        by_segment.setdefault(sp.segment_index, []).append(sp)
+    segments = list(transcript.segments)
+    for si, seg_spans in by_segment.items():
+        seg_spans.sort(key=lambda s: s.char_start)
+        for a, b in zip(seg_spans, seg_spans[1:]):
+            if b.char_start < a.char_end:
+                raise ValueError(f"overlapping PII spans in segment {si}: "
+                                 f"{a.char_start}..{a.char_end} and {b.char_start}..{b.char_end}")
+        seg = segments[si]
+        text = seg.text
+        for sp in reversed(seg_spans):  # right to left keeps earlier offsets valid
+            text = text[:sp.char_start] + placeholder(sp.finding) + text[sp.char_end:]
+        segments[si] = replace(seg, text=text, words=_redact_words(seg, seg_spans))
+    return replace(transcript, segments=tuple(segments),
+                   warnings=transcript.warnings + (f"redacted {len(spans)} spans",))
+
+
+def _merge_intervals(intervals: list[tuple[float, float]], pad: float, duration: float) -> list[tuple[float, float]]:
+    out: list[list[float]] = []
+    for a, b in sorted(intervals):
+        if b < a:
+            raise ValueError(f"redaction interval ends before it starts: {a} > {b}")
+        a, b = max(0.0, a - pad), min(duration, b + pad)
+        if b <= a:
+            continue
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [(a, b) for a, b in out]
+
+
+def redact_audio(src: Path, dst: Path, intervals: list[tuple[float, float]], *,
+                 mode: Literal["tone", "silence"] = "tone", pad: float = 0.1) -> None:
+    """Write `dst` (16-bit WAV, same rate/channels/length as `src`) with the padded intervals replaced
+    by a low 1 kHz tone or silence."""
+    if mode not in ("tone", "silence"):
+        raise ValueError(f"redact_audio mode must be 'tone' or 'silence', not {mode!r}")
+    if pad < 0:
+        raise ValueError(f"redact_audio pad must be >= 0, not {pad}")
+    stream = next((s for s in probe(src).get("streams", ()) if s.get("codec_type") == "audio"), None)
+    if stream is None:
+        raise CorruptAudioError("no audio stream to redact")
+    rate, channels = int(stream["sample_rate"]), int(stream["channels"])
+    proc = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(src), "-vn", "-f", "f32le",
+                           "-acodec", "pcm_f32le", "-ar", str(rate), "-ac", str(channels), "-"],
+                          capture_output=True, timeout=600, check=False)
+    if proc.returncode != 0:
+        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        # ffmpeg prefixes errors with the input path, which may name a customer: keep only the reason
+        reason = re.sub(r"^.*?: ", "", lines[-1]) if lines else "no diagnostic"
+        raise CorruptAudioError(f"ffmpeg could not decode the recording for redaction "
+                                f"(exit {proc.returncode}): {reason}")
+    samples = np.frombuffer(proc.stdout, dtype="<f4").reshape(-1, channels).copy()
+    duration = len(samples) / rate
+    for a, b in _merge_intervals(intervals, pad, duration):
+        i, j = int(round(a * rate)), min(int(round(b * rate)), len(samples))
+        if mode == "silence":
+            samples[i:j] = 0.0
+        else:
+            t = np.arange(i, j) / rate
+            samples[i:j] = (TONE_LEVEL * np.sin(2 * np.pi * TONE_HZ * t))[:, None]
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(dst), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
