@@ -1,7 +1,7 @@
 """Prefect wiring only: the work is in pipeline/ (Prefect-free stage functions).
 
 - `process_call_flow(key, config)`: one recording end to end (process task, then scoring task).
-- `rescore_flow(config)`: score stored transcripts again with the current forms.
+- `rescore_flow(config)`: score and check stored transcripts again with the current forms and policy.
 - `batch_flow(config)`: discover new recordings and map the per-call task over them with bounded
   concurrency (the thread pool size), retrying transient storage errors, persisting results, and
   publishing a table + markdown artifact summarising the batch.
@@ -20,6 +20,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline.config import PipelineConfig
 from pipeline.errors import CallQAError
+from pipeline.compliance_stage import check_stored_call
 from pipeline.process import Outcome, discover, process_recording, score_stored_call
 from pipeline.storage import RecordingRef
 from pipeline.store import ResultsStore
@@ -64,6 +65,28 @@ def _reviewer(cfg: PipelineConfig):
         return _models[key]
 
 
+def _policy(cfg: PipelineConfig):
+    if not cfg.compliance:
+        return None
+    key = ("policy", str(cfg.policy_file))
+    with _models_lock:
+        if key not in _models:
+            from compliance.alerts import default_policy_path, load_policy
+
+            _models[key] = load_policy(cfg.policy_file or default_policy_path())  # E130 names file and line
+        return _models[key]
+
+
+def _emit_alert(call_id: str, alert: dict) -> None:
+    """A Prefect event per alert, so users can automate on them; codes and times only, never quotes."""
+    from prefect.events import emit_event
+
+    emit_event(event=f"callqa.alert.{alert['category']}", resource={"prefect.resource.id": f"callqa.call.{call_id}"},
+               payload={"rule_id": alert["rule_id"], "rule_version": alert["rule_version"],
+                        "severity": alert["severity"], "title": alert["title"],
+                        "at": [(e.get("start"), e.get("end")) for e in alert.get("evidence", [])]})
+
+
 def _store(cfg: PipelineConfig) -> ResultsStore:
     with _models_lock:
         if cfg.database_url not in _stores:
@@ -86,7 +109,8 @@ def discover_task(cfg: PipelineConfig) -> list[RecordingRef]:
 def process_call_task(ref: RecordingRef, cfg: PipelineConfig) -> Outcome:
     return process_recording(ref, cfg.open_source(), _store(cfg), _transcriber(cfg),
                              options=cfg.transcribe_options(), limits=cfg.audio_limits(),
-                             conversation=cfg.conversation_options(), diarizer=_diarizer(cfg))
+                             conversation=cfg.conversation_options(), diarizer=_diarizer(cfg),
+                             redact_audio=cfg.redact_audio)
 
 
 @task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_is_transient, cache_policy=NO_CACHE,
@@ -96,12 +120,24 @@ def score_call_task(call_id: str, cfg: PipelineConfig) -> bool:
     return reviewer is not None and score_stored_call(call_id, cfg.open_source(), _store(cfg), reviewer)
 
 
+@task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_is_transient, cache_policy=NO_CACHE,
+      task_run_name="compliance-{call_id}")
+def compliance_task(call_id: str, cfg: PipelineConfig) -> int:
+    """Redacted transcript + privacy/reputation alerts (stored, and emitted as Prefect events)."""
+    policy = _policy(cfg)
+    if policy is None:
+        return 0
+    alerts = check_stored_call(call_id, cfg.open_source(), _store(cfg), policy, sink=_emit_alert)
+    return len(alerts or ())
+
+
 @flow(name="callqa-process-call", persist_result=True)
 def process_call_flow(key: str, cfg: PipelineConfig) -> Outcome:
     ref = cfg.open_source().ref_for(key)
     outcome = process_call_task(ref, cfg)
     if outcome.status == "done":
         score_call_task(outcome.call_id, cfg)
+        compliance_task(outcome.call_id, cfg)
     return outcome
 
 
@@ -142,10 +178,11 @@ def batch_flow(cfg: PipelineConfig) -> BatchSummary:
     for ref, fut in zip(refs, futures):
         result = fut.result(raise_on_failure=False)
         outcomes.append(_failed_outcome(ref, result) if isinstance(result, BaseException) else result)
-        if outcomes[-1].status == "done":  # scored as soon as its transcript is stored
+        if outcomes[-1].status == "done":  # scored and checked as soon as its transcript is stored
             scoring.append(score_call_task.submit(outcomes[-1].call_id, cfg))
+            scoring.append(compliance_task.submit(outcomes[-1].call_id, cfg))
     for fut in scoring:
-        fut.result(raise_on_failure=False)  # a scoring failure is retried by rescore_flow, not fatal
+        fut.result(raise_on_failure=False)  # failures are visible in Prefect and re-run by rescore_flow
     summary = BatchSummary(tuple(outcomes))
     _publish(summary, cfg.open_source().describe())
     return summary
@@ -153,12 +190,16 @@ def batch_flow(cfg: PipelineConfig) -> BatchSummary:
 
 @flow(name="callqa-rescore", persist_result=True)
 def rescore_flow(cfg: PipelineConfig) -> int:
-    """Score every stored transcript again with the current forms (after a form changed); no re-transcription."""
+    """Score and check every stored transcript again with the current forms and policy (after one changed);
+    no re-transcription."""
     store, source, reviewer = _store(cfg), cfg.open_source(), _reviewer(cfg)
     if reviewer is None:
         return 0
     done = [r.id for r in store.calls("done")]
     n = sum(score_stored_call(call_id, source, store, reviewer) for call_id in done)
+    policy = _policy(cfg)
+    for call_id in done if policy is not None else ():
+        check_stored_call(call_id, source, store, policy, sink=_emit_alert)
     create_markdown_artifact(f"# callqa re-scoring\n\n{n} of {len(done)} stored calls re-scored.\n",
                              key="callqa-rescore-summary")
     return n

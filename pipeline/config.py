@@ -43,6 +43,9 @@ class PipelineConfig(BaseModel):
     max_speakers: int | None = Field(None, ge=1)
     scoring: bool = True  # score calls against the evaluation forms
     forms_dir: Path | None = None  # your forms; None = the shipped examples (scoring/forms/)
+    compliance: bool = True  # privacy/reputation alerts and redacted copies
+    policy_file: Path | None = None  # your compliance policy; None = compliance/policies/default.yaml
+    redact_audio: bool = True
     beam_size: int = Field(5, ge=1, le=10)
     chunk_seconds: float = Field(300.0, ge=30)
     concurrency: int = Field(2, ge=1, le=64)

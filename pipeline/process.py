@@ -92,7 +92,8 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
                       transcriber: Transcriber, *, options: TranscribeOptions = TranscribeOptions(),
                       limits: AudioLimits = AudioLimits(),
                       conversation: ConversationOptions = ConversationOptions(),
-                      diarizer: Diarizer | None = None, workdir: Path | None = None) -> Outcome:
+                      diarizer: Diarizer | None = None, redact_audio: bool = True,
+                      workdir: Path | None = None) -> Outcome:
     started = time.monotonic()
     try:
         meta = _metadata(source, ref)
@@ -112,6 +113,10 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
             duration = info.duration
             transcript = transcribe_conversation(transcriber, local, call, info, options=options,
                                                  conversation=conversation, diarizer=diarizer)
+            if redact_audio:  # needs the recording, so done while it is here; kept under redacted/
+                from pipeline.compliance_stage import write_redacted_audio
+
+                write_redacted_audio(source, transcript, local, Path(tmp))
         transcript = replace(transcript, warnings=transcript.warnings + info.warnings)
         key = transcript_key(call.id)
         _write_results(source, transcript, conversation_metrics(transcript))

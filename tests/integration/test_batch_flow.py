@@ -108,6 +108,20 @@ def test_batch_flow_transcribes_good_calls_and_quarantines_bad_ones(s3_server, s
     assert card["form_id"] == "inbound_service_en" and answers["greeting"]["answer"] == "pass", answers["greeting"]
     assert answers["greeting"]["evidence"][0]["role"] == "agent"
     assert ResultsStore(cfg.database_url).scorecard("good/zh_billing_refund_stereo")["form_id"] == "inbound_service_zh"
+    # Compliance: a redacted transcript and a redacted recording (same duration) beside every stored call,
+    # with no detectable personal data left; alerts in the DB (no sample call states the recording notice).
+    from compliance.redact import find_pii
+    from pipeline.audio import inspect_recording
+
+    for call in calls:
+        call_id = f"good/{call.audio_path.relative_to(folder).with_suffix('').as_posix()}"
+        red = Transcript.from_json(_read(client, bucket, f"redacted/transcripts/{call_id}.json").decode())
+        assert find_pii(red) == [], call_id
+        audio = tmp_path / "redacted.wav"
+        audio.write_bytes(_read(client, bucket, f"redacted/audio/{call_id}.wav"))
+        assert abs(inspect_recording(audio).duration - call.duration) < 0.05
+    alerts = ResultsStore(cfg.database_url).alerts()
+    assert {a["rule_id"] for a in alerts} >= {"missing_recording_disclosure"}
     for name, code in expected_bad.items():
         call_id = "bad/" + name.rsplit(".", 1)[0]
         assert (by_id[call_id].status, by_id[call_id].code) == ("quarantined", code), call_id

@@ -1,0 +1,365 @@
+"""Compliance alerts: a YAML policy of privacy and reputation rules, evaluated per call.
+
+A policy file has `id`, `version` and a list of `rules`. Each rule has id, version, category
+(privacy | reputation), severity (low | medium | high | critical), title, an optional explanation, and
+either `when` (a scoring.rules tree; the alert is raised when it matches, with its evidence) or `check`
+(a built-in Python check from CHECKS) with optional `params`:
+
+  pii_read_out               agent utterance holds a full card number / national ID (params: entities)
+  missing_disclosure         no recording disclosure by the agent in the first `seconds` (params: seconds, phrases)
+  deletion_not_acknowledged  customer asks to delete data / opt out and no agent acknowledgement within
+                             `seconds` (params: request_phrases, ack_phrases, seconds)
+  negative_ending            final customer sentiment score < `threshold`; needs `sentiment` (a SentimentSummary),
+                             silently skipped without one
+  repeated_contact           the customer has >= `min_calls` other calls within `days` before this one about the
+                             same topic. Needs `call` (Call with started_at and attributes customer_id / topic,
+                             key names configurable) and `history`: (customer_id, started_at, topic) tuples of
+                             earlier calls; skipped when any of that is missing.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable, Iterable, Literal, Sequence
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from compliance import pii
+from pipeline.errors import CallQAError
+from pipeline.metrics import ConversationMetrics
+from pipeline.models import Call, Transcript
+from scoring.forms import Text, _duplicate_key, _line_of, _lines
+from scoring.rules import _CJK, EvalContext, Evidence, Rule, RuleSpecError, build_rule
+
+Category = Literal["privacy", "reputation"]
+Severity = Literal["low", "medium", "high", "critical"]
+HistoryEntry = tuple[str, datetime, str]  # (customer_id, started_at, topic)
+
+POLICY_EXAMPLE = """\
+id: default
+version: "1"
+rules:
+  - id: media_threat
+    version: "1"
+    category: reputation
+    severity: high
+    title: Customer threatens to go to the media
+    when: {role: customer, rule: {phrases: ["go to the press", "曝光"]}}
+  - id: recording_disclosure
+    version: "1"
+    category: privacy
+    severity: medium
+    title: No recording disclosure
+    check: missing_disclosure
+    params: {seconds: 30}"""
+
+
+class PolicyError(CallQAError):
+    """A compliance policy file is malformed: the message names file, line and a fix."""
+
+    code = "E130"
+
+
+@dataclass(frozen=True)
+class Alert:
+    call_id: str
+    category: Category
+    rule_id: str
+    rule_version: str
+    severity: Severity
+    title: str
+    evidence: tuple[Evidence, ...]
+    explanation: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"evidence": [asdict(e) for e in self.evidence]}
+
+
+# ---- built-in checks ----
+
+@dataclass(frozen=True)
+class AlertContext:
+    rules: EvalContext
+    sentiment: Any = None  # scoring.sentiment.SentimentSummary
+    call: Call | None = None
+    history: tuple[HistoryEntry, ...] = ()
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoParams(_Params):
+    pass
+
+
+class PiiParams(_Params):
+    entities: tuple[str, ...] = ("CARD_NUMBER", "NATIONAL_ID")
+
+
+class DisclosureParams(_Params):
+    seconds: float = Field(default=30.0, gt=0)
+    phrases: tuple[str, ...] = Field(default=("this call may be recorded", "本次通话可能会被录音",
+                                              "本通話可能會被錄音"), min_length=1)
+
+
+class DeletionParams(_Params):
+    request_phrases: tuple[str, ...] = Field(default=(
+        "delete my data", "delete my information", "remove my data", "stop calling me", "opt out",
+        "删除我的信息", "删除我的资料", "不要再打"), min_length=1)
+    ack_phrases: tuple[str, ...] = Field(default=(
+        "we will delete", "i will delete", "has been deleted", "removed from our list", "will not call you again",
+        "won't call you again", "i have noted your request", "我们会删除", "已经删除", "已为您删除", "不会再打扰"),
+        min_length=1)
+    seconds: float = Field(default=60.0, gt=0)
+
+
+class NegativeEndingParams(_Params):
+    threshold: float = Field(default=-0.3, ge=-1, le=1)
+
+
+class RepeatedContactParams(_Params):
+    min_calls: int = Field(default=2, ge=1)
+    days: float = Field(default=30.0, gt=0)
+    customer_key: str = "customer_id"
+    topic_key: str = "topic"
+
+
+CheckFn = Callable[[AlertContext, Any, str], tuple[Evidence, ...]]  # (ctx, params, rule_id) -> evidence; () = ok
+
+
+@dataclass(frozen=True)
+class Check:
+    params: type[_Params]
+    run: CheckFn
+
+
+CHECKS: dict[str, Check] = {}
+
+
+def register_check(name: str, params: type[_Params] = NoParams) -> Callable[[CheckFn], CheckFn]:
+    def deco(fn: CheckFn) -> CheckFn:
+        CHECKS[name] = Check(params, fn)
+        return fn
+    return deco
+
+
+def _language(text: str, transcript: Transcript) -> pii.Language:
+    return "zh" if _CJK.search(text) or transcript.language.startswith("zh") else "en"
+
+
+@register_check("pii_read_out", PiiParams)
+def _pii_read_out(ctx: AlertContext, p: PiiParams, rule_id: str) -> tuple[Evidence, ...]:
+    ev = []
+    for u in ctx.rules.units:
+        if u.role != "agent":
+            continue
+        for f in pii.analyze(u.text, _language(u.text, ctx.rules.transcript)):
+            if f.entity in p.entities:
+                # the detail names the entity only: the evidence quote already holds the number
+                ev.append(Evidence(u.text, u.speaker, u.role, u.start, u.end, rule_id,
+                                   f"agent read out a full {f.entity} ({f.explanation})"))
+    return tuple(ev)
+
+
+@register_check("missing_disclosure", DisclosureParams)
+def _missing_disclosure(ctx: AlertContext, p: DisclosureParams, rule_id: str) -> tuple[Evidence, ...]:
+    rule = build_rule({"role": "agent", "rule": {"within_first": p.seconds, "rule": {"phrases": list(p.phrases)}}},
+                      rule_id)
+    if rule.evaluate(ctx.rules).matched:
+        return ()
+    return (Evidence("", None, "agent", 0.0, p.seconds, rule_id,
+                     f"no recording/privacy disclosure by the agent in the first {p.seconds:g} s"),)
+
+
+@register_check("deletion_not_acknowledged", DeletionParams)
+def _deletion(ctx: AlertContext, p: DeletionParams, rule_id: str) -> tuple[Evidence, ...]:
+    asks = build_rule({"role": "customer", "rule": {"phrases": list(p.request_phrases)}}, rule_id).evaluate(ctx.rules)
+    acks = build_rule({"role": "agent", "rule": {"phrases": list(p.ack_phrases)}}, rule_id).evaluate(ctx.rules)
+    missed = tuple(
+        Evidence(a.quote, a.speaker, a.role, a.start, a.end, rule_id,
+                 f"{a.detail}; no agent acknowledgement within {p.seconds:g} s")
+        for a in asks.evidence
+        if not any(a.start <= k.start <= a.end + p.seconds for k in acks.evidence))
+    return missed
+
+
+@register_check("negative_ending", NegativeEndingParams)
+def _negative_ending(ctx: AlertContext, p: NegativeEndingParams, rule_id: str) -> tuple[Evidence, ...]:
+    final = getattr(ctx.sentiment, "final_customer", None)
+    if final is None or final.score >= p.threshold:
+        return ()
+    last = [u for u in ctx.sentiment.utterances if u.role == "customer"][-1:]
+    u = last[0] if last else None
+    return (Evidence(u.text if u else "", None, "customer", u.start if u else None, u.end if u else None, rule_id,
+                     f"final customer sentiment {final.score:.2f} < {p.threshold:g} "
+                     f"(outcome {ctx.sentiment.outcome})"),)
+
+
+@register_check("repeated_contact", RepeatedContactParams)
+def _repeated_contact(ctx: AlertContext, p: RepeatedContactParams, rule_id: str) -> tuple[Evidence, ...]:
+    call = ctx.call
+    if call is None or call.started_at is None:
+        return ()
+    customer, topic = call.attributes.get(p.customer_key), call.attributes.get(p.topic_key)
+    if customer is None or topic is None:
+        return ()
+    window = timedelta(days=p.days)
+    earlier = [h for h in ctx.history if h[0] == customer and h[2] == topic
+               and timedelta(0) < call.started_at - h[1] <= window]
+    if len(earlier) < p.min_calls:
+        return ()
+    return (Evidence("", None, "customer", None, None, rule_id,
+                     f"customer has {len(earlier)} other call(s) about {topic!r} in the {p.days:g} days before "
+                     f"this one (threshold {p.min_calls})"),)
+
+
+# ---- policy file ----
+
+class PolicyRule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    id: str = Field(min_length=1)
+    version: Text
+    category: Category
+    severity: Severity
+    title: str = Field(min_length=1)
+    explanation: str = ""
+    when: Rule | None = None
+    check: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("when", mode="before")
+    @classmethod
+    def _when(cls, v: Any, info) -> Rule | None:
+        return None if v is None else build_rule(v, str(info.data.get("id", "rule")))
+
+    @field_validator("check")
+    @classmethod
+    def _check(cls, v: str | None) -> str | None:
+        if v is not None and v not in CHECKS:
+            close = difflib.get_close_matches(v, CHECKS, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise ValueError(f"unknown check {v!r}; {hint}built-in checks: {', '.join(sorted(CHECKS))}")
+        return v
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, v: dict[str, Any], info) -> dict[str, Any]:
+        check = info.data.get("check")
+        if v and check is None:
+            raise ValueError("'params' only applies to a built-in 'check'")
+        if check in CHECKS:
+            try:
+                CHECKS[check].params.model_validate(v)
+            except ValidationError as e:
+                problems = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
+                known = ", ".join(CHECKS[check].params.model_fields) or "none"
+                raise ValueError(f"check {check!r}: {problems} (known params: {known})") from None
+        return v
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "PolicyRule":
+        if (self.when is None) == (self.check is None):
+            raise ValueError("give exactly one of 'when' (a rule tree) or 'check' (a built-in check)")
+        return self
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(min_length=1)
+    version: Text
+    rules: tuple[PolicyRule, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> "Policy":
+        ids = [r.id for r in self.rules]
+        if dups := sorted({i for i in ids if ids.count(i) > 1}):
+            raise ValueError(f"duplicate rule id(s): {', '.join(dups)}")
+        return self
+
+
+def _describe(err: dict, lines: dict[tuple, int], where: str) -> str:
+    loc = tuple(err["loc"])
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, RuleSpecError):
+        full = loc + cause.path
+        return f"{where}:{_line_of(lines, full)}: {'.'.join(map(str, full))}: {cause.message}\n  e.g. {cause.example}"
+    dotted = ".".join(map(str, loc)) or "<policy>"
+    if err["type"] == "extra_forbidden":
+        valid = list((PolicyRule if "rules" in loc[:-1] else Policy).model_fields)
+        close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.5)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        return (f"{where}:{_line_of(lines, loc)}: unknown key '{loc[-1]}' at {dotted}; {hint}"
+                f"valid keys: {', '.join(valid)}\n  e.g.\n{POLICY_EXAMPLE}")
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{where}:{_line_of(lines, loc or ('rules',))}: {dotted}: {msg}\n  e.g.\n{POLICY_EXAMPLE}"
+
+
+def parse_policy(text: str, where: str = "<policy>") -> Policy:
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        raise PolicyError(f"{where}:{mark.line + 1 if mark else '?'}: not valid YAML: {e.problem or e}") from None
+    except yaml.YAMLError as e:
+        raise PolicyError(f"{where}: not valid YAML: {e}") from None
+    if node is not None and (dup := _duplicate_key(node)):
+        raise PolicyError(f"{where}:{dup[1]}: key '{dup[0]}' appears twice in the same mapping; keep one")
+    if not isinstance(data, dict):
+        raise PolicyError(f"{where}:1: a policy must be a YAML mapping\n  e.g.\n{POLICY_EXAMPLE}")
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as e:
+        lines, errs = _lines(node), e.errors()
+        problems = "\n".join(_describe(err, lines, where) for err in errs)
+        raise PolicyError(f"invalid compliance policy ({len(errs)} problem(s)):\n{problems}") from None
+
+
+def load_policy(path: str | Path) -> Policy:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise PolicyError(f"{path}: cannot read policy ({e.__class__.__name__}: {e})") from None
+    return parse_policy(text, str(path))
+
+
+def default_policy_path() -> Path:
+    return Path(__file__).with_name("policies") / "default.yaml"
+
+
+# ---- evaluation ----
+
+def _dedupe(evidence: Iterable[Evidence]) -> tuple[Evidence, ...]:
+    return tuple(dict.fromkeys(evidence))
+
+
+def evaluate_policy(policy: Policy, transcript: Transcript, metrics: ConversationMetrics | None = None, *,
+                    sentiment: Any = None, call: Call | None = None,
+                    history: Sequence[HistoryEntry] = ()) -> list[Alert]:
+    """One Alert per matched rule, in policy order, with the evidence that triggered it."""
+    ctx = AlertContext(EvalContext(transcript, metrics), sentiment, call, tuple(history))
+    alerts = []
+    for r in policy.rules:
+        if r.when is not None:
+            res = r.when.evaluate(ctx.rules)
+            evidence = _dedupe(res.evidence) if res.matched else None
+        else:
+            check = CHECKS[r.check]
+            found = check.run(ctx, check.params.model_validate(r.params), r.id)
+            evidence = _dedupe(found) if found else None
+        if evidence is None:
+            continue
+        details = "; ".join(dict.fromkeys(e.detail for e in evidence if e.detail))
+        explanation = r.explanation or r.title
+        alerts.append(Alert(transcript.call_id, r.category, r.id, r.version, r.severity, r.title, evidence,
+                            f"{explanation} ({details})" if details else explanation))
+    return alerts

@@ -1,0 +1,215 @@
+"""compliance.alerts: each risk of the default policy on hand-built transcripts, and policy file errors."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from compliance.alerts import (
+    CHECKS,
+    Alert,
+    PolicyError,
+    default_policy_path,
+    evaluate_policy,
+    load_policy,
+    parse_policy,
+)
+from compliance.pii import cn_id_check_digit
+from pipeline.errors import CallQAError
+from pipeline.models import Call, Segment, SpeakerInfo, Transcript
+from scoring.sentiment import SentimentScore, sentiment_summary
+
+DISCLOSE = "Thank you for calling Acme, this call may be recorded. How can I help?"
+CN_ID = "11010519491231002" + cn_id_check_digit("11010519491231002")
+
+
+def seg(spk: str, start: float, end: float, text: str) -> Segment:
+    # roles on the segments too: sentiment_summary reads Segment.role, not Transcript.speakers
+    return Segment(start, end, text, speaker=spk, role={"A": "agent", "C": "customer"}[spk])
+
+
+def call(*segs: Segment, language: str = "en", duration: float = 120.0) -> Transcript:
+    return Transcript("c1", language, 1.0, duration, tuple(segs), "fake", "none",
+                      speakers=(SpeakerInfo("A", "agent", 1.0, "test"), SpeakerInfo("C", "customer", 1.0, "test")))
+
+
+@pytest.fixture(scope="module")
+def policy():
+    return load_policy(default_policy_path())
+
+
+def alerts_by_id(alerts: list[Alert]) -> dict[str, Alert]:
+    return {a.rule_id: a for a in alerts}
+
+
+CLEAN = call(
+    seg("A", 0.5, 5.0, DISCLOSE),
+    seg("C", 5.5, 9.0, "Hi, I'd like to check my order status."),
+    seg("A", 9.5, 14.0, "Sure, it ships tomorrow. Anything else?"),
+    seg("C", 14.5, 17.0, "No, that's great, thanks."),
+)
+
+
+def test_shipped_policy_loads(policy):
+    assert policy.id == "default"
+    assert {r.category for r in policy.rules} == {"privacy", "reputation"}
+    assert all(r.check in CHECKS for r in policy.rules if r.check)
+
+
+def test_clean_call_raises_nothing(policy):
+    assert evaluate_policy(policy, CLEAN) == []
+
+
+@pytest.mark.parametrize("rule_id, spk, text, language", [
+    ("media_threat", "C", "If this isn't fixed I will post this on Twitter.", "en"),
+    ("media_threat", "C", "我要把这件事发到网上曝光", "zh"),
+    ("regulator_threat", "C", "I'm going to report you to the regulator.", "en"),
+    ("regulator_threat", "C", "我要打12315投诉你们", "zh"),
+    ("legal_threat", "C", "My lawyer will hear about this.", "en"),
+    ("legal_threat", "C", "我要起诉你们", "zh"),
+    ("abusive_language", "A", "Listen, you idiot, I already told you.", "en"),
+    ("abusive_language", "C", "你们都是白痴", "zh"),
+    ("supervisor_request", "C", "I want to speak to your manager now.", "en"),
+    ("supervisor_request", "C", "我要找你们领导", "zh"),
+    ("supervisor_request", "C", "我要找你們領導", "zh"),  # Traditional script too
+])
+def test_reputation_phrases(policy, rule_id, spk, text, language):
+    opening = DISCLOSE if language == "en" else "您好，本次通话可能会被录音。"
+    t = call(seg("A", 0.5, 5.0, opening), seg(spk, 20.0, 25.0, text), language=language)
+    got = alerts_by_id(evaluate_policy(policy, t))
+    assert set(got) == {rule_id}
+    a = got[rule_id]
+    assert a.category == "reputation" and a.call_id == "c1" and a.rule_version == "1"
+    ev = a.evidence[0]
+    assert (ev.quote, ev.speaker, ev.start, ev.end) == (text, spk, 20.0, 25.0)
+    assert a.to_dict()["evidence"][0]["quote"] == text
+
+
+def test_threat_by_agent_is_not_a_customer_threat(policy):
+    t = call(seg("A", 0.5, 5.0, DISCLOSE), seg("A", 6.0, 9.0, "You can of course speak to a manager."))
+    assert evaluate_policy(policy, t) == []
+
+
+@pytest.mark.parametrize("text", ["Your card number is 4111 1111 1111 1111.", f"您的身份证号是{CN_ID}"])
+def test_pii_read_out(policy, text):
+    t = call(seg("A", 0.5, 5.0, DISCLOSE), seg("C", 6.0, 9.0, "What card do you have on file?"),
+             seg("A", 10.0, 14.0, text))
+    got = alerts_by_id(evaluate_policy(policy, t))
+    assert set(got) == {"pii_read_out"}
+    a = got["pii_read_out"]
+    assert a.severity == "critical" and a.category == "privacy"
+    assert (a.evidence[0].quote, a.evidence[0].speaker, a.evidence[0].start) == (text, "A", 10.0)
+
+
+def test_last_four_digits_and_customer_pii_are_fine(policy):
+    t = call(seg("A", 0.5, 5.0, DISCLOSE), seg("C", 6.0, 9.0, "It's 4111 1111 1111 1111."),
+             seg("A", 10.0, 14.0, "Thanks, the card ending in 1111."))
+    assert evaluate_policy(policy, t) == []
+
+
+def test_pii_before_verification(policy):
+    bad = call(seg("A", 0.5, 5.0, DISCLOSE), seg("A", 6.0, 9.0, "Your balance is 200 dollars."),
+               seg("A", 10.0, 12.0, "Can you confirm your date of birth?"))
+    got = alerts_by_id(evaluate_policy(policy, bad))
+    assert set(got) == {"pii_before_verification"}
+    assert any(e.quote == "Your balance is 200 dollars." and e.start == 6.0 for e in got["pii_before_verification"].evidence)
+    good = call(seg("A", 0.5, 5.0, DISCLOSE), seg("A", 6.0, 9.0, "Can you confirm your date of birth?"),
+                seg("A", 10.0, 12.0, "Thanks. Your balance is 200 dollars."))
+    assert evaluate_policy(policy, good) == []
+
+
+def test_missing_disclosure(policy):
+    late = call(seg("A", 0.5, 5.0, "Hello, how can I help?"), seg("A", 40.0, 45.0, "This call may be recorded."))
+    a = alerts_by_id(evaluate_policy(policy, late))["missing_recording_disclosure"]
+    assert (a.evidence[0].start, a.evidence[0].end) == (0.0, 30.0) and "30 s" in a.explanation
+    zh_tw = call(seg("A", 0.5, 5.0, "您好，本通話可能會被錄音。"), language="zh")
+    assert evaluate_policy(policy, zh_tw) == []
+
+
+def test_deletion_not_acknowledged(policy):
+    ask = "Please delete my data, I don't want to be a customer."
+    bad = call(seg("A", 0.5, 5.0, DISCLOSE), seg("C", 6.0, 9.0, ask), seg("A", 10.0, 12.0, "Anything else?"))
+    a = alerts_by_id(evaluate_policy(policy, bad))["deletion_not_acknowledged"]
+    assert (a.evidence[0].quote, a.evidence[0].speaker, a.evidence[0].start) == (ask, "C", 6.0)
+    good = call(seg("A", 0.5, 5.0, DISCLOSE), seg("C", 6.0, 9.0, ask),
+                seg("A", 10.0, 12.0, "Of course, we will delete your data within 30 days."))
+    assert evaluate_policy(policy, good) == []
+    zh = call(seg("A", 0.5, 5.0, "本次通话可能会被录音。"), seg("C", 6.0, 9.0, "以后不要再打给我了"),
+              seg("A", 100.0, 102.0, "好的，我们会删除您的号码"), language="zh", duration=110)
+    assert "deletion_not_acknowledged" in alerts_by_id(evaluate_policy(policy, zh))  # acknowledged too late
+
+
+class FakeSentiment:
+    def __init__(self, scores):
+        self.scores = scores
+
+    def score(self, texts, language):
+        return [SentimentScore.from_score(s) for s in self.scores]
+
+
+def test_negative_ending(policy):
+    s = sentiment_summary(CLEAN, FakeSentiment([0.0, 0.1, 0.0, -0.8]))
+    a = alerts_by_id(evaluate_policy(policy, CLEAN, sentiment=s))["negative_ending"]
+    assert a.evidence[0].quote == "No, that's great, thanks." and "-0.80" in a.explanation
+    ok = sentiment_summary(CLEAN, FakeSentiment([0.0, 0.1, 0.0, 0.6]))
+    assert evaluate_policy(policy, CLEAN, sentiment=ok) == []
+
+
+def test_repeated_contact(policy):
+    now = datetime(2026, 3, 1, 12)
+    c = Call("c1", "k", "e", started_at=now, attributes={"customer_id": "cust9", "topic": "billing"})
+    history = [("cust9", now - timedelta(days=3), "billing"), ("cust9", now - timedelta(days=20), "billing"),
+               ("cust9", now - timedelta(days=5), "shipping"), ("other", now - timedelta(days=1), "billing")]
+    a = alerts_by_id(evaluate_policy(policy, CLEAN, call=c, history=history))["repeated_contact"]
+    assert "2 other call(s)" in a.explanation
+    assert evaluate_policy(policy, CLEAN, call=c, history=history[:1] + history[2:]) == []
+    old = [("cust9", now - timedelta(days=40), "billing")] * 3
+    assert evaluate_policy(policy, CLEAN, call=c, history=old) == []
+    assert evaluate_policy(policy, CLEAN, history=history) == []  # no call: cannot tell
+
+
+BAD = """\
+id: p
+version: 1
+rules:
+  - id: r1
+    version: 1
+    category: privacy
+    severity: high
+    title: ok
+    when: {phrases: [x]}
+  - id: r2
+    version: 1
+    category: reputation
+    severty: high
+    title: typo
+    when: {phrases: [y]}
+"""
+
+
+def test_malformed_policy_names_file_and_line():
+    with pytest.raises(PolicyError) as e:
+        parse_policy(BAD, "p.yaml")
+    assert isinstance(e.value, CallQAError) and e.value.code == "E130"
+    assert "p.yaml:13: unknown key 'severty'" in str(e.value) and "did you mean 'severity'" in str(e.value)
+
+
+@pytest.mark.parametrize("edit, expect", [
+    (("when: {phrases: [y]}", "when: {phrazes: [y]}"), "p.yaml:15: rules.1.when"),
+    (("when: {phrases: [y]}", "check: no_such_check"), "p.yaml:15: rules.1.check: unknown check 'no_such_check'"),
+    (("when: {phrases: [y]}", "check: missing_disclosure\n    params: {secs: 3}"), "p.yaml:16: rules.1.params: check 'missing_disclosure': secs"),
+    (("category: reputation", "category: pr"), "p.yaml:12: rules.1.category"),
+    (("title: ok\n", "title: ok\n    check: pii_read_out\n"), "exactly one of 'when'"),
+    (("id: r2", "id: r1"), "duplicate rule id(s): r1"),
+    (("rules:", "rules: [\n"), "not valid YAML"),
+])
+def test_policy_errors(edit, expect):
+    text = BAD.replace("severty", "severity").replace(*edit)
+    with pytest.raises(PolicyError) as e:
+        parse_policy(text, "p.yaml")
+    assert expect in str(e.value)
+
+
+def test_missing_file():
+    with pytest.raises(PolicyError, match="cannot read policy"):
+        load_policy("/nonexistent/policy.yaml")
