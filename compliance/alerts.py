@@ -24,14 +24,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal, Sequence
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from compliance import pii
 from pipeline.errors import CallQAError
 from pipeline.metrics import ConversationMetrics
 from pipeline.models import Call, Transcript
-from scoring.forms import Text, _duplicate_key, _line_of, _lines
+from pipeline.yamlspec import line_of, read_mapping, read_text, source_lines
+from scoring.forms import Text
 from scoring.rules import _CJK, EvalContext, Evidence, Rule, RuleSpecError, build_rule
 
 Category = Literal["privacy", "reputation"]
@@ -286,50 +286,30 @@ def _describe(err: dict, lines: dict[tuple, int], where: str) -> str:
     cause = (err.get("ctx") or {}).get("error")
     if isinstance(cause, RuleSpecError):
         full = loc + cause.path
-        return f"{where}:{_line_of(lines, full)}: {'.'.join(map(str, full))}: {cause.message}\n  e.g. {cause.example}"
+        return f"{where}:{line_of(lines, full)}: {'.'.join(map(str, full))}: {cause.message}\n  e.g. {cause.example}"
     dotted = ".".join(map(str, loc)) or "<policy>"
     if err["type"] == "extra_forbidden":
         valid = list((PolicyRule if "rules" in loc[:-1] else Policy).model_fields)
         close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.5)
         hint = f"did you mean '{close[0]}'? " if close else ""
-        return (f"{where}:{_line_of(lines, loc)}: unknown key '{loc[-1]}' at {dotted}; {hint}"
+        return (f"{where}:{line_of(lines, loc)}: unknown key '{loc[-1]}' at {dotted}; {hint}"
                 f"valid keys: {', '.join(valid)}\n  e.g.\n{POLICY_EXAMPLE}")
     msg = err["msg"].removeprefix("Value error, ")
-    return f"{where}:{_line_of(lines, loc or ('rules',))}: {dotted}: {msg}\n  e.g.\n{POLICY_EXAMPLE}"
+    return f"{where}:{line_of(lines, loc or ('rules',))}: {dotted}: {msg}\n  e.g.\n{POLICY_EXAMPLE}"
 
 
 def parse_policy(text: str, where: str = "<policy>") -> Policy:
-    try:
-        loader = yaml.SafeLoader(text)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        raise PolicyError(f"{where}:{mark.line + 1 if mark else '?'}: not valid YAML: {e.problem or e}") from None
-    except yaml.YAMLError as e:
-        raise PolicyError(f"{where}: not valid YAML: {e}") from None
-    if node is not None and (dup := _duplicate_key(node)):
-        raise PolicyError(f"{where}:{dup[1]}: key '{dup[0]}' appears twice in the same mapping; keep one")
-    if not isinstance(data, dict):
-        raise PolicyError(f"{where}:1: a policy must be a YAML mapping\n  e.g.\n{POLICY_EXAMPLE}")
+    node, data = read_mapping(text, where, PolicyError, "policy", POLICY_EXAMPLE)
     try:
         return Policy.model_validate(data)
     except ValidationError as e:
-        lines, errs = _lines(node), e.errors()
+        lines, errs = source_lines(node), e.errors()
         problems = "\n".join(_describe(err, lines, where) for err in errs)
         raise PolicyError(f"invalid compliance policy ({len(errs)} problem(s)):\n{problems}") from None
 
 
 def load_policy(path: str | Path) -> Policy:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        raise PolicyError(f"{path}: cannot read policy ({e.__class__.__name__}: {e})") from None
-    return parse_policy(text, str(path))
+    return parse_policy(*read_text(path, PolicyError, "policy"))
 
 
 def default_policy_path() -> Path:

@@ -10,10 +10,10 @@ import difflib
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.errors import FormError
+from pipeline.yamlspec import line_of, read_mapping, read_text, source_lines
 from scoring.rules import Rule, RuleSpecError, build_rule
 
 FORM_EXAMPLE = """\
@@ -120,40 +120,6 @@ class Form(_Strict):
 
 # ---- loading with line numbers ----
 
-def _lines(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
-    """Map each data path (keys and list indexes) to its 1-based source line; a key maps to the key's line."""
-    out = {} if out is None else out
-    out.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            out[path + (k.value,)] = k.start_mark.line + 1
-            _lines(v, path + (k.value,), out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, v in enumerate(node.value):
-            _lines(v, path + (i,), out)
-    return out
-
-
-def _duplicate_key(node: yaml.Node) -> tuple[str, int] | None:
-    """PyYAML keeps the last of two equal keys silently; a form must not (a pasted `weight:` would win)."""
-    if isinstance(node, yaml.MappingNode):
-        seen: set = set()
-        for k, _ in node.value:
-            if k.value in seen:
-                return k.value, k.start_mark.line + 1
-            seen.add(k.value)
-    children = [v for pair in node.value for v in pair] if isinstance(node, yaml.MappingNode) else (
-        node.value if isinstance(node, yaml.SequenceNode) else [])
-    return next((d for c in children if (d := _duplicate_key(c))), None)
-
-
-def _line_of(lines: dict[tuple, int], loc: tuple) -> int:
-    for n in range(len(loc), -1, -1):
-        if tuple(loc[:n]) in lines:
-            return lines[tuple(loc[:n])]
-    return 1
-
-
 def _example_for(loc: tuple) -> str:
     if "rule" in loc or "na_when" in loc:
         return QUESTION_EXAMPLE
@@ -182,41 +148,25 @@ def _describe(err: dict, lines: dict[tuple, int], where: str) -> str:
     dotted = ".".join(map(str, loc)) or "<form>"
     if isinstance(cause, RuleSpecError):
         full = loc + cause.path
-        return (f"{where}:{_line_of(lines, full)}: {'.'.join(map(str, full))}: {cause.message}\n"
+        return (f"{where}:{line_of(lines, full)}: {'.'.join(map(str, full))}: {cause.message}\n"
                 f"  e.g. {cause.example}")
     if err["type"] == "extra_forbidden":
         valid = _fields_at(loc)
         close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.5)
         hint = f"did you mean '{close[0]}'? " if close else ""
-        return (f"{where}:{_line_of(lines, loc)}: unknown key '{loc[-1]}' at {dotted}; {hint}"
+        return (f"{where}:{line_of(lines, loc)}: unknown key '{loc[-1]}' at {dotted}; {hint}"
                 f"valid keys: {', '.join(valid)}\n  e.g.\n{_example_for(loc)}")
     msg = err["msg"].removeprefix("Value error, ")
-    line = _line_of(lines, loc or ("sections",))  # form-wide checks (weights, ids) point at `sections:`
+    line = line_of(lines, loc or ("sections",))  # form-wide checks (weights, ids) point at `sections:`
     return f"{where}:{line}: {dotted}: {msg}\n  e.g.\n{_example_for(loc)}"
 
 
 def parse_form(text: str, where: str = "<form>") -> Form:
-    try:
-        loader = yaml.SafeLoader(text)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark else "?"
-        raise FormError(f"{where}:{line}: not valid YAML: {e.problem or e}\n  e.g.\n{FORM_EXAMPLE}") from None
-    except yaml.YAMLError as e:
-        raise FormError(f"{where}: not valid YAML: {e}") from None
-    if (dup := _duplicate_key(node)) if node is not None else None:
-        raise FormError(f"{where}:{dup[1]}: key '{dup[0]}' appears twice in the same mapping; keep one")
-    if not isinstance(data, dict):
-        raise FormError(f"{where}:1: a form must be a YAML mapping\n  e.g.\n{FORM_EXAMPLE}")
+    node, data = read_mapping(text, where, FormError, "form", FORM_EXAMPLE)
     try:
         return Form.model_validate(data)
     except ValidationError as e:
-        lines, errs = _lines(node), e.errors()
+        lines, errs = source_lines(node), e.errors()
         # pydantic adds "too short" on a list whose items failed: noise next to the items' own errors
         errs = [x for x in errs if not (x["type"] == "too_short" and any(
             len(y["loc"]) > len(x["loc"]) and tuple(y["loc"][:len(x["loc"])]) == tuple(x["loc"]) for y in errs))]
@@ -225,12 +175,7 @@ def parse_form(text: str, where: str = "<form>") -> Form:
 
 
 def load_form(path: str | Path) -> Form:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        raise FormError(f"{path}: cannot read form ({e.__class__.__name__}: {e})") from None
-    return parse_form(text, str(path))
+    return parse_form(*read_text(path, FormError, "form"))
 
 
 def shipped_forms_dir() -> Path:

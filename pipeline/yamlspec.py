@@ -1,0 +1,80 @@
+"""Reading rule files (evaluation forms, compliance policies) so that every error can name its line.
+
+The YAML is composed to nodes first: `source_lines` maps each data path to its line for pydantic errors,
+and `duplicate_key` catches a key given twice (PyYAML silently keeps the last one)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.errors import CallQAError
+
+
+def source_lines(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
+    """Map each data path (keys and list indexes) to its 1-based source line; a key maps to the key's line."""
+    out = {} if out is None else out
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            out[path + (k.value,)] = k.start_mark.line + 1
+            source_lines(v, path + (k.value,), out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            source_lines(v, path + (i,), out)
+    return out
+
+
+def duplicate_key(node: yaml.Node) -> tuple[str, int] | None:
+    """(key, line) of the first key that appears twice in one mapping, anywhere below `node`."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set = set()
+        for k, _ in node.value:
+            if k.value in seen:
+                return k.value, k.start_mark.line + 1
+            seen.add(k.value)
+    children = [v for pair in node.value for v in pair] if isinstance(node, yaml.MappingNode) else (
+        node.value if isinstance(node, yaml.SequenceNode) else [])
+    return next((d for c in children if (d := duplicate_key(c))), None)
+
+
+def line_of(lines: dict[tuple, int], loc: tuple) -> int:
+    """Line of the deepest known prefix of `loc` (pydantic locations may point below what the YAML has)."""
+    for n in range(len(loc), -1, -1):
+        if tuple(loc[:n]) in lines:
+            return lines[tuple(loc[:n])]
+    return 1
+
+
+def read_mapping(text: str, where: str, error: type[CallQAError], kind: str,
+                 example: str) -> tuple[yaml.Node, dict[str, Any]]:
+    """The YAML document's node and data; `error` names the line for bad YAML, duplicate keys or a
+    document that is not a mapping. `kind` ("form", "policy") and `example` go into the messages."""
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else "?"
+        raise error(f"{where}:{line}: not valid YAML: {e.problem or e}\n  e.g.\n{example}") from None
+    except yaml.YAMLError as e:
+        raise error(f"{where}: not valid YAML: {e}") from None
+    if node is not None and (dup := duplicate_key(node)):
+        raise error(f"{where}:{dup[1]}: key '{dup[0]}' appears twice in the same mapping; keep one")
+    if not isinstance(data, dict):
+        raise error(f"{where}:1: a {kind} must be a YAML mapping\n  e.g.\n{example}")
+    return node, data
+
+
+def read_text(path: str | Path, error: type[CallQAError], kind: str) -> tuple[str, str]:
+    """(text, path as the `where` of messages) of a rule file."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8-sig"), str(path)
+    except (OSError, UnicodeDecodeError) as e:
+        raise error(f"{path}: cannot read {kind} ({e.__class__.__name__}: {e})") from None
