@@ -32,7 +32,8 @@ from pipeline.metrics import ConversationMetrics
 from pipeline.models import Call, Transcript
 from pipeline.yamlspec import line_of, read_mapping, read_text, source_lines
 from scoring.forms import Text
-from scoring.rules import _CJK, EvalContext, Evidence, Rule, RuleSpecError, build_rule
+from transcribe.chinese import CJK
+from scoring.rules import EvalContext, Evidence, Rule, RuleSpecError, build_rule
 
 Category = Literal["privacy", "reputation"]
 Severity = Literal["low", "medium", "high", "critical"]
@@ -148,7 +149,7 @@ def register_check(name: str, params: type[_Params] = NoParams) -> Callable[[Che
 
 
 def _language(text: str, transcript: Transcript) -> pii.Language:
-    return "zh" if _CJK.search(text) or transcript.language.startswith("zh") else "en"
+    return "zh" if CJK.search(text) or transcript.language.startswith("zh") else "en"
 
 
 @register_check("pii_read_out", PiiParams)

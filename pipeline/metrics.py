@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Iterator, Literal
 
 from pipeline.models import ROLES, Segment, Transcript, Word
+from transcribe.chinese import CJK
 
 Interval = tuple[float, float]
 HOLD_PHRASES = ("please hold", "on hold", "hold on", "one moment please", "bear with me",
@@ -39,7 +40,6 @@ RUN_JOIN_SECONDS = 0.5
 INTERRUPT_OVERLAP_SECONDS = 0.5
 INTERRUPT_YIELD_SECONDS = 1.0
 MIN_OVERLAP_SECONDS = 0.2
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _EPS = 1e-6
 
 
@@ -108,8 +108,8 @@ def role_of(word: Word | None, seg: Segment, roles: dict[str, str]) -> str:
 
 def count_units(text: str) -> int:
     """Chinese characters count one each; every other whitespace-separated token with a letter or digit one."""
-    rest = _CJK.sub(" ", text)
-    return len(_CJK.findall(text)) + sum(1 for t in rest.split() if any(c.isalnum() for c in t))
+    rest = CJK.sub(" ", text)
+    return len(CJK.findall(text)) + sum(1 for t in rest.split() if any(c.isalnum() for c in t))
 
 
 def _tokens(text: str) -> list[str]:
@@ -124,7 +124,7 @@ def match_phrase(text: str, phrases: Iterable[str]) -> str | None:
     for p in phrases:
         if not (pt := _tokens(p)):
             continue
-        if ("".join(pt) in compact) if _CJK.search(p) else (f" {' '.join(pt)} " in spaced):
+        if ("".join(pt) in compact) if CJK.search(p) else (f" {' '.join(pt)} " in spaced):
             return p
     return None
 

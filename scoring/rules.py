@@ -24,8 +24,7 @@ import numpy as np
 
 from pipeline.metrics import ConversationMetrics, RoleMetrics, match_phrase
 from pipeline.models import ROLES, Segment, Transcript
-
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+from transcribe.chinese import CJK
 
 
 class RuleSpecError(ValueError):
@@ -77,7 +76,7 @@ class Utterance:
 
 
 def _simplified(text: str) -> str:
-    if not _CJK.search(text):
+    if not CJK.search(text):
         return text
     from transcribe.chinese import to_script  # lazy: loads OpenCC dictionaries
 

@@ -2,10 +2,12 @@
 (SOP phrases, PII patterns) are easier to write against one script, chosen per deployment."""
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Literal
 
 Script = Literal["zh-Hans", "zh-Hant"]
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")  # a Han character (ext. A, basic, compat.)
 _OPENCC_CONFIG = {"zh-Hans": "t2s", "zh-Hant": "s2t"}
 
 
