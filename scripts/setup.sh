@@ -6,7 +6,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${CALLQA_VENV:-$ROOT/.venv}"
-APT_PKGS=(ffmpeg espeak-ng sox radosgw ceph-mon ceph-osd ceph-common curl postgresql)
+APT_PKGS=(ffmpeg espeak-ng sox radosgw ceph-mon ceph-osd ceph-common curl postgresql chromium fonts-wqy-microhei)
 
 missing=()
 for p in "${APT_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
