@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal, Sequence
 
@@ -200,6 +200,10 @@ def _negative_ending(ctx: AlertContext, p: NegativeEndingParams, rule_id: str) -
                      f"(outcome {ctx.sentiment.outcome})"),)
 
 
+def _utc_naive(t: datetime) -> datetime:
+    return t.astimezone(timezone.utc).replace(tzinfo=None) if t.tzinfo is not None else t
+
+
 @register_check("repeated_contact", RepeatedContactParams)
 def _repeated_contact(ctx: AlertContext, p: RepeatedContactParams, rule_id: str) -> tuple[Evidence, ...]:
     call = ctx.call
@@ -209,8 +213,9 @@ def _repeated_contact(ctx: AlertContext, p: RepeatedContactParams, rule_id: str)
     if customer is None or topic is None:
         return ()
     window = timedelta(days=p.days)
-    earlier = [h for h in ctx.history if h[0] == customer and h[2] == topic
-               and timedelta(0) < call.started_at - h[1] <= window]
+    now = _utc_naive(call.started_at)
+    earlier = [h for h in ctx.history if h[0] == str(customer) and h[2] == str(topic)
+               and timedelta(0) < now - _utc_naive(h[1]) <= window]
     if len(earlier) < p.min_calls:
         return ()
     return (Evidence("", None, "customer", None, None, rule_id,
@@ -311,6 +316,13 @@ def parse_policy(text: str, where: str = "<policy>") -> Policy:
 
 def load_policy(path: str | Path) -> Policy:
     return parse_policy(*read_text(path, PolicyError, "policy"))
+
+
+def contact_keys(policy: Policy) -> tuple[tuple[str, str], ...]:
+    """(customer key, topic key) pairs the policy's cross-call checks read from call attributes: what the
+    pipeline must record per call and pass back as `history`."""
+    keys = (RepeatedContactParams.model_validate(r.params) for r in policy.rules if r.check == "repeated_contact")
+    return tuple(dict.fromkeys((k.customer_key, k.topic_key) for k in keys))
 
 
 def default_policy_path() -> Path:

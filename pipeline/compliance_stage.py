@@ -44,6 +44,25 @@ def write_redacted_audio(source: RecordingSource, transcript: Transcript, local_
     return len(spans)
 
 
+def contact_history(call, store: ResultsStore, policy) -> list[tuple]:
+    """Record this call as a contact of its customer (for the policy's cross-call checks) and return the
+    customer's other recorded calls. Calls checked before an earlier call of the same customer was ingested
+    see it on the next re-check (`callqa rescore`)."""
+    from compliance.alerts import contact_keys
+
+    history: list[tuple] = []
+    if call.started_at is None:
+        return history
+    for customer_key, topic_key in contact_keys(policy):
+        customer = call.attributes.get(customer_key)
+        if customer is None:
+            continue
+        topic = call.attributes.get(topic_key)
+        store.record_contact(call.id, str(customer), None if topic is None else str(topic), call.started_at)
+        history += store.contact_history(str(customer), exclude_call=call.id)
+    return history
+
+
 def check_stored_call(call_id: str, source: RecordingSource, store: ResultsStore, policy, *,
                       sentiment=None, sink: AlertSink | None = None) -> list[dict] | None:
     """Redacted transcript + alerts for a processed call; None when it has no stored transcript."""
@@ -57,7 +76,8 @@ def check_stored_call(call_id: str, source: RecordingSource, store: ResultsStore
     spans = find_pii(transcript)
     source.write(redacted_transcript_key(call_id), redact_transcript(transcript, spans).to_json().encode("utf-8"))
     summary = sentiment_summary(transcript, sentiment or LexiconSentiment())
-    alerts = evaluate_policy(policy, transcript, conversation_metrics(transcript), sentiment=summary, call=call)
+    alerts = evaluate_policy(policy, transcript, conversation_metrics(transcript), sentiment=summary, call=call,
+                             history=contact_history(call, store, policy))
     lang = transcript.language if transcript.language in ("en", "zh") else "en"
     safe = []
     for alert in alerts:

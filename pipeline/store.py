@@ -106,6 +106,16 @@ class AlertRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
 
 
+class ContactRow(Base):
+    """Who called when about what, for checks across calls (repeated contact). One row per call and customer
+    key; the customer id is the caller's pseudonymous id from the metadata sidecar."""
+    __tablename__ = "contacts"
+    call_id: Mapped[str] = mapped_column(String(512), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(256), index=True)
+    topic: Mapped[str | None] = mapped_column(String(256))
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 ALERT_STATUSES = ("new", "acknowledged", "resolved", "false_positive")
 
 
@@ -124,6 +134,38 @@ class CallRecord:
     warnings: tuple[str, ...]
     agent: str | None
     queue: str | None
+
+
+@dataclass(frozen=True)
+class CallDetails:
+    """What reports need about a call beyond its processing state (read-only view)."""
+    id: str
+    state: State
+    agent: str | None
+    queue: str | None
+    direction: str
+    started_at: datetime | None  # naive UTC
+    processed_at: datetime | None  # naive UTC
+    language: str | None
+    duration: float | None
+
+
+@dataclass(frozen=True)
+class StoredScorecard:
+    call_id: str
+    total: float | None
+    auto_failed: bool
+    body: dict
+    scored_at: datetime  # naive UTC
+
+
+@dataclass(frozen=True)
+class StoredAlert:
+    id: int
+    call_id: str
+    status: str
+    created_at: datetime  # naive UTC
+    body: dict  # alert dict with redacted evidence, as stored
 
 
 def _record(r: CallRow) -> CallRecord:
@@ -280,6 +322,35 @@ class ResultsStore:
             s.commit()
             if res.rowcount != 1:
                 raise ValueError(f"no alert with id {alert_id}")
+
+    def record_contact(self, call_id: str, customer_id: str, topic: str | None, started_at: datetime) -> None:
+        """Remember (or update, on a re-check) that this customer called at `started_at` about `topic`."""
+        with self._lock, Session(self.engine) as s:
+            s.merge(ContactRow(call_id=call_id, customer_id=customer_id, topic=topic, started_at=_naive(started_at)))
+            s.commit()
+
+    def contact_history(self, customer_id: str, *, exclude_call: str | None = None
+                        ) -> list[tuple[str, datetime, str | None]]:
+        """(customer_id, started_at UTC-naive, topic) of the customer's recorded calls, oldest first."""
+        with Session(self.engine) as s:
+            q = select(ContactRow).where(ContactRow.customer_id == customer_id).order_by(ContactRow.started_at)
+            return [(r.customer_id, r.started_at, r.topic) for r in s.scalars(q) if r.call_id != exclude_call]
+
+    def call_details(self) -> list[CallDetails]:
+        with Session(self.engine) as s:
+            return [CallDetails(r.id, r.state, r.agent, r.queue, r.direction, r.started_at, r.processed_at,
+                                r.language, r.duration)
+                    for r in s.scalars(select(CallRow).order_by(CallRow.id))]
+
+    def scorecards(self) -> list[StoredScorecard]:
+        with Session(self.engine) as s:
+            return [StoredScorecard(r.call_id, r.total, r.auto_failed, json.loads(r.body), r.scored_at)
+                    for r in s.scalars(select(ScorecardRow).order_by(ScorecardRow.call_id))]
+
+    def alert_records(self) -> list[StoredAlert]:
+        with Session(self.engine) as s:
+            return [StoredAlert(r.id, r.call_id, r.status, r.created_at, json.loads(r.body))
+                    for r in s.scalars(select(AlertRow).order_by(AlertRow.id))]
 
     def failures(self, call_id: str) -> list[tuple[str, str, bool]]:
         with Session(self.engine) as s:

@@ -62,3 +62,34 @@ def test_clean_call_raises_none_and_recheck_does_not_duplicate(tmp_path):
 
 def test_redact_text_placeholders():
     assert redact_text("call me on 138 1234 5678 or a@b.com", "en") == "call me on [PHONE] or [EMAIL]"
+
+
+def _stored_with_sidecar(src, store, call_id, started_at, attributes):
+    src.write(f"{call_id}.json", json.dumps({"started_at": started_at, "attributes": attributes}).encode())
+    store.claim(Call(call_id, f"{call_id}.wav", "e1"))
+    t = Transcript(call_id, "en", 1.0, 60.0, (
+        _seg(0.5, "Thank you for calling, this call may be recorded. My name is Sarah. How can I help?", "S0", "agent"),
+        _seg(6.0, "My refund still has not arrived.", "S1", "customer"),
+        _seg(10.0, "I have escalated it for you. Have a nice day.", "S0", "agent")), "fake", "fake",
+        speakers=(SpeakerInfo("S0", "agent", 0.9, "greeting", 0), SpeakerInfo("S1", "customer", 0.9, "greeting", 1)))
+    src.write(transcript_key(call_id), t.to_json().encode())
+    store.mark_done(call_id, transcript_key=transcript_key(call_id), language="en", duration=60.0)
+
+
+def test_repeated_contact_uses_the_customers_earlier_calls_from_the_results_db(tmp_path):
+    src, store = LocalFolderSource(tmp_path, ""), ResultsStore(f"sqlite:///{tmp_path}/r.db")
+    policy = load_policy(default_policy_path())
+    refund = {"customer_id": "cust-7", "topic": "refund"}
+    _stored_with_sidecar(src, store, "d1", "2026-11-01T09:00:00+08:00", refund)
+    _stored_with_sidecar(src, store, "d2", "2026-11-05T09:00:00+08:00", refund)
+    _stored_with_sidecar(src, store, "d3", "2026-11-09T01:00:00+00:00", refund)
+    _stored_with_sidecar(src, store, "other", "2026-11-10T09:00:00+08:00", {"customer_id": "cust-7", "topic": "card"})
+    rules = {c: {a["rule_id"] for a in check_stored_call(c, src, store, policy)} for c in ("d1", "d2", "d3", "other")}
+    assert "repeated_contact" not in rules["d1"] | rules["d2"] | rules["other"]
+    assert "repeated_contact" in rules["d3"], "third refund call within 30 days"
+    alert = next(a for a in store.alerts() if a["rule_id"] == "repeated_contact")
+    assert alert["call_id"] == "d3" and "2 other call(s) about 'refund'" in alert["evidence"][0]["detail"]
+    # a re-check records nothing twice and raises the same single alert
+    assert {a["rule_id"] for a in check_stored_call("d3", src, store, policy)} == rules["d3"]
+    assert len(store.contact_history("cust-7")) == 4
+    assert sum(a["rule_id"] == "repeated_contact" for a in store.alerts()) == 1
