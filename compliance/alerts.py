@@ -11,6 +11,11 @@ either `when` (a scoring.rules tree; the alert is raised when it matches, with i
                              `seconds` (params: request_phrases, ack_phrases, seconds)
   negative_ending            final customer sentiment score < `threshold`; needs `sentiment` (a SentimentSummary),
                              silently skipped without one
+  unneeded_data_request      agent asks for personal data the call type does not need: the call type comes from
+                             `call_type_key` (a Call field such as queue, or a metadata attribute); `needed` maps
+                             call types to the data kinds they may ask for, `default_needed` covers the rest
+                             (kinds: national_id, card_number, credentials, date_of_birth, address, income, email,
+                             phone)
   repeated_contact           the customer has >= `min_calls` other calls within `days` before this one about the
                              same topic. Needs `call` (Call with started_at and attributes customer_id / topic,
                              key names configurable) and `history`: (customer_id, started_at, topic) tuples of
@@ -32,7 +37,8 @@ from pipeline.metrics import ConversationMetrics
 from pipeline.models import Call, Transcript
 from pipeline.yamlspec import line_of, read_mapping, read_text, source_lines
 from scoring.forms import Text
-from transcribe.chinese import CJK
+from transcribe.chinese import CJK, to_script
+from pipeline.metrics import match_phrase
 from scoring.rules import EvalContext, Evidence, Rule, RuleSpecError, build_rule
 
 Category = Literal["privacy", "reputation"]
@@ -129,6 +135,32 @@ class RepeatedContactParams(_Params):
     topic_key: str = "topic"
 
 
+DataKind = Literal["national_id", "card_number", "credentials", "date_of_birth", "address", "income",
+                   "email", "phone"]
+DATA_WORDS: dict[str, tuple[str, ...]] = {  # what an agent names when asking for each kind (zh in Simplified)
+    "national_id": ("social security number", "ssn", "id number", "identity number", "passport number",
+                    "身份证", "证件号"),
+    "card_number": ("card number", "full card", "credit card number", "卡号", "银行卡号", "信用卡号"),
+    "credentials": ("password", "pin number", "your pin", "security code", "cvv", "verification code",
+                    "密码", "验证码", "安全码"),
+    "date_of_birth": ("date of birth", "birthday", "出生日期", "生日"),
+    "address": ("home address", "your address", "where do you live", "家庭住址", "住址", "地址"),
+    "income": ("salary", "income", "how much do you earn", "收入", "工资", "月薪"),
+    "email": ("email", "e-mail", "邮箱", "电子邮件"),
+    "phone": ("phone number", "mobile number", "手机号", "电话号码"),
+}
+
+
+class DataRequestParams(_Params):
+    call_type_key: str = "queue"  # call field or metadata attribute that names the call type
+    needed: dict[str, tuple[DataKind, ...]] = {}  # call type -> the personal data it may ask for
+    default_needed: tuple[DataKind, ...] = ("date_of_birth", "address", "email", "phone")
+    request_phrases: tuple[str, ...] = Field(default=(
+        "what is your", "what's your", "can i have your", "could i have your", "may i have your",
+        "can you give me your", "could you give me your", "please provide", "tell me your", "read me your",
+        "i need your", "请提供", "请告诉我", "告诉我您的", "报一下", "说一下您的", "提供一下", "是多少"), min_length=1)
+
+
 CheckFn = Callable[[AlertContext, Any, str], tuple[Evidence, ...]]  # (ctx, params, rule_id) -> evidence; () = ok
 
 
@@ -186,6 +218,28 @@ def _deletion(ctx: AlertContext, p: DeletionParams, rule_id: str) -> tuple[Evide
         for a in asks.evidence
         if not any(a.start <= k.start <= a.end + p.seconds for k in acks.evidence))
     return missed
+
+
+@register_check("unneeded_data_request", DataRequestParams)
+def _unneeded_data_request(ctx: AlertContext, p: DataRequestParams, rule_id: str) -> tuple[Evidence, ...]:
+    call = ctx.call
+    call_type = None
+    if call is not None:
+        call_type = getattr(call, p.call_type_key, None) or call.attributes.get(p.call_type_key)
+    allowed = set(p.needed.get(str(call_type), p.default_needed)) if call_type is not None else set(p.default_needed)
+    requests = tuple(to_script(r.lower(), "zh-Hans") if CJK.search(r) else r.lower() for r in p.request_phrases)
+    ev = []
+    for u in ctx.rules.units:
+        text = u.norm.lower()
+        if u.role != "agent" or match_phrase(text, requests) is None:
+            continue
+        for kind, words in DATA_WORDS.items():
+            if kind not in allowed and (word := match_phrase(text, words)):
+                ev.append(Evidence(u.text, u.speaker, u.role, u.start, u.end, rule_id,
+                                   f"agent asked for {kind} ({word!r}), which a {call_type or 'default'} call "
+                                   f"does not need (allowed: {', '.join(sorted(allowed)) or 'none'})"))
+                break
+    return tuple(ev)
 
 
 @register_check("negative_ending", NegativeEndingParams)

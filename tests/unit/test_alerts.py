@@ -213,3 +213,30 @@ def test_policy_errors(edit, expect):
 def test_missing_file():
     with pytest.raises(PolicyError, match="cannot read policy"):
         load_policy("/nonexistent/policy.yaml")
+
+
+def _asks(text, role="agent"):
+    return call(seg("A", 0.0, 4.0, DISCLOSE), seg("A" if role == "agent" else "C", 5.0, 9.0, text))
+
+
+@pytest.mark.parametrize("text,queue,flagged", [
+    ("Can I have your social security number please?", "sales", True),
+    ("Can I have your social security number please?", "identity", False),
+    ("What is your full card number?", "sales", True),
+    ("What is your full card number?", "billing", False),
+    ("Please provide your password so I can log in for you.", "billing", True),
+    ("What is your date of birth?", "sales", False),
+    ("请提供您的身份证号码。", "销售", True),
+    ("請提供您的身份證號碼。", "实名认证", False),  # Traditional speech
+    ("請提供您的身份證號碼。", "销售", True),
+    ("请告诉我您的银行卡密码。", "billing", True),
+    ("My social security number is on file, can I have your help?", "sales", False),  # not the agent: see below
+])
+def test_unneeded_data_request(policy, text, queue, flagged):
+    role = "customer" if text.startswith("My social") else "agent"
+    call = Call("q", "q.wav", "e", queue=queue)
+    got = alerts_by_id(evaluate_policy(policy, _asks(text, role), call=call))
+    assert ("unneeded_data_request" in got) is flagged, got
+    if flagged:
+        ev = got["unneeded_data_request"].evidence[0]
+        assert ev.role == "agent" and ev.start == 5.0 and "does not need" in ev.detail
