@@ -186,14 +186,24 @@ def _language(text: str, transcript: Transcript) -> pii.Language:
 
 @register_check("pii_read_out", PiiParams)
 def _pii_read_out(ctx: AlertContext, p: PiiParams, rule_id: str) -> tuple[Evidence, ...]:
-    ev = []
+    from compliance.redact import TURN_GAP, join_turn
+
+    turns: list[list] = []  # whisper splits a number read out slowly over segments: look at whole turns
     for u in ctx.rules.units:
-        if u.role != "agent":
+        if turns and turns[-1][-1].speaker == u.speaker and turns[-1][-1].role == u.role \
+                and u.start - turns[-1][-1].end <= TURN_GAP:
+            turns[-1].append(u)
+        else:
+            turns.append([u])
+    ev = []
+    for turn in turns:
+        if turn[0].role != "agent":
             continue
-        for f in pii.analyze(u.text, _language(u.text, ctx.rules.transcript)):
+        text = join_turn([u.text for u in turn], ctx.rules.transcript.language)[0]
+        for f in pii.analyze(text, _language(text, ctx.rules.transcript)):
             if f.entity in p.entities:
                 # the detail names the entity only: the evidence quote already holds the number
-                ev.append(Evidence(u.text, u.speaker, u.role, u.start, u.end, rule_id,
+                ev.append(Evidence(text, turn[0].speaker, "agent", turn[0].start, turn[-1].end, rule_id,
                                    f"agent read out a full {f.entity} ({f.explanation})"))
     return tuple(ev)
 

@@ -1,95 +1,39 @@
-"""Personal-data (PII) detection in transcript text: rule-based recognizers, no models.
+"""Personal-data (PII) detection in transcript text: rule-based recognizers here, NER ones in compliance.ner.
 
 Each recognizer finds one entity type with regexes plus a validator (checksums, plausible dates).
 Speech-to-text often writes numbers as words ("four one one one", 「幺三八」), so `analyze` runs the
 recognizers on the raw text and on a digit-normalised copy, mapping findings back to spans of the
-original text. A context word shortly before a finding ("card", 身份证, ...) raises its score.
+original text. A context word shortly before a finding ("card", 身份证, ...) raises its score. Which
+recognizers run by default, and the minimum score, come from compliance/recognizers/default.yaml
+(compliance.recognizer_config).
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
-from typing import Callable, Iterable, Literal, Protocol, Sequence, runtime_checkable
+from typing import Iterable, Mapping, Sequence
 
-Language = Literal["en", "zh"]
-LANGUAGES: tuple[Language, ...] = ("en", "zh")
+import compliance.ner  # noqa: F401  registers the NER recognizers (no model is loaded at import)
+from compliance.pii_types import (  # noqa: F401  (re-exported: the public API of compliance.pii)
+    LANGUAGES,
+    RECOGNIZERS,
+    Language,
+    Pattern,
+    PatternRecognizer,
+    PiiFinding,
+    Recognizer,
+    RecognizerSet,
+    RegexRecognizer,
+    Validator,
+    check_language,
+    register,
+)
+from compliance.spoken import MIN_SPOKEN_DIGITS, OffsetMap, normalise_spoken_digits  # noqa: F401
+
 CONTEXT_BOOST = 0.2
 CONTEXT_CHARS = 20
 CONTEXT_WORDS = 5
-MIN_SPOKEN_DIGITS = 4  # shorter runs ("one", "oh no") are ordinary speech, not numbers
-
-
-@dataclass(frozen=True)
-class PiiFinding:
-    entity: str
-    start: int  # char offsets into the analysed (original) text
-    end: int
-    text: str
-    score: float
-    recognizer: str
-    pattern: str
-    explanation: str
-    context_boost: float = 0.0
-
-
-@runtime_checkable
-class Recognizer(Protocol):
-    entity: str
-    name: str
-
-    def analyze(self, text: str, language: Language) -> list[PiiFinding]: ...
-
-
-RECOGNIZERS: dict[str, type] = {}
-
-
-def register(cls: type) -> type:
-    name = getattr(cls, "name", None)
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"recognizer class {cls.__name__} needs a non-empty `name` attribute")
-    if name in RECOGNIZERS and RECOGNIZERS[name] is not cls:
-        raise ValueError(f"recognizer name {name!r} already registered by {RECOGNIZERS[name].__name__}")
-    RECOGNIZERS[name] = cls
-    return cls
-
-
-def _check_language(language: str) -> None:
-    if language not in LANGUAGES:
-        raise ValueError(f"unsupported language {language!r}; use one of {LANGUAGES}")
-
-
-# --- pattern machinery --------------------------------------------------------------------------
-
-Validator = Callable[[re.Match[str]], "str | None"]  # explanation when valid, None to reject
-
-
-@dataclass(frozen=True)
-class Pattern:
-    name: str
-    regex: re.Pattern[str]
-    score: float
-    languages: tuple[Language, ...] = LANGUAGES
-    validate: Validator | None = None
-
-
-class PatternRecognizer:
-    entity: str = ""
-    name: str = ""
-    patterns: tuple[Pattern, ...] = ()
-
-    def analyze(self, text: str, language: Language) -> list[PiiFinding]:
-        _check_language(language)
-        out = []
-        for p in self.patterns:
-            if language not in p.languages:
-                continue
-            for m in p.regex.finditer(text):
-                why = p.validate(m) if p.validate else f"matched {p.name}"
-                if why is None:
-                    continue
-                out.append(PiiFinding(self.entity, m.start(), m.end(), m.group(0), p.score, self.name, p.name, why))
-        return out
 
 
 def _digits(s: str) -> str:
@@ -99,6 +43,22 @@ def _digits(s: str) -> str:
 # --- phone numbers ------------------------------------------------------------------------------
 _SEP = r"[\s\-]?"
 _NB, _NA = r"(?<![\d+])", r"(?!\d)"  # digit boundaries: \b is useless between CJK and digits
+_EXT = r"(?:\s?(?:x|ext\.?|extension)\s?\d{1,5})?"
+_DATE_LIKE = re.compile(r"\d{1,2}[./\-]\d{1,2}[./\-]\d{4}|\d{4}[./\-]\d{1,2}[./\-]\d{1,2}")
+
+
+def _digit_count(m: re.Match[str], lo: int, hi: int, what: str) -> str | None:
+    n = len(_digits(re.sub(r"\(0\)|(?:x|ext\.?|extension)\s?\d+$", "", m.group(0))))
+    return f"{what} ({n} digits)" if lo <= n <= hi else None
+
+
+_SSN_LIKE = re.compile(r"\d{3}-\d{2}-\d{4}")
+
+
+def _grouped_phone(m: re.Match[str]) -> str | None:
+    if _DATE_LIKE.fullmatch(m.group(0)) or _SSN_LIKE.fullmatch(m.group(0)):
+        return None
+    return _digit_count(m, 7, 12, "digit groups shaped like a phone number")
 
 
 @register
@@ -109,7 +69,15 @@ class PhoneRecognizer(PatternRecognizer):
         Pattern("tw_mobile", re.compile(_NB + rf"(?:\+886{_SEP}9\d{{2}}|09\d{{2}}){_SEP}\d{{3}}{_SEP}\d{{3}}" + _NA), 0.6),
         Pattern("hk_intl", re.compile(_NB + rf"\+852{_SEP}[569]\d{{3}}{_SEP}\d{{4}}" + _NA), 0.6),
         Pattern("hk_local", re.compile(_NB + rf"[569]\d{{3}}{_SEP}\d{{4}}" + _NA), 0.4),
-        Pattern("us", re.compile(_NB + r"(?:\+1[\s.\-]?)?(?:\([2-9]\d{2}\)\s?|[2-9]\d{2}[\s.\-])[2-9]\d{2}[\s.\-]\d{4}" + _NA), 0.5),
+        Pattern("us", re.compile(_NB + r"(?:\+1[\s.\-]?)?(?:\([2-9]\d{2}\)\s?|[2-9]\d{2}[\s.\-])\d{3}[\s.\-]\d{4}"
+                                 + _EXT + _NA), 0.5),
+        Pattern("intl_plus", re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .\-]?\(0\))?(?:[ .\-]?\(?\d{1,4}\)?){2,6}"
+                                        + _EXT + _NA), 0.5,
+                validate=lambda m: _digit_count(m, 8, 15, "international number with + country code")),
+        # European/Asian groupings ("0490 75 40 81", "(37) 788-063", "01.84.17.61.18") look like many other
+        # numbers: they reach find_pii's 0.5 only with a phone word before them
+        Pattern("grouped", re.compile(r"(?<![\w+.\-])(?:\(\d{2,4}\)[ .\-]?|\d{2,5}[ .\-])(?:\d{2,4}[ .\-]){0,3}\d{2,7}"
+                                      + _EXT + _NA), 0.3, languages=("en",), validate=_grouped_phone),
         # ten bare digits: how a spoken US number comes out of the normaliser; weak without context
         Pattern("us_compact", re.compile(_NB + r"(?:\+1)?[2-9]\d{2}[2-9]\d{6}" + _NA), 0.3, languages=("en",)),
     )
@@ -141,13 +109,16 @@ def _plausible_date(y: int, m: int, d: int) -> bool:
     return date(1900, 1, 1) <= born <= date.today()
 
 
+def cn_id_valid(s: str) -> bool:
+    """18-char mainland resident ID with a valid check character and a plausible birth date."""
+    s = s.upper()
+    if not re.fullmatch(r"\d{17}[\dX]", s) or cn_id_check_digit(s[:17]) != s[17]:
+        return False
+    return _plausible_date(int(s[6:10]), int(s[10:12]), int(s[12:14]))
+
+
 def _validate_cn_id(m: re.Match[str]) -> str | None:
-    s = m.group(0).upper()
-    if cn_id_check_digit(s[:17]) != s[17]:
-        return None
-    if not _plausible_date(int(s[6:10]), int(s[10:12]), int(s[12:14])):
-        return None
-    return "18-char resident ID with valid MOD 11-2 check digit and birth date"
+    return "18-char resident ID with valid MOD 11-2 check digit and birth date" if cn_id_valid(m.group(0)) else None
 
 
 # Taiwan letter codes are not alphabetical after H (I, O, W, X, Y, Z were added later).
@@ -185,12 +156,35 @@ def luhn_valid(number: str) -> bool:
     return total % 10 == 0
 
 
+# Issuer prefixes: 3 (Amex, JCB, Diners), 4 (Visa), 5 (Mastercard), 6 (UnionPay, Discover), 2221-2720
+# (Mastercard), 1800/2131 (old JCB), 2014/2149 (enRoute). Without them date-prefixed order numbers
+# ("2024090918698571") pass as cards one time in ten (Luhn).
+_CARD_PREFIX = re.compile(r"[3-6]|1800|2131|2014|2149|2(?:22[1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)")
+
+
+def _validate_card(m: re.Match[str]) -> str | None:
+    digits = _digits(m.group(0))
+    if not _CARD_PREFIX.match(digits) or not luhn_valid(digits):
+        return None
+    return "13-19 digits with a card issuer prefix passing the Luhn check"
+
+
 @register
 class CardNumberRecognizer(PatternRecognizer):
     entity, name = "CARD_NUMBER", "card_number"
     patterns = (
-        Pattern("card_luhn", re.compile(r"(?<![\d+])\d(?:[ \-]?\d){12,18}(?!\d)"), 0.8,
-                validate=lambda m: "13-19 digits passing the Luhn check" if luhn_valid(_digits(m.group(0))) else None),
+        Pattern("card_luhn", re.compile(r"(?<![\d+])\d(?:[ \-]?\d){12,18}(?!\d)"), 0.8, validate=_validate_card),
+    )
+
+
+# ACCOUNT_NUMBER: any 6-20 digit run is far too common (order numbers, amounts) to report on its own; the
+# score stays below every sensible threshold unless an account word precedes it (see _BOOSTS).
+@register
+class AccountNumberRecognizer(PatternRecognizer):
+    entity, name = "ACCOUNT_NUMBER", "account_number"
+    patterns = (
+        Pattern("digit_run", re.compile(r"(?<![\dA-Za-z+])\d(?:[ \-]?\d){5,19}(?![\dA-Za-z])"), 0.1,
+                validate=lambda m: f"{len(_digits(m.group(0)))}-digit run"),
     )
 
 
@@ -267,94 +261,36 @@ class DateOfBirthRecognizer(PatternRecognizer):
     )
 
 
-# --- spoken digits ------------------------------------------------------------------------------
-_EN_DIGITS = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
-              "six": "6", "seven": "7", "eight": "8", "nine": "9"}
-_EN_REPEAT = {"double": 2, "triple": 3}
-_ZH_DIGITS = {"〇": "0", "零": "0", "幺": "1", "一": "1", "二": "2", "两": "2", "兩": "2", "三": "3", "四": "4",
-              "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"}
-
-OffsetMap = tuple[tuple[int, int], ...]  # per normalised char: (start, end) of its source in the original
-
-
-def normalise_spoken_digits(text: str, language: Language) -> tuple[str, OffsetMap]:
-    """Rewrite runs of spoken digits as Arabic digits; `offset_map[i]` is the original span of char i."""
-    _check_language(language)
-    return _normalise_zh(text) if language == "zh" else _normalise_en(text)
-
-
-def _normalise_zh(text: str) -> tuple[str, OffsetMap]:
-    out = list(text)
-    for run in re.finditer(r"[0-9%s](?:[\s\-]*[0-9%s])*" % (("".join(_ZH_DIGITS),) * 2), text):
-        chunk = run.group(0)
-        if sum(ch.isdigit() or ch in _ZH_DIGITS for ch in chunk) >= MIN_SPOKEN_DIGITS and not chunk.isascii():
-            for i in range(run.start(), run.end()):
-                out[i] = _ZH_DIGITS.get(text[i], text[i])
-    return "".join(out), tuple((i, i + 1) for i in range(len(text)))  # one char per char: identity map
-
-
-def _normalise_en(text: str) -> tuple[str, OffsetMap]:
-    tokens = list(re.finditer(r"[A-Za-z]+|\d+", text))
-    runs: list[list[tuple[str, int, int]]] = []  # runs of (digits, start, end)
-    current: list[tuple[str, int, int]] = []
-    prev_end, i = None, 0
-    while i < len(tokens):
-        tok, word = tokens[i], tokens[i].group(0).lower()
-        if word in _EN_REPEAT and i + 1 < len(tokens) and tokens[i + 1].group(0).lower() in _EN_DIGITS \
-                and re.fullmatch(r"\s+", text[tok.end():tokens[i + 1].start()]):
-            item = (_EN_DIGITS[tokens[i + 1].group(0).lower()] * _EN_REPEAT[word], tok.start(), tokens[i + 1].end())
-            i += 2
-        elif word in _EN_DIGITS or word.isdigit():
-            item = (_EN_DIGITS.get(word, word), tok.start(), tok.end())
-            i += 1
-        else:
-            if current:
-                runs.append(current)
-            current, prev_end, i = [], None, i + 1
-            continue
-        if current and not re.fullmatch(r"[\s,\-]*", text[prev_end:item[1]]):
-            runs.append(current)
-            current = []
-        current.append(item)
-        prev_end = item[2]
-    if current:
-        runs.append(current)
-
-    out: list[str] = []
-    spans: list[tuple[int, int]] = []
-    pos = 0
-    for run in runs:
-        # all-Arabic runs are left as written: the raw pass already sees them, and joining them would
-        # invent numbers ("in 2023, 2024")
-        if sum(len(d) for d, _, _ in run) < MIN_SPOKEN_DIGITS or all(text[s:e].isdigit() for _, s, e in run):
-            continue
-        for k in range(pos, run[0][1]):
-            out.append(text[k])
-            spans.append((k, k + 1))
-        for digits, s, e in run:
-            for ch in digits:
-                out.append(ch)
-                spans.append((s, e))
-        pos = run[-1][2]
-    for k in range(pos, len(text)):
-        out.append(text[k])
-        spans.append((k, k + 1))
-    return "".join(out), tuple(spans)
-
-
 # --- context ------------------------------------------------------------------------------------
+_PLACE_WORDS = ("live", "lives", "living", "address", "located", "i live at", "i live in", "地址", "住在", "住址",
+                "位于", "家在")
 _CONTEXT: dict[str, tuple[str, ...]] = {
-    "PHONE_NUMBER": ("phone", "number", "mobile", "cell", "call", "手机", "电话", "号码", "联系方式"),
+    "PHONE_NUMBER": ("phone", "number", "mobile", "cell", "call", "tel", "telephone", "fax", "desk", "office",
+                     "reach", "contact", "answering", "messages", "text", "sms", "whatsapp", "手机", "电话", "号码", "联系方式"),
     "EMAIL_ADDRESS": ("email", "e-mail", "mail", "邮箱", "电邮", "邮件"),
     "NATIONAL_ID": ("id", "identity", "identification", "身份证", "证件", "身份"),
     "CARD_NUMBER": ("card", "account", "credit", "debit", "卡号", "银行卡", "信用卡", "账号", "账户", "卡"),
     "DATE_OF_BIRTH": ("born", "birth", "birthday", "dob", "出生", "生日"),
+    "ACCOUNT_NUMBER": ("account", "acct", "membership", "member", "账号", "账户", "帐号", "帐户", "会员编号",
+                       "会员号", "户号"),
+    "PERSON": ("name", "my name is", "this is", "speaking", "mr", "mrs", "ms", "miss", "dr", "姓名", "名字", "我叫",
+               "我是"),
+    "LOCATION": _PLACE_WORDS,
+    "ADDRESS": _PLACE_WORDS,
 }
+# Chinese often puts the verb after the date: 1985年3月12日出生的
+_CONTEXT_AFTER: dict[str, tuple[str, ...]] = {"DATE_OF_BIRTH": ("出生", "生日")}
+CONTEXT_AFTER_CHARS = 4
+_BOOSTS = {"ACCOUNT_NUMBER": 0.5}  # account numbers are reported only with context: see AccountNumberRecognizer
 
 
-def _context_word(text: str, start: int, entity: str, language: Language) -> str | None:
+def context_words(entity: str) -> tuple[str, ...]:
+    return _CONTEXT.get(entity, ())
+
+
+def _context_word(text: str, start: int, words: Sequence[str], language: Language) -> str | None:
+    words = sorted(words, key=len, reverse=True)  # "my name is" explains better than "name"
     window = text[max(0, start - CONTEXT_CHARS):start]
-    words = _CONTEXT.get(entity, ())
     if language == "zh":
         from transcribe.chinese import to_script  # lazy: loads OpenCC dictionaries
 
@@ -364,13 +300,19 @@ def _context_word(text: str, start: int, entity: str, language: Language) -> str
     return next((w for w in words if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", tail)), None)
 
 
-def _boost(f: PiiFinding, text: str, language: Language) -> PiiFinding:
-    word = _context_word(text, f.start, f.entity, language)
+def _boost(f: PiiFinding, text: str, language: Language, extra: Mapping[str, Sequence[str]]) -> PiiFinding:
+    where = "before"
+    word = _context_word(text, f.start, _CONTEXT.get(f.entity, ()) + tuple(extra.get(f.entity, ())), language)
+    if word is None and language == "zh" and f.entity in _CONTEXT_AFTER:
+        from transcribe.chinese import to_script  # lazy: loads OpenCC dictionaries
+
+        after = to_script(text[f.end:f.end + CONTEXT_AFTER_CHARS], "zh-Hans")
+        word, where = next((w for w in _CONTEXT_AFTER[f.entity] if w in after), None), "after"
     if word is None:
         return f
-    score = round(min(1.0, f.score + CONTEXT_BOOST), 6)
+    score = round(min(1.0, f.score + _BOOSTS.get(f.entity, CONTEXT_BOOST)), 6)
     return replace(f, score=score, context_boost=round(score - f.score, 6),
-                   explanation=f"{f.explanation}; context word {word!r} before it")
+                   explanation=f"{f.explanation}; context word {word!r} {where} it")
 
 
 def _merge(findings: Iterable[PiiFinding]) -> list[PiiFinding]:
@@ -381,16 +323,30 @@ def _merge(findings: Iterable[PiiFinding]) -> list[PiiFinding]:
     return sorted(kept, key=lambda f: f.start)
 
 
-def analyze(text: str, language: Language, recognizers: Sequence[Recognizer] | None = None) -> list[PiiFinding]:
-    """All PII in `text`, overlapping findings merged (highest score wins), offsets into `text`."""
-    _check_language(language)
-    recs = list(recognizers) if recognizers is not None else [cls() for cls in RECOGNIZERS.values()]
-    normalised, spans = normalise_spoken_digits(text, language)
+def analyze(text: str, language: Language,
+            recognizers: Sequence[Recognizer] | RecognizerSet | None = None) -> list[PiiFinding]:
+    """All PII in `text`, overlapping findings merged (highest score wins), offsets into `text`.
+
+    Without `recognizers` the shipped configuration (compliance/recognizers/default.yaml) decides which
+    recognizers run and the minimum score; a `RecognizerSet` from `compliance.recognizers.load_recognizers`
+    does the same for another file; a plain sequence runs those recognizers with no threshold."""
+    check_language(language)
+    if recognizers is None:
+        from compliance.recognizer_config import default_recognizers  # lazy: avoids an import cycle
+
+        recognizers = default_recognizers()
+    if isinstance(recognizers, RecognizerSet):
+        recs, min_score, extra = recognizers.for_language(language), recognizers.min_score, recognizers.context
+    else:
+        recs, min_score, extra = tuple(recognizers), 0.0, {}
     found = [f for r in recs for f in r.analyze(text, language)]
+    digit_recs = [r for r in recs if getattr(r, "spoken_digits", False)]
+    normalised, spans = normalise_spoken_digits(text, language) if digit_recs else (text, ())
     if normalised != text:
-        for r in recs:
+        for r in digit_recs:
             for f in r.analyze(normalised, language):
                 s, e = spans[f.start][0], spans[f.end - 1][1]
                 found.append(replace(f, start=s, end=e, text=text[s:e],
                                      explanation=f"{f.explanation} (spoken digits read as {f.text!r})"))
-    return _merge(_boost(f, text, language) for f in found)
+    boosted = (_boost(f, text, language, extra) for f in found)
+    return _merge(f for f in boosted if f.score >= min_score)

@@ -24,10 +24,12 @@ from pipeline.models import Segment, Transcript, Word
 
 _PLACEHOLDERS = {
     "PHONE_NUMBER": "PHONE", "CARD_NUMBER": "CARD", "EMAIL_ADDRESS": "EMAIL", "DATE_OF_BIRTH": "DOB",
-    "NATIONAL_ID": "ID",
+    "NATIONAL_ID": "ID", "ACCOUNT_NUMBER": "ACCOUNT",
 }
 TONE_HZ = 1000.0
 TONE_LEVEL = 0.1  # about -20 dBFS: audible as a bleep, never louder than speech
+
+REDACT_MIN_SCORE = 0.5  # findings below this (e.g. digit groups with no phone word) stay in the text
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,8 @@ class PiiSpan:
 
 
 def placeholder(finding: PiiFinding) -> str:
-    """`[PHONE]`, `[CARD]`, ...; mainland resident IDs become `[CN_ID]`, Taiwan IDs `[TW_ID]`."""
+    """`[PHONE]`, `[CARD]`, `[ACCOUNT]`, `[PERSON]`, `[LOCATION]`, `[ADDRESS]`, ...; mainland resident IDs
+    become `[CN_ID]`, Taiwan IDs `[TW_ID]`."""
     if finding.entity == "NATIONAL_ID" and finding.pattern in ("cn_resident_id", "tw_id"):
         return f"[{finding.pattern.split('_')[0].upper()}_ID]"
     name = _PLACEHOLDERS.get(finding.entity) or re.sub(r"[^A-Z0-9]+", "_", finding.entity.upper())
@@ -84,25 +87,71 @@ def _span_times(seg: Segment, offsets: list[tuple[int, int]] | None, start: int,
     return seg.words[idx[0]].start, seg.words[idx[-1]].end
 
 
-def find_pii(transcript: Transcript, *, min_score: float = 0.5) -> list[PiiSpan]:
-    """PII findings with score >= `min_score` in every segment, located in chars and seconds."""
+TURN_GAP = 3.0  # seconds: a speaker's consecutive segments closer than this are analysed as one turn
+
+
+def _turns(transcript: Transcript) -> list[list[int]]:
+    """Indices of consecutive non-empty segments by one speaker: whisper often splits a number read out
+    slowly ("4121." / "64161286." / "1648.") across segments, so detection runs on whole turns."""
+    turns: list[list[int]] = []
+    for i, seg in enumerate(transcript.segments):
+        if not seg.text.strip():
+            continue
+        prev = transcript.segments[turns[-1][-1]] if turns else None
+        if prev is not None and prev.speaker == seg.speaker and prev.role == seg.role \
+                and seg.start - prev.end <= TURN_GAP:
+            turns[-1].append(i)
+        else:
+            turns.append([i])
+    return turns
+
+
+_BOUNDARY_PUNCT = ".,;:。，、；："
+
+
+def join_turn(texts: list[str], language: str) -> tuple[str, list[int]]:
+    """One analysable text for a speaker's consecutive segments, and where each segment starts in it. The
+    punctuation whisper puts at a segment's end becomes the separator (same length, so offsets hold):
+    "4121." + "6416." must read as one digit sequence "4121 6416"."""
+    space = "" if language.startswith("zh") else " "
+    out, starts = "", []
+    for i, t in enumerate(texts):
+        starts.append(len(out))
+        if i < len(texts) - 1 and t and t[-1] in _BOUNDARY_PUNCT:
+            out += t[:-1] + " "
+        else:
+            out += t + (space if i < len(texts) - 1 else "")
+    return out, starts
+
+
+def find_pii(transcript: Transcript, *, min_score: float = REDACT_MIN_SCORE) -> list[PiiSpan]:
+    """PII findings with score >= `min_score`, found per speaker turn and located per segment in chars and
+    seconds (a finding that crosses segments gives one span per segment it covers)."""
     if transcript.language not in ("en", "zh"):
         raise ValueError(f"PII detection supports languages 'en' and 'zh', not {transcript.language!r}")
     spans: list[PiiSpan] = []
-    for si, seg in enumerate(transcript.segments):
-        if not seg.text.strip():
-            continue
-        offsets = _word_offsets(seg) if seg.words else None
-        for f in analyze(seg.text, transcript.language):  # type: ignore[arg-type]
+    for turn in _turns(transcript):
+        text, starts = join_turn([transcript.segments[si].text for si in turn], transcript.language)
+        for f in analyze(text, transcript.language):  # type: ignore[arg-type]
             if f.score < min_score:
                 continue
-            start, end = _span_times(seg, offsets, f.start, f.end)
-            idx = _overlapping(offsets, f.start, f.end) if offsets is not None else []
-            first = seg.words[idx[0]] if idx else None
-            spans.append(PiiSpan(
-                segment_index=si, entity=f.entity, char_start=f.start, char_end=f.end, start=start, end=end,
-                speaker=(first.speaker if first and first.speaker else seg.speaker),
-                role=(first.role if first and first.role else seg.role), finding=f))
+            for si, s0 in zip(turn, starts):
+                seg = transcript.segments[si]
+                cs, ce = max(f.start, s0) - s0, min(f.end, s0 + len(seg.text)) - s0
+                while cs < ce and (seg.text[cs].isspace() or seg.text[cs] in _BOUNDARY_PUNCT):
+                    cs += 1
+                while ce > cs and (seg.text[ce - 1].isspace() or seg.text[ce - 1] in _BOUNDARY_PUNCT):
+                    ce -= 1
+                if ce <= cs:
+                    continue
+                offsets = _word_offsets(seg) if seg.words else None
+                start, end = _span_times(seg, offsets, cs, ce)
+                idx = _overlapping(offsets, cs, ce) if offsets is not None else []
+                first = seg.words[idx[0]] if idx else None
+                spans.append(PiiSpan(
+                    segment_index=si, entity=f.entity, char_start=cs, char_end=ce, start=start, end=end,
+                    speaker=(first.speaker if first and first.speaker else seg.speaker),
+                    role=(first.role if first and first.role else seg.role), finding=f))
     return spans
 
 
@@ -167,10 +216,29 @@ def _merge_intervals(intervals: list[tuple[float, float]], pad: float, duration:
     return [(a, b) for a, b in out]
 
 
+BLOCK_SECONDS = 30.0  # redaction streams the recording in blocks: memory does not grow with call length
+
+
+def audio_intervals(spans: list[PiiSpan]) -> list[tuple[float, float]]:
+    """Seconds to cover in the audio: one interval per finding, from its first to its last piece, so the
+    pause between segments of a number read out slowly is covered too."""
+    by_finding: dict[tuple, list[PiiSpan]] = {}
+    for sp in spans:
+        by_finding.setdefault((sp.speaker, sp.finding), []).append(sp)
+    return sorted((min(s.start for s in group), max(s.end for s in group)) for group in by_finding.values())
+
+
+def _decode_error(proc: subprocess.Popen, stderr: bytes) -> CorruptAudioError:
+    lines = stderr.decode("utf-8", "replace").strip().splitlines()
+    # ffmpeg prefixes errors with the input path, which may name a customer: keep only the reason
+    reason = re.sub(r"^.*?: ", "", lines[-1]) if lines else "no diagnostic"
+    return CorruptAudioError(f"ffmpeg could not decode the recording for redaction (exit {proc.returncode}): {reason}")
+
+
 def redact_audio(src: Path, dst: Path, intervals: list[tuple[float, float]], *,
                  mode: Literal["tone", "silence"] = "tone", pad: float = 0.1) -> None:
     """Write `dst` (16-bit WAV, same rate/channels/length as `src`) with the padded intervals replaced
-    by a low 1 kHz tone or silence."""
+    by a low 1 kHz tone or silence. Streams: memory stays at one block whatever the call's length."""
     if mode not in ("tone", "silence"):
         raise ValueError(f"redact_audio mode must be 'tone' or 'silence', not {mode!r}")
     if pad < 0:
@@ -179,28 +247,38 @@ def redact_audio(src: Path, dst: Path, intervals: list[tuple[float, float]], *,
     if stream is None:
         raise CorruptAudioError("no audio stream to redact")
     rate, channels = int(stream["sample_rate"]), int(stream["channels"])
-    proc = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(src), "-vn", "-f", "f32le",
-                           "-acodec", "pcm_f32le", "-ar", str(rate), "-ac", str(channels), "-"],
-                          capture_output=True, timeout=600, check=False)
-    if proc.returncode != 0:
-        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        # ffmpeg prefixes errors with the input path, which may name a customer: keep only the reason
-        reason = re.sub(r"^.*?: ", "", lines[-1]) if lines else "no diagnostic"
-        raise CorruptAudioError(f"ffmpeg could not decode the recording for redaction "
-                                f"(exit {proc.returncode}): {reason}")
-    samples = np.frombuffer(proc.stdout, dtype="<f4").reshape(-1, channels).copy()
-    duration = len(samples) / rate
-    for a, b in _merge_intervals(intervals, pad, duration):
-        i, j = int(round(a * rate)), min(int(round(b * rate)), len(samples))
-        if mode == "silence":
-            samples[i:j] = 0.0
-        else:
-            t = np.arange(i, j) / rate
-            samples[i:j] = (TONE_LEVEL * np.sin(2 * np.pi * TONE_HZ * t))[:, None]
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2")
+    merged = _merge_intervals(intervals, pad, float("inf"))
+    block = int(BLOCK_SECONDS * rate)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(dst), "wb") as w:
-        w.setnchannels(channels)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
+    proc = subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-i", str(src), "-vn", "-f", "f32le",
+                             "-acodec", "pcm_f32le", "-ar", str(rate), "-ac", str(channels), "-"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        with wave.open(str(dst), "wb") as w:
+            w.setnchannels(channels)
+            w.setsampwidth(2)
+            w.setframerate(rate)
+            offset = 0  # frames written so far
+            while raw := proc.stdout.read(block * channels * 4):
+                samples = np.frombuffer(raw[: len(raw) - len(raw) % (channels * 4)], dtype="<f4")
+                samples = samples.reshape(-1, channels).copy()
+                for a, b in merged:
+                    i = max(int(round(a * rate)) - offset, 0)
+                    j = min(int(round(b * rate)) - offset, len(samples))
+                    if i >= j:
+                        continue
+                    if mode == "silence":
+                        samples[i:j] = 0.0
+                    else:
+                        t = (np.arange(i, j) + offset) / rate
+                        samples[i:j] = (TONE_LEVEL * np.sin(2 * np.pi * TONE_HZ * t))[:, None]
+                w.writeframes((np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes())
+                offset += len(samples)
+        stderr = proc.stderr.read()
+        if proc.wait(timeout=600) != 0:
+            raise _decode_error(proc, stderr)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        dst.unlink(missing_ok=True)
+        raise

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from compliance.pii import analyze
-from compliance.redact import find_pii, placeholder, redact_audio, redact_transcript
+from compliance.redact import REDACT_MIN_SCORE, audio_intervals, find_pii, placeholder, redact_audio, redact_transcript
 from pipeline.metrics import conversation_metrics
 from pipeline.models import Transcript
 from pipeline.process import load_stored_call
@@ -29,7 +29,9 @@ def redacted_audio_key(call_id: str) -> str:
 
 
 def redact_text(text: str, language: str) -> str:
-    for f in sorted(analyze(text, language), key=lambda f: f.start, reverse=True):
+    """`text` with every finding that the redacted transcript would also mask replaced by its placeholder."""
+    found = [f for f in analyze(text, language) if f.score >= REDACT_MIN_SCORE]
+    for f in sorted(found, key=lambda f: f.start, reverse=True):
         text = text[: f.start] + placeholder(f) + text[f.end:]
     return text
 
@@ -39,7 +41,7 @@ def write_redacted_audio(source: RecordingSource, transcript: Transcript, local_
     """Redacted copy of the recording (PII spans replaced by a tone, duration kept). Returns span count."""
     spans = find_pii(transcript)
     out = workdir / "redacted.wav"
-    redact_audio(local_recording, out, [(s.start, s.end) for s in spans], mode="tone")
+    redact_audio(local_recording, out, audio_intervals(spans), mode="tone")
     source.write(redacted_audio_key(transcript.call_id), out.read_bytes(), "audio/wav")
     return len(spans)
 

@@ -74,3 +74,9 @@ class FormError(CallQAError):
     """A QA evaluation form (scoring/forms/*.yaml) is malformed: the message names file, line and a fix."""
 
     code = "E120"
+
+
+class RecognizerConfigError(CallQAError):
+    """A PII recognizer config (compliance/recognizers/*.yaml) is malformed: the message names file, line and a fix."""
+
+    code = "E131"

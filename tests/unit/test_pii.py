@@ -235,3 +235,88 @@ def test_findings_are_frozen():
     f = analyze("13812345678", "en")[0]
     with pytest.raises(AttributeError):
         f.score = 0.0  # type: ignore[misc]
+
+
+# --- account numbers ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, language, number", [
+    ("my account number is 12345678901", "en", "12345678901"),
+    ("acct 0012 3456 78", "en", "0012 3456 78"),
+    ("account number one two three four five six seven", "en", "one two three four five six seven"),
+    ("我的账号是6222020200112233", "zh", "6222020200112233"),
+    ("會員編號987654321", "zh", "987654321"),
+    ("帐号是六二二二零二零二零零", "zh", "六二二二零二零二零零"),
+])
+def test_account_number_with_context(text, language, number):
+    [f] = analyze(text, language)
+    assert (f.entity, f.text) == ("ACCOUNT_NUMBER", number)
+    assert f.context_boost == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("text, language", [
+    ("order 12345678901 ships today", "en"),
+    ("订单编号2023051200123456已发货", "zh"),
+    ("account 12345", "en"),  # five digits: too short
+])
+def test_account_number_not_reported_without_context(text, language):
+    assert [f for f in analyze(text, language) if f.entity == "ACCOUNT_NUMBER"] == []
+
+
+def test_account_number_is_not_a_card():
+    # a Luhn-valid card after "account" stays a card: the card finding scores higher
+    [f] = analyze("account 4111 1111 1111 1111", "en")
+    assert f.entity == "CARD_NUMBER"
+
+
+# --- international phones, card prefixes, Chinese birth date context ----------------------------
+
+@pytest.mark.parametrize("number, pattern", [
+    ("+44 7700 900123", "intl_plus"),
+    ("+46 (0)8 928 571 38", "intl_plus"),
+    ("+1-984-182-0190", "us"),
+    ("555.123.4567", "us"),
+    ("(898)666-3621x0135", "us"),
+    ("0490 75 40 81", "grouped"),
+    ("01.84.17.61.18", "grouped"),
+])
+def test_international_phone_formats(number, pattern):
+    [f] = analyze(f"phone: {number}", "en")
+    assert (f.entity, f.text, f.pattern) == ("PHONE_NUMBER", number, pattern)
+    assert f.score >= 0.5
+
+
+def test_grouped_digits_need_phone_context():
+    assert [f for f in analyze("reference 0490 75 40 81", "en") if f.entity == "PHONE_NUMBER"
+            and f.score >= 0.5] == []
+    assert [f for f in analyze("phone 853-37-1694", "en") if f.entity == "PHONE_NUMBER"] == []  # SSN shape
+    assert [f for f in analyze("phone 12.05.2020", "en") if f.entity == "PHONE_NUMBER"] == []  # a date
+
+
+def test_card_needs_an_issuer_prefix():
+    order = "2024090918698571"
+    assert luhn_valid(order)
+    assert CardNumberRecognizer().analyze(order, "zh") == []
+
+
+def test_chinese_birth_verb_after_the_date_is_context():
+    [f] = [f for f in analyze("我是1981年2月17号出生的", "zh") if f.entity == "DATE_OF_BIRTH"]
+    assert f.context_boost == pytest.approx(CONTEXT_BOOST) and "after it" in f.explanation
+    [g] = [f for f in analyze("请在2025年2月17日之前付款", "zh") if f.entity == "DATE_OF_BIRTH"]
+    assert g.context_boost == 0
+
+
+def test_zh_benchmark_generator_identifiers_pass_checksums():
+    import random
+
+    from bench import pii_zh
+
+    rng = random.Random(1)
+    for _ in range(200):
+        id_ = pii_zh.cn_id(rng)
+        assert cn_id_check_digit(id_[:17]) == id_[17]
+        assert tw_id_valid(pii_zh.tw_id(rng))
+        card = pii_zh.card(rng).replace(" ", "")
+        assert len(card) in (16, 19) and luhn_valid(card)
+    assert pii_zh.build(3, 20, 5) == pii_zh.build(3, 20, 5)  # deterministic
+    for item in pii_zh.build(3, 40, 10):
+        assert all(0 <= s < e <= len(item["text"]) for _, s, e in item["spans"])

@@ -170,3 +170,40 @@ def test_redact_audio_errors(tmp_path: Path, tone_wav: Path) -> None:
         redact_audio(tone_wav, tmp_path / "o.wav", [], mode="beep")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="ends before"):
         redact_audio(tone_wav, tmp_path / "o.wav", [(2.0, 1.0)])
+
+
+def test_names_addresses_and_accounts_get_typed_placeholders() -> None:
+    en_seg = _segment("my name is John Smith and I live at 12 Baker Street".split(), start=0.0, step=0.3, sep=" ")
+    zh_seg = _segment(list("我叫张伟，住在北京市朝阳区，账号是6222020200112233"), start=0.0, step=0.2, sep="")
+    red_en = redact_transcript(_transcript("en", [en_seg]), find_pii(_transcript("en", [en_seg])))
+    assert red_en.segments[0].text == "my name is [PERSON] and I live at [ADDRESS]"
+    assert [w.text for w in red_en.segments[0].words][3:] == ["[PERSON]", "and", "I", "live", "at", "[ADDRESS]"]
+    red_zh = redact_transcript(_transcript("zh", [zh_seg]), find_pii(_transcript("zh", [zh_seg])))
+    assert red_zh.segments[0].text == "我叫[PERSON]，住在[LOCATION]，账号是[ACCOUNT]"
+
+
+def test_order_number_without_account_word_is_not_redacted() -> None:
+    seg = _segment(list("订单编号6222020200112233已发货"), start=0.0, step=0.2, sep="")
+    t = _transcript("zh", [seg])
+    assert find_pii(t) == []
+
+
+def test_a_number_split_over_segments_by_one_speaker_is_found_and_masked_in_each():
+    from compliance.redact import find_pii, redact_transcript
+    from pipeline.models import Segment, Transcript, Word
+
+    def s(start, text, spk):
+        words = tuple(Word(w, start + 0.4 * i, start + 0.4 * i + 0.3, 0.9, spk, "agent" if spk == "A" else "customer")
+                      for i, w in enumerate(text.split()))
+        return Segment(start, words[-1].end, text, words, speaker=spk, role=words[0].role)
+
+    t = Transcript("c", "en", 1.0, 40.0, (
+        s(0.0, "Thank you. Your card number is 4121.", "A"), s(3.0, "64161286.", "A"), s(4.0, "1648.", "A"),
+        s(9.0, "Yes, 4121 is right.", "C")), "fake", "fake")
+    spans = find_pii(t)
+    assert sorted((sp.segment_index, sp.entity) for sp in spans) == [(0, "CARD_NUMBER"), (1, "CARD_NUMBER"),
+                                                                      (2, "CARD_NUMBER")]
+    assert t.segments[0].text[spans[0].char_start:spans[0].char_end] == "4121"
+    red = redact_transcript(t, spans)
+    assert [seg.text for seg in red.segments[:3]] == ["Thank you. Your card number is [CARD].", "[CARD].", "[CARD]."]
+    assert red.segments[3].text == "Yes, 4121 is right.", "the customer's separate turn is another utterance"
