@@ -4,14 +4,19 @@
 - `rescore_flow(config)`: score and check stored transcripts again with the current forms and policy.
 - `batch_flow(config)`: discover new recordings and map the per-call task over them with bounded
   concurrency (the thread pool size), retrying transient storage errors, persisting results, and
-  publishing a table + markdown artifact summarising the batch.
+  publishing a table + markdown artifact summarising the batch; then rebuild the reports.
+- `reports_flow(config, out_dir)`: build the reports (scorecards, alert queue, coaching, dashboard) on
+  demand, into `out_dir` and under `reports/` in the object store.
 
 Runs in Prefect's ephemeral mode with no server; see README for `prefect server` and work pools.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
 
 from prefect import flow, task, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -24,11 +29,13 @@ from pipeline.compliance_stage import check_stored_call
 from pipeline.process import Outcome, discover, process_recording, score_stored_call
 from pipeline.storage import RecordingRef
 from pipeline.store import ResultsStore
+from reports.build import REPORTS_PREFIX, ReportIndex, build_reports
 from transcribe.registry import build_transcriber
 
 _models: dict[tuple, object] = {}
 _models_lock = threading.Lock()
 _stores: dict[str, ResultsStore] = {}
+log = logging.getLogger("callqa")
 
 
 def _transcriber(cfg: PipelineConfig):
@@ -131,6 +138,45 @@ def compliance_task(call_id: str, cfg: PipelineConfig) -> int:
     return len(alerts or ())
 
 
+@task(cache_policy=NO_CACHE, task_run_name="reports")
+def reports_task(cfg: PipelineConfig, out_dir: Path | None, since: date | datetime | None = None,
+                 until: date | datetime | None = None) -> ReportIndex:
+    return build_reports(_store(cfg), cfg.open_source(), out_dir, since=since, until=until)
+
+
+def _publish_reports(index: ReportIndex) -> None:
+    pages = [f for f in index.files if "/" not in f]
+    calls = sum(f.startswith("calls/") for f in index.files)
+    where = f"`{index.out_dir}` and " if index.out_dir is not None else ""
+    lines = "\n".join(f"- `{f}`" for f in pages)
+    create_markdown_artifact(
+        f"# callqa reports\n\nWritten to {where}`{REPORTS_PREFIX}` in the object store.\n\n"
+        f"Calls: {index.calls} ({index.scored} scored), agents: {index.agents}, alerts: {index.alerts}, "
+        f"call pages: {calls}.\n\n{lines}\n", key="callqa-reports")
+
+
+@flow(name="callqa-reports", persist_result=False)
+def reports_flow(cfg: PipelineConfig, out_dir: Path | None = None, since: date | datetime | None = None,
+                 until: date | datetime | None = None) -> ReportIndex:
+    """Reports on demand (CLI `callqa reports`), from the results DB and the redacted transcripts."""
+    index = reports_task(cfg, out_dir if out_dir is not None else cfg.reports_dir, since, until)
+    _publish_reports(index)
+    return index
+
+
+def _rebuild_reports(cfg: PipelineConfig) -> None:
+    """After a batch: a failure here leaves the batch's results intact; it shows as a failed task run in
+    Prefect and is logged, and `callqa reports` builds them again."""
+    if not cfg.reports:
+        return
+    result = reports_task.submit(cfg, cfg.reports_dir).result(raise_on_failure=False)
+    if isinstance(result, BaseException):
+        log.error("reports were not rebuilt: %s", result.message if isinstance(result, CallQAError)
+                  else type(result).__name__)
+        return
+    _publish_reports(result)
+
+
 @flow(name="callqa-process-call", persist_result=True)
 def process_call_flow(key: str, cfg: PipelineConfig) -> Outcome:
     ref = cfg.open_source().ref_for(key)
@@ -185,6 +231,7 @@ def batch_flow(cfg: PipelineConfig) -> BatchSummary:
         fut.result(raise_on_failure=False)  # failures are visible in Prefect and re-run by rescore_flow
     summary = BatchSummary(tuple(outcomes))
     _publish(summary, cfg.open_source().describe())
+    _rebuild_reports(cfg)
     return summary
 
 
@@ -202,6 +249,7 @@ def rescore_flow(cfg: PipelineConfig) -> int:
         check_stored_call(call_id, source, store, policy, sink=_emit_alert)
     create_markdown_artifact(f"# callqa re-scoring\n\n{n} of {len(done)} stored calls re-scored.\n",
                              key="callqa-rescore-summary")
+    _rebuild_reports(cfg)
     return n
 
 

@@ -36,7 +36,8 @@ def _config(args) -> "PipelineConfig":  # noqa: F821
         overrides["s3"] = S3Settings(endpoint=args.s3_endpoint, access_key=os.environ["CALLQA_S3_ACCESS_KEY"],
                                      secret_key=os.environ["CALLQA_S3_SECRET_KEY"], bucket=args.bucket,
                                      prefix=args.prefix)
-    for name in ("database_url", "backend", "model", "device", "language", "concurrency", "forms_dir"):
+    for name in ("database_url", "backend", "model", "device", "language", "concurrency", "forms_dir",
+                 "reports_dir"):
         if getattr(args, name, None) is not None:
             overrides[name] = getattr(args, name)
     return PipelineConfig.from_env(**overrides)
@@ -79,6 +80,28 @@ def cmd_rescore(args) -> int:
     from flows import rescore_flow
 
     print(f"re-scored {rescore_flow(_config(args))} calls")
+    return 0
+
+
+def _when(text: str):
+    """An ISO date ("2026-11-27", a whole day) or date and time ("2026-11-27T09:00", UTC unless an offset is given)."""
+    from datetime import date, datetime
+
+    try:
+        return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date or date-time: {text!r} (e.g. 2026-11-27)") from None
+
+
+def cmd_reports(args) -> int:
+    offline_defaults()
+    from flows import reports_flow
+
+    cfg = _config(args)
+    index = reports_flow(cfg, Path(args.out), args.since, args.until)
+    print(f"reports for {index.calls} calls ({index.scored} scored, {index.alerts} alerts) written to "
+          f"{index.out_dir} and reports/ beside {cfg.open_source().describe()}")
+    print(f"  open {Path(index.out_dir).resolve() / 'index.html'}")
     return 0
 
 
@@ -149,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     m.set_defaults(fn=cmd_models)
     r = sub.add_parser("run", help="process all new recordings (batch flow)")
     _source_args(r)
+    r.add_argument("--reports-dir", dest="reports_dir", help="also write the reports to this folder")
     r.set_defaults(fn=cmd_run)
     p = sub.add_parser("process", help="process one recording by object key (per-call flow)")
     p.add_argument("key")
@@ -158,6 +182,12 @@ def main(argv: list[str] | None = None) -> int:
     _source_args(rs)
     rs.add_argument("--forms-dir", dest="forms_dir", help="folder of evaluation forms (YAML)")
     rs.set_defaults(fn=cmd_rescore)
+    rp = sub.add_parser("reports", help="build the reports (scorecards, alert queue, coaching, dashboard)")
+    _source_args(rp)
+    rp.add_argument("--out", required=True, help="local folder for the reports (also uploaded under reports/)")
+    rp.add_argument("--since", type=_when, help="first day (or date-time, UTC) of calls to include")
+    rp.add_argument("--until", type=_when, help="last day (or date-time, UTC) of calls to include")
+    rp.set_defaults(fn=cmd_reports)
     f = sub.add_parser("forms", help="validate evaluation form files")
     f.add_argument("action", choices=["check"])
     f.add_argument("files", nargs="+")

@@ -46,6 +46,8 @@ class PipelineConfig(BaseModel):
     compliance: bool = True  # privacy/reputation alerts and redacted copies
     policy_file: Path | None = None  # your compliance policy; None = compliance/policies/default.yaml
     redact_audio: bool = True
+    reports: bool = True  # rebuild the reports (reports/ in the object store) after each batch
+    reports_dir: Path | None = None  # also write them to this local folder; None = object store only
     beam_size: int = Field(5, ge=1, le=10)
     chunk_seconds: float = Field(300.0, ge=30)
     concurrency: int = Field(2, ge=1, le=64)
@@ -93,7 +95,8 @@ class PipelineConfig(BaseModel):
                            ("CALLQA_MODEL", "model"), ("CALLQA_DEVICE", "device"),
                            ("CALLQA_LANGUAGE", "language"), ("CALLQA_CONCURRENCY", "concurrency"),
                            ("CALLQA_DIARIZATION", "diarization"),
-                           ("CALLQA_DIARIZATION_PIPELINE", "diarization_pipeline")):
+                           ("CALLQA_DIARIZATION_PIPELINE", "diarization_pipeline"),
+                           ("CALLQA_REPORTS_DIR", "reports_dir")):
             if env.get(key):
                 values[field] = env[key]
         return cls(**{**values, **overrides})

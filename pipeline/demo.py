@@ -2,7 +2,8 @@
 
 A real S3 server (Ceph RGW on loopback), synthesised English and Mandarin two-speaker calls plus broken
 recordings uploaded to it, the Prefect batch flow in ephemeral mode, SQLite, and the packaged model.
-Runs the batch twice to show that a re-run processes nothing twice.
+Runs the batch twice to show that a re-run processes nothing twice; the reports are rebuilt after each
+batch into `<workdir>/reports/`.
 """
 from __future__ import annotations
 
@@ -81,7 +82,7 @@ def run_demo(workdir: Path, *, backend: str = "faster-whisper", keep_server: boo
         cfg = PipelineConfig(
             s3=S3Settings(endpoint=ep.endpoint, access_key=ep.access_key, secret_key=ep.secret_key,
                           bucket=BUCKET, prefix=PREFIX),
-            database_url=f"sqlite:///{workdir / 'callqa.db'}", backend=backend)
+            database_url=f"sqlite:///{workdir / 'callqa.db'}", backend=backend, reports_dir=workdir / "reports")
         from pipeline.cli import _print_summary
 
         print("[demo] batch run 1")
@@ -94,6 +95,8 @@ def run_demo(workdir: Path, *, backend: str = "faster-whisper", keep_server: boo
             if o.status == "done" and o.call_id.startswith("good/"):
                 _show_call(client, o.call_id)
         print(f"[demo] results DB: {workdir / 'callqa.db'}; Prefect home: {workdir / 'prefect'}")
+        print(f"[demo] reports: {workdir / 'reports' / 'index.html'} (also under reports/ in s3://{BUCKET}); "
+              f"scorecards, alerts.html, coaching.html, dashboard.html")
         ok = first.count("done") > 0 and first.count("failed") == 0 and second.count("done") == 0
         return 0 if ok else 1
     finally:

@@ -1,0 +1,163 @@
+"""Rendering: Jinja2 pages (autoescaped) with inline SVG charts, and the JSON/CSV exports."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict
+from datetime import datetime
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from reports import charts
+from reports.aggregate import AgentCoaching, Dashboard
+from reports.data import AlertItem, CallReport, ReportData
+
+
+def environment() -> Environment:
+    env = Environment(loader=PackageLoader("reports", "templates"), autoescape=True, undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["secs"] = lambda x: "n/a" if x is None else f"{x:.1f} s"
+    env.filters["score"] = lambda x: "n/a" if x is None else f"{x:.1f}"
+    env.filters["pct"] = lambda x: "n/a" if x is None else f"{x:.0f}%"
+    return env
+
+
+def _root(page: str) -> str:
+    return "../" * page.count("/")
+
+
+def _range_label(data: ReportData) -> str:
+    if data.since is None and data.until is None:
+        return "all dates"
+    lo = f"{data.since:%Y-%m-%d %H:%M}" if data.since else "the first call"
+    hi = f"{data.until:%Y-%m-%d %H:%M}" if data.until else "the latest call"
+    return f"{lo} to {hi} (UTC)"
+
+
+def _common(data: ReportData, page: str, title: str) -> dict:
+    return {"root": _root(page), "title": title, "generated": f"{data.generated_at:%Y-%m-%d %H:%M}",
+            "range_label": _range_label(data)}
+
+
+def call_page(env: Environment, data: ReportData, call: CallReport) -> str:
+    alerts = [a for a in data.alerts if a.call.call_id == call.info.call_id]
+    chart = None
+    if call.scored is not None:
+        chart = Markup(charts.sentiment_chart([(p.start, p.role, p.score) for p in call.scored.sentiment],
+                                              call.info.duration))
+    return env.get_template("call.html").render(
+        **_common(data, call.info.page, f"Call {call.info.call_id}"), call=call, alerts=alerts, chart=chart)
+
+
+def alerts_page(env: Environment, data: ReportData) -> str:
+    return env.get_template("alerts.html").render(
+        **_common(data, "alerts.html", "Alert queue"), alerts=data.alerts,
+        categories=sorted({a.category for a in data.alerts}), agents=sorted({a.call.agent for a in data.alerts}),
+        severities=[s for s in ("critical", "high", "medium", "low") if any(a.severity == s for a in data.alerts)])
+
+
+def coaching_page(env: Environment, data: ReportData, agents: tuple[AgentCoaching, ...],
+                  team_mean: float | None) -> str:
+    sections = []
+    for i, a in enumerate(agents):
+        dated = [(c.info.when, c.scored.total) for c in a.calls if c.scored.total is not None]
+        trend = Markup(charts.trend([d for d, _ in dated], [s for _, s in dated], team_mean,
+                                    f"{a.agent}: score per call")) if dated else None
+        rates = Markup(charts.agent_vs_team([p.question_id for p, _ in a.pass_rates], [p.rate for p, _ in a.pass_rates],
+                                            [t.rate for _, t in a.pass_rates], f"{a.agent}: pass rate vs team"))
+        sections.append({"anchor": f"agent-{i + 1}", "coaching": a, "trend": trend, "rates": rates})
+    return env.get_template("coaching.html").render(
+        **_common(data, "coaching.html", "Coaching picks"), sections=sections, team_mean=team_mean)
+
+
+def dashboard_page(env: Environment, data: ReportData, dash: Dashboard) -> str:
+    rated = [p for p in dash.pass_rates if p.rate is not None]
+    figures = {
+        "histogram": charts.histogram(dash.scores, "Score distribution"),
+        "pass_rates": charts.bars([p.question_id for p in rated], [p.rate for p in rated], "Pass rate per question",
+                                  ylabel="pass rate %", percent=True),
+        "alerts": charts.bars([k for k, _ in dash.alerts_by_category], [v for _, v in dash.alerts_by_category],
+                              "Alerts per category", ylabel="alerts"),
+        "queues": charts.bars([k for k, _ in dash.by_queue], [v for _, v in dash.by_queue], "Calls per queue",
+                              ylabel="calls"),
+        "languages": charts.bars([k for k, _ in dash.by_language], [v for _, v in dash.by_language],
+                                 "Calls per language", ylabel="calls"),
+    }
+    return env.get_template("dashboard.html").render(
+        **_common(data, "dashboard.html", "Team dashboard"), dash=dash,
+        figures={k: Markup(v) for k, v in figures.items()})
+
+
+def index_page(env: Environment, data: ReportData, dash: Dashboard) -> str:
+    alert_counts: dict[str, int] = {}
+    for a in data.alerts:
+        alert_counts[a.call.call_id] = alert_counts.get(a.call.call_id, 0) + 1
+    return env.get_template("index.html").render(
+        **_common(data, "index.html", "Call QA reports"), calls=data.calls, dash=dash, alert_counts=alert_counts)
+
+
+# ---- exports ----
+
+def _iso(d: datetime) -> str:
+    return d.isoformat(timespec="seconds")
+
+
+def scorecards_json(data: ReportData) -> str:
+    out = []
+    for c in data.calls:
+        if c.scored is None:
+            continue
+        s = c.scored
+        out.append({"call_id": c.info.call_id, "agent": c.info.agent, "queue": c.info.queue,
+                    "direction": c.info.direction, "language": c.info.language, "date": _iso(c.info.when),
+                    "date_is_start": c.info.when_is_start, "duration": c.info.duration, "page": c.info.page,
+                    "form_id": s.form_id, "form_version": s.form_version, "total": s.total,
+                    "auto_failed": s.auto_failed, "auto_fail_reasons": list(s.auto_fail_reasons),
+                    "critical_failures": list(s.critical_failures),
+                    "sections": [asdict(x) for x in s.sections], "questions": [asdict(q) for q in s.questions],
+                    "sentiment_outcome": s.sentiment_outcome, "customer_sentiment_delta": s.customer_delta,
+                    "kpis": dict(s.kpis)})
+    return json.dumps(out, ensure_ascii=False, indent=1)
+
+
+SCORECARD_COLUMNS = ["call_id", "date", "agent", "queue", "language", "form_id", "form_version", "total",
+                     "auto_failed", "section_id", "question_id", "question", "answer", "points", "effective_weight",
+                     "auto_fail", "critical", "evidence_start", "evidence_role", "evidence_quote"]
+ALERT_COLUMNS = ["alert_id", "severity", "category", "rule_id", "title", "status", "call_id", "call_date", "agent",
+                 "queue", "evidence_start", "evidence_role", "evidence_quote", "link"]
+
+
+def _csv(columns: list[str], rows: list[list]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(columns)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def scorecards_csv(data: ReportData) -> str:
+    rows = []
+    for c in data.calls:
+        if c.scored is None:
+            continue
+        s = c.scored
+        for q in s.questions:
+            e = q.evidence[0] if q.evidence else None
+            rows.append([c.info.call_id, _iso(c.info.when), c.info.agent, c.info.queue, c.info.language, s.form_id,
+                         s.form_version, "" if s.total is None else s.total, s.auto_failed, q.section_id,
+                         q.question_id, q.text, q.answer, q.points, q.effective_weight, q.auto_fail, q.critical,
+                         "" if e is None or e.start is None else e.start, e.role if e else "", e.quote if e else ""])
+    return _csv(SCORECARD_COLUMNS, rows)
+
+
+def _alert_row(a: AlertItem) -> list:
+    e = a.evidence[0] if a.evidence else None
+    return [a.alert_id, a.severity, a.category, a.rule_id, a.title, a.status, a.call.call_id, _iso(a.call.when),
+            a.call.agent, a.call.queue, "" if e is None or e.start is None else e.start, e.role if e else "",
+            e.quote if e else "", a.link]
+
+
+def alerts_csv(data: ReportData) -> str:
+    return _csv(ALERT_COLUMNS, [_alert_row(a) for a in data.alerts])
