@@ -27,9 +27,10 @@ def upload_folder(client, bucket: str, folder: Path, prefix: str) -> int:
 
 
 def prepare_samples(folder: Path) -> None:
-    from pipeline.synth import write_sample_calls
+    from pipeline.synth import write_risk_calls, write_sample_calls
 
     write_sample_calls(folder / "good")
+    write_risk_calls(folder / "risk")
     write_bad_recordings(folder / "bad")
     # A good recording with a misleading name: WAV content uploaded as .mp3 (decoded by content, warned).
     first = sorted((folder / "good").glob("*.wav"))[0]
@@ -66,7 +67,7 @@ def run_demo(workdir: Path, *, backend: str = "faster-whisper", keep_server: boo
     shutil.rmtree(workdir / "s3", ignore_errors=True)
     (workdir / "callqa.db").unlink(missing_ok=True)
     samples = workdir / "samples"
-    if not (samples / "good").is_dir():
+    if not all((samples / d).is_dir() for d in ("good", "risk", "bad")):
         print(f"[demo] synthesising sample calls into {samples}")
         prepare_samples(samples)
     server = LocalS3Server()
@@ -92,8 +93,15 @@ def run_demo(workdir: Path, *, backend: str = "faster-whisper", keep_server: boo
         second = run_batch(cfg)
         _print_summary(second)
         for o in first.outcomes:
-            if o.status == "done" and o.call_id.startswith("good/"):
+            if o.status == "done" and o.call_id.startswith(("good/", "risk/")):
                 _show_call(client, o.call_id)
+        from pipeline.store import ResultsStore
+
+        by_call: dict[str, list[str]] = {}
+        for a in ResultsStore(cfg.database_url).alerts():
+            by_call.setdefault(a["call_id"], []).append(a["rule_id"])
+        for call_id, rules in sorted(by_call.items()):
+            print(f"[demo] alerts {call_id:28} {', '.join(rules)}")
         print(f"[demo] results DB: {workdir / 'callqa.db'}; Prefect home: {workdir / 'prefect'}")
         print(f"[demo] reports: {workdir / 'reports' / 'index.html'} (also under reports/ in s3://{BUCKET}); "
               f"scorecards, alerts.html, coaching.html, dashboard.html")

@@ -74,6 +74,7 @@ class SampleScript:
     started_at: datetime
     metadata_language: Language | None  # what the sidecar forces; None = let the pipeline detect
     stereo: bool  # the layout written when write_sample_calls(stereo_and_mono=False)
+    attributes: tuple[tuple[str, str], ...] = ()  # extra sidecar attributes, e.g. (("customer_id", "c-1"),)
 
 
 def _a(text: str) -> ScriptedTurn:
@@ -125,6 +126,34 @@ SAMPLE_SCRIPTS: dict[str, SampleScript] = {
         _c("收到了，谢谢，再见。"),
     ), "zhang.wei", "support-cn", "inbound", datetime(2024, 5, 15, 16, 45, 10, tzinfo=_CST), None, False),
 }
+
+# Calls that break rules, for the demo's reports and alert queue: an escalating complaint (threats, a manager
+# request, a forbidden phrase that auto-fails the scorecard, a full card number read out, an angry ending).
+# The card number is Luhn-valid and made of digits espeak-ng and whisper base agree on.
+RISK_SCRIPTS: dict[str, SampleScript] = {
+    "en_escalation": SampleScript("en", (
+        _a("Thank you for calling Northwind Telecom. This call may be recorded. My name is James. "
+           "How can I help you?"),
+        _c("This is the third time I am calling about the same refund, and nobody has fixed it."),
+        _a("Calm down. Let me look. Your card number is: Four one two one. Six four one six. One two eight six. "
+           "One six four eight."),
+        _c("I want to speak to a manager. If this is not fixed today, I will go to the press, "
+           "and my lawyer will sue you."),
+        _a("The refund is still pending. There is nothing more I can do."),
+        _c("This is terrible, awful service. I am very angry. Goodbye."),
+    ), "james.wu", "billing", "inbound", datetime(2024, 5, 16, 11, 5, 0, tzinfo=_EST), "en", True,
+        (("customer_id", "cust-1042"), ("topic", "refund"))),
+}
+
+
+def write_risk_calls(out_dir: Path) -> list[SynthCall]:
+    """Every RISK_SCRIPTS call as `<name>_stereo.wav` with its `.json` and `.turns.json` sidecars."""
+    calls = []
+    for name, script in RISK_SCRIPTS.items():
+        call = synthesise_call(script.turns, script.language, Path(out_dir) / f"{name}_stereo.wav", stereo=True)
+        write_sidecars(call, script)
+        calls.append(call)
+    return calls
 
 
 def to_pinyin(text: str) -> str:
@@ -266,6 +295,8 @@ def write_sidecars(call: SynthCall, script: SampleScript) -> tuple[Path, Path]:
     turns_path = call.audio_path.with_suffix(".turns.json")
     meta = {"agent": script.agent, "queue": script.queue, "direction": script.direction,
             "started_at": script.started_at.isoformat(), "language": script.metadata_language}
+    if script.attributes:
+        meta["attributes"] = dict(script.attributes)
     turns = [{"role": t.role, "text": t.text, "start": round(t.start, 6), "end": round(t.end, 6)}
              for t in call.turns]
     meta_path.write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -78,3 +78,9 @@ def test_models_cached_per_process():
 def test_missing_model_is_a_coded_error():
     with pytest.raises(ModelError, match=r"\[E301\].*no_such_spacy_model"):
         SpacyNerRecognizer("no_such_spacy_model").analyze("John Smith", "en")
+
+
+def test_ordinary_words_the_model_tags_as_names_are_vetoed_by_the_tagger():
+    # en_core_web_sm tags the verb in "Calm down." as PERSON; a name needs a proper-noun token
+    assert [f.entity for f in SpacyNerRecognizer().analyze("Calm down. Let me look.", "en")] == []
+    assert [f.text for f in SpacyNerRecognizer().analyze("Calm down, Michael Johnson.", "en")] == ["Michael Johnson"]
