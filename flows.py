@@ -80,6 +80,9 @@ def _policy(cfg: PipelineConfig):
         if key not in _models:
             from compliance.alerts import default_policy_path, load_policy
 
+            from compliance.recognizer_config import default_recognizers
+
+            default_recognizers()  # a broken $CALLQA_PII_RECOGNIZERS file fails here (E131), not per call
             _models[key] = load_policy(cfg.policy_file or default_policy_path())  # E130 names file and line
         return _models[key]
 

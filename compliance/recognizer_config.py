@@ -14,6 +14,7 @@ example. The file is read with pipeline.yamlspec like evaluation forms and compl
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -202,7 +203,11 @@ def load_recognizers(path: str | Path | None = None, *, models: dict[str, Any] |
     return build_recognizers(parse_recognizer_config(text, where), where, models=models)
 
 
+RECOGNIZERS_ENV = "CALLQA_PII_RECOGNIZERS"
+
+
 @lru_cache(maxsize=1)
 def default_recognizers() -> RecognizerSet:
-    """The shipped configuration, read once per process; NER models still load only when first used."""
-    return load_recognizers()
+    """The configuration every stage uses unless given another: the file named by $CALLQA_PII_RECOGNIZERS,
+    else the shipped one; read once per process. NER models still load only when first used."""
+    return load_recognizers(os.environ.get(RECOGNIZERS_ENV) or None)

@@ -143,3 +143,21 @@ def test_pattern_name_clash_and_duplicate_key(tmp_path):
 def test_parse_without_file_uses_given_name():
     with pytest.raises(RecognizerConfigError, match=r"<inline>:1: a recognizer config must be a YAML mapping"):
         parse_recognizer_config("- just a list", "<inline>")
+
+
+def test_the_pipeline_wide_default_comes_from_the_environment(tmp_path, monkeypatch):
+    from compliance.pii import analyze
+    from compliance.recognizer_config import RECOGNIZERS_ENV, default_recognizers
+
+    own = tmp_path / "mine.yaml"
+    own.write_text('version: "1"\nmin_score: 0.3\nlanguages:\n  en: [email]\n  zh: [email]\n')
+    text = "Mail jane@example.com or call 415-555-0134."
+    default_recognizers.cache_clear()
+    try:
+        assert {f.entity for f in analyze(text, "en")} >= {"EMAIL_ADDRESS", "PHONE_NUMBER"}
+        monkeypatch.setenv(RECOGNIZERS_ENV, str(own))
+        default_recognizers.cache_clear()
+        assert [f.entity for f in analyze(text, "en")] == ["EMAIL_ADDRESS"]
+    finally:
+        monkeypatch.delenv(RECOGNIZERS_ENV, raising=False)
+        default_recognizers.cache_clear()
