@@ -47,15 +47,29 @@ def _transcriber(cfg: PipelineConfig):
         return _models[key]
 
 
+class _LazyDiarizer:
+    """Loads pyannote on the first mono call: a batch of stereo recordings never pays for it (~0.5 GB)."""
+
+    def __init__(self, cfg: PipelineConfig):
+        self._cfg, self._loaded = cfg, None
+
+    def diarize(self, audio, **kwargs):
+        if self._loaded is None:
+            with _models_lock:
+                if self._loaded is None:
+                    from transcribe.diarize import PyannoteDiarizer
+
+                    self._loaded = PyannoteDiarizer(self._cfg.diarization_pipeline, self._cfg.device)
+        return self._loaded.diarize(audio, **kwargs)
+
+
 def _diarizer(cfg: PipelineConfig):
     if cfg.diarization == "none":
         return None
     key = ("diarizer", cfg.diarization_pipeline, cfg.device)
     with _models_lock:
         if key not in _models:
-            from transcribe.diarize import PyannoteDiarizer
-
-            _models[key] = PyannoteDiarizer(cfg.diarization_pipeline, cfg.device)
+            _models[key] = _LazyDiarizer(cfg)
         return _models[key]
 
 

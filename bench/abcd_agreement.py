@@ -56,6 +56,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.metrics import accuracy, kappa  # noqa: E402,F401  (shared with bench/accuracy.py)
 from pipeline.models import Segment, Transcript  # noqa: E402
 from scoring.rules import build_rule, evaluate  # noqa: E402
 from scoring.similarity import E5SimilarityModel, best_match  # noqa: E402
@@ -147,20 +148,6 @@ def sop_examples(item: Item, with_action: bool) -> list[str]:
 
 
 # ---- statistics ----
-
-def kappa(x: list, y: list) -> float:
-    n = len(x)
-    if n == 0:
-        return float("nan")
-    cats = sorted(set(x) | set(y))
-    po = sum(a == b for a, b in zip(x, y)) / n
-    pe = sum((x.count(c) / n) * (y.count(c) / n) for c in cats)
-    return 1.0 if pe == 1 else (po - pe) / (1 - pe)
-
-
-def accuracy(x: list, y: list) -> float:
-    return sum(a == b for a, b in zip(x, y)) / len(x) if x else float("nan")
-
 
 def _ranks(v: np.ndarray) -> np.ndarray:
     order = np.argsort(v, kind="mergesort")

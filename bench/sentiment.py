@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.metrics import macro_f1  # noqa: E402  (shared with bench/accuracy.py)
 from scoring.sentiment import LABELS, LexiconSentiment  # noqa: E402
 
 
@@ -63,16 +64,6 @@ def chinese(per_class: int, seed: int) -> list[tuple[str, str]]:
     for label, name in (("positive", "pos.txt"), ("negative", "neg.txt")):
         rows += [(line.strip(), label) for line in (d / name).read_text(encoding="utf-8").splitlines() if line.strip()]
     return _sample(rows, per_class, seed)
-
-
-def macro_f1(gold: list[str], pred: list[str], classes: tuple[str, ...]) -> tuple[float, dict[str, float]]:
-    per = {}
-    for c in classes:
-        tp = sum(g == c and p == c for g, p in zip(gold, pred))
-        fp = sum(g != c and p == c for g, p in zip(gold, pred))
-        fn = sum(g == c and p != c for g, p in zip(gold, pred))
-        per[c] = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-    return sum(per.values()) / len(per), per
 
 
 def evaluate(model, data, language: str, classes: tuple[str, ...]) -> dict:

@@ -41,7 +41,7 @@ def _digits(s: str) -> str:
 
 
 # --- phone numbers ------------------------------------------------------------------------------
-_SEP = r"[\s\-]?"
+_SEP = r"(?:[\s\-]|[，,、]\s?)?"  # speech-to-text writes pauses in a number as commas (一三八，一二三四)
 _NB, _NA = r"(?<![\d+])", r"(?!\d)"  # digit boundaries: \b is useless between CJK and digits
 _EXT = r"(?:\s?(?:x|ext\.?|extension)\s?\d{1,5})?"
 _DATE_LIKE = re.compile(r"\d{1,2}[./\-]\d{1,2}[./\-]\d{4}|\d{4}[./\-]\d{1,2}[./\-]\d{1,2}")

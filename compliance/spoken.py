@@ -27,7 +27,8 @@ def normalise_spoken_digits(text: str, language: Language) -> tuple[str, OffsetM
 
 def _normalise_zh(text: str) -> tuple[str, OffsetMap]:
     out = list(text)
-    for run in re.finditer(r"[0-9%s](?:[\s\-]*[0-9%s])*" % (("".join(_ZH_DIGITS),) * 2), text):
+    # groups may be separated by the commas speech-to-text writes for pauses: 一三八，一二三四，五六七八
+    for run in re.finditer(r"[0-9%s](?:(?:[\s\-]|[，,、]\s?)*[0-9%s])*" % (("".join(_ZH_DIGITS),) * 2), text):
         chunk = run.group(0)
         if sum(ch.isdigit() or ch in _ZH_DIGITS for ch in chunk) >= MIN_SPOKEN_DIGITS and not chunk.isascii():
             for i in range(run.start(), run.end()):
@@ -54,7 +55,7 @@ def _normalise_en(text: str) -> tuple[str, OffsetMap]:
                 runs.append(current)
             current, prev_end, i = [], None, i + 1
             continue
-        if current and not re.fullmatch(r"[\s,\-]*", text[prev_end:item[1]]):
+        if current and not re.fullmatch(r"[\s,.\-]*", text[prev_end:item[1]]):  # "Four one. Six four."
             runs.append(current)
             current = []
         current.append(item)

@@ -39,9 +39,27 @@ def _overlaps(transcript_segments: Sequence[Segment]) -> tuple[Interval, ...]:
     return tuple((round(s, 3), round(e, 3)) for s, e in overlap_intervals(by_speaker.values()))
 
 
+PAUSE_SPLIT_SECONDS = 1.5
+
+
+def split_at_pauses(seg: Segment, max_gap: float = PAUSE_SPLIT_SECONDS) -> list[Segment]:
+    """`seg` cut wherever its words pause longer than `max_gap`. On one party's channel whisper can return
+    one segment spanning the other party's turns; merged by start time, its text would come before replies
+    it actually follows."""
+    words = list(seg.words)
+    cuts = [i for i in range(1, len(words)) if words[i].start - words[i - 1].end > max_gap]
+    if not cuts:
+        return [seg]
+    bounds = [0, *cuts, len(words)]
+    return [replace(seg, words=tuple(words[a:b]), start=words[a].start, end=words[b - 1].end,
+                    text=join_words([w.text for w in words[a:b]]))
+            for a, b in zip(bounds, bounds[1:])]
+
+
 def merge_channel_transcripts(per_channel: Sequence[Transcript], call_id: str, *,
                               speakers: Sequence[str] | None = None) -> Transcript:
-    """One transcript from the transcripts of each channel (index = channel), segments ordered by time.
+    """One transcript from the transcripts of each channel (index = channel), segments cut at long pauses
+    (`split_at_pauses`) and ordered by time.
 
     Each channel's speaker is `speakers[i]` if given, else the speaker its segments already carry
     (transcribe_recording(speaker=...)), else "S<i>"; every word is stamped with it.
@@ -52,7 +70,7 @@ def merge_channel_transcripts(per_channel: Sequence[Transcript], call_id: str, *
         raise ValueError(f"speakers must name each of the {len(per_channel)} channels once, got {list(speakers)}")
     segments: list[Segment] = []
     for ch, t in enumerate(per_channel):
-        for seg in t.segments:
+        for seg in (piece for s in t.segments for piece in split_at_pauses(s)):
             spk = speakers[ch] if speakers is not None else (seg.speaker or f"S{ch}")
             segments.append(replace(seg, speaker=spk, channel=ch if seg.channel is None else seg.channel,
                                     words=tuple(replace(w, speaker=spk) for w in seg.words)))

@@ -320,3 +320,10 @@ def test_zh_benchmark_generator_identifiers_pass_checksums():
     assert pii_zh.build(3, 20, 5) == pii_zh.build(3, 20, 5)  # deterministic
     for item in pii_zh.build(3, 40, 10):
         assert all(0 <= s < e <= len(item["text"]) for _, s, e in item["spans"])
+
+
+@pytest.mark.parametrize("text", ["我的手机号码是一三八，一二三四，五六七八。", "我的手机号码是138，1234，5678。",
+                                  "我的手機號碼是幺三八、一二三四、五六七八。"])
+def test_chinese_phone_with_pause_commas_between_groups(text):
+    found = [f for f in analyze(text, "zh") if f.entity == "PHONE_NUMBER"]
+    assert len(found) == 1 and found[0].text.endswith(("五六七八", "5678")) and found[0].score >= 0.5

@@ -145,3 +145,18 @@ def test_synthesised_stereo_call_merges_to_agent_on_channel_0(tmp_path):
             scripted = sum(t.end - t.start for t in sc.turns if t.role == role)
             assert abs(m.role(role).talk_seconds - scripted) <= 0.3
         assert m.overtalk_seconds == 0.0 and m.interruptions == ()
+
+
+def test_a_channel_segment_spanning_the_other_partys_turn_is_cut_at_the_pause():
+    def words(start, text):
+        return tuple(Word(w, start + 0.4 * i, start + 0.4 * i + 0.3, 0.9) for i, w in enumerate(text.split()))
+
+    # the customer's channel: one whisper segment from 2 s to 13 s holding two replies 8 s apart
+    cust = words(2.0, "Hi there.") + words(12.0, "Yes please.")
+    customer = Transcript("c", "en", 1.0, 20.0, (Segment(2.0, 13.0, "Hi there. Yes please.", cust),), "fake", "fake")
+    agent = Transcript("c", "en", 1.0, 20.0, (Segment(5.0, 7.0, "Can I help you?", words(5.0, "Can I help you?")),),
+                       "fake", "fake")
+    merged = merge_channel_transcripts([agent, customer], "c")
+    assert [(s.speaker, s.text) for s in merged.segments] == [
+        ("S1", "Hi there."), ("S0", "Can I help you?"), ("S1", "Yes please.")]
+    assert merged.segments[2].start == 12.0 and merged.segments[0].end == pytest.approx(2.7)
