@@ -200,6 +200,34 @@ _MONTH_RE = "|".join(m.capitalize() + "|" + m for m in _MONTHS) + "|" + "|".join
 _DAY_RE = r"\d{1,2}(?:st|nd|rd|th)?|" + "|".join(sorted(_ORD_WORDS, key=len, reverse=True))
 
 
+# Years as said aloud: "nineteen eighty five", "nineteen eighty-five", "nineteen oh two", "two thousand and one"
+_UNITS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+_TEENS = ("ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen")
+_TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+_TWO_DIGITS = (rf"(?:{'|'.join(_TENS)})(?:[\s-]+(?:{'|'.join(_UNITS)}))?|{'|'.join(_TEENS)}"
+               rf"|(?:oh|o)[\s-]+(?:{'|'.join(_UNITS)})")
+_SPOKEN_YEAR_RE = (rf"(?:nineteen|twenty)[\s-]+(?:{_TWO_DIGITS})"
+                   rf"|two[\s-]+thousand(?:[\s-]+(?:and[\s-]+)?(?:{_TWO_DIGITS}|{'|'.join(_UNITS)}))?")
+
+
+def _two_digit_value(words: list[str]) -> int:
+    if words[0] in ("oh", "o"):
+        return _UNITS.index(words[1]) + 1
+    if words[0] in _TEENS:
+        return 10 + _TEENS.index(words[0])
+    return 10 * (_TENS.index(words[0]) + 2) + (_UNITS.index(words[1]) + 1 if len(words) > 1 else 0)
+
+
+def spoken_year(s: str) -> int:
+    """1985 from "nineteen eighty five" / "nineteen eighty-five", 2001 from "two thousand and one"."""
+    words = [w for w in re.split(r"[\s-]+", s.lower()) if w and w != "and"]
+    if words[:2] == ["two", "thousand"]:
+        rest = words[2:]
+        return 2000 + (0 if not rest else _UNITS.index(rest[0]) + 1 if rest[0] in _UNITS and len(rest) == 1
+                       else _two_digit_value(rest))
+    return (19 if words[0] == "nineteen" else 20) * 100 + _two_digit_value(words[1:])
+
+
 def _day_value(s: str) -> int:
     s = s.lower()
     return _ORD_WORDS[s] if s in _ORD_WORDS else int(re.sub(r"\D", "", s))
@@ -211,7 +239,7 @@ def _month_value(s: str) -> int:
 
 def _date_validator(m: re.Match[str]) -> str | None:
     g = m.groupdict()
-    y = int(g["y"])
+    y = int(g["y"]) if g["y"].isdigit() else spoken_year(g["y"])
     if "mon" in g and g["mon"]:
         ok = _plausible_date(y, _month_value(g["mon"]), _day_value(g["d"]))
     else:  # numeric: accept either month/day or day/month order
@@ -251,10 +279,12 @@ class DateOfBirthRecognizer(PatternRecognizer):
         Pattern("en_numeric", re.compile(r"(?<!\d)(?P<a>\d{1,2})[/.\-](?P<b>\d{1,2})[/.\-](?P<y>\d{4})(?!\d)"), 0.4,
                 validate=_date_validator),
         Pattern("en_day_month_year", re.compile(
-            rf"\b(?:the\s+)?(?P<d>{_DAY_RE})\s+(?:of\s+)?(?P<mon>{_MONTH_RE}),?\s+(?P<y>\d{{4}})(?!\d)", re.I), 0.4,
+            rf"\b(?:the\s+)?(?P<d>{_DAY_RE})\s+(?:of\s+)?(?P<mon>{_MONTH_RE}),?\s+(?P<y>\d{{4}}(?!\d)|(?:{_SPOKEN_YEAR_RE})\b)",
+            re.I), 0.4,
             languages=("en",), validate=_date_validator),
         Pattern("en_month_day_year", re.compile(
-            rf"\b(?P<mon>{_MONTH_RE})\s+(?:the\s+)?(?P<d>{_DAY_RE}),?\s+(?P<y>\d{{4}})(?!\d)", re.I), 0.4,
+            rf"\b(?P<mon>{_MONTH_RE})\s+(?:the\s+)?(?P<d>{_DAY_RE}),?\s+(?P<y>\d{{4}}(?!\d)|(?:{_SPOKEN_YEAR_RE})\b)",
+            re.I), 0.4,
             languages=("en",), validate=_date_validator),
         Pattern("zh_ymd", re.compile(rf"(?<!\d)(?P<y>\d{{4}})\s*年\s*(?P<mo>{_ZH_SMALL})\s*月\s*(?P<d>{_ZH_SMALL})\s*[日号號]"),
                 0.4, languages=("zh",), validate=_zh_date_validator),

@@ -327,3 +327,20 @@ def test_zh_benchmark_generator_identifiers_pass_checksums():
 def test_chinese_phone_with_pause_commas_between_groups(text):
     found = [f for f in analyze(text, "zh") if f.entity == "PHONE_NUMBER"]
     assert len(found) == 1 and found[0].text.endswith(("五六七八", "5678")) and found[0].score >= 0.5
+
+
+@pytest.mark.parametrize("said,year", [("nineteen eighty five", 1985), ("nineteen eighty-five", 1985),
+                                       ("nineteen oh two", 1902), ("two thousand and one", 2001),
+                                       ("two thousand", 2000), ("twenty twelve", 2012)])
+def test_spoken_years(said, year):
+    from compliance.pii import spoken_year
+
+    assert spoken_year(said) == year
+
+
+def test_date_of_birth_said_in_words():
+    text = "I was born on the third of March, nineteen eighty five, and moved here in two thousand."
+    dob = [f for f in analyze(text, "en") if f.entity == "DATE_OF_BIRTH"]
+    assert [(f.text, f.score >= 0.5) for f in dob] == [("the third of March, nineteen eighty five", True)]
+    assert not [f for f in analyze("The contract ends on the fifth of May, twenty thirty.", "en")
+                if f.entity == "DATE_OF_BIRTH"], "a future date is no date of birth"
