@@ -35,7 +35,7 @@ from compliance import pii
 from pipeline.errors import CallQAError
 from pipeline.metrics import ConversationMetrics
 from pipeline.models import Call, Transcript
-from pipeline.yamlspec import line_of, read_mapping, read_text, source_lines
+from pipeline.yamlspec import line_of, read_mapping, read_text, source_lines, unknown_key_message
 from scoring.forms import Text
 from transcribe.chinese import CJK, to_script
 from pipeline.metrics import match_phrase
@@ -360,10 +360,7 @@ def _describe(err: dict, lines: dict[tuple, int], where: str) -> str:
     dotted = ".".join(map(str, loc)) or "<policy>"
     if err["type"] == "extra_forbidden":
         valid = list((PolicyRule if "rules" in loc[:-1] else Policy).model_fields)
-        close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.5)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        return (f"{where}:{line_of(lines, loc)}: unknown key '{loc[-1]}' at {dotted}; {hint}"
-                f"valid keys: {', '.join(valid)}\n  e.g.\n{POLICY_EXAMPLE}")
+        return unknown_key_message(where, line_of(lines, loc), loc, valid, POLICY_EXAMPLE)
     msg = err["msg"].removeprefix("Value error, ")
     return f"{where}:{line_of(lines, loc or ('rules',))}: {dotted}: {msg}\n  e.g.\n{POLICY_EXAMPLE}"
 

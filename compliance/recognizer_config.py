@@ -13,7 +13,6 @@ example. The file is read with pipeline.yamlspec like evaluation forms and compl
 """
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from functools import lru_cache
@@ -25,7 +24,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from compliance import pii
 from compliance.pii_types import LANGUAGES, Language, Pattern, RecognizerSet, RegexRecognizer
 from pipeline.errors import RecognizerConfigError
-from pipeline.yamlspec import line_of, read_mapping, read_text, source_lines
+from pipeline.yamlspec import did_you_mean, line_of, read_mapping, read_text, source_lines, unknown_key_message
 
 EXAMPLE = """\
 version: "1"
@@ -61,14 +60,9 @@ def _tw_id(m: re.Match[str]) -> str | None:
 VALIDATORS = {"luhn": _luhn, "cn_id": _cn_id, "tw_id": _tw_id}
 
 
-def _closest(word: str, choices) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.5)
-    return f"did you mean '{close[0]}'? " if close else ""
-
-
 def _known_recognizer(name: str) -> str:
     if name not in pii.RECOGNIZERS:
-        raise ValueError(f"unknown recognizer {name!r}; {_closest(name, pii.RECOGNIZERS)}"
+        raise ValueError(f"unknown recognizer {name!r}; {did_you_mean(name, pii.RECOGNIZERS)}"
                          f"built-in recognizers: {', '.join(sorted(pii.RECOGNIZERS))}")
     return name
 
@@ -99,7 +93,8 @@ class PatternSpec(BaseModel):
     @classmethod
     def _validator(cls, v: str | None) -> str | None:
         if v is not None and v not in VALIDATORS:
-            raise ValueError(f"unknown validator {v!r}; {_closest(v, VALIDATORS)}validators: {', '.join(VALIDATORS)}")
+            raise ValueError(f"unknown validator {v!r}; {did_you_mean(v, VALIDATORS)}"
+                             f"validators: {', '.join(VALIDATORS)}")
         return v
 
 
@@ -140,12 +135,11 @@ def _describe(err: dict, lines: dict[tuple, int], where: str) -> str:
     if err["type"] == "extra_forbidden":
         model = _SECTION_MODELS.get(str(loc[0]), RecognizerConfig) if len(loc) > 1 else RecognizerConfig
         valid = list(model.model_fields)
-        return (f"{where}:{line}: unknown key '{loc[-1]}' at {dotted}; {_closest(loc[-1], valid)}"
-                f"valid keys: {', '.join(valid)}\n  e.g.\n{EXAMPLE}")
+        return unknown_key_message(where, line, loc, valid, EXAMPLE)
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "literal_error" and loc and loc[0] == "languages":
         msg = f"unknown language '{loc[-1] if len(loc) == 2 else err['input']}'; " \
-              f"{_closest(err['input'], LANGUAGES)}languages: {', '.join(LANGUAGES)}"
+              f"{did_you_mean(err['input'], LANGUAGES)}languages: {', '.join(LANGUAGES)}"
     return f"{where}:{line}: {dotted}: {msg}\n  e.g.\n{EXAMPLE}"
 
 

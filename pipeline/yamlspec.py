@@ -4,6 +4,7 @@ The YAML is composed to nodes first: `source_lines` maps each data path to its l
 and `duplicate_key` catches a key given twice (PyYAML silently keeps the last one)."""
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,19 @@ def line_of(lines: dict[tuple, int], loc: tuple) -> int:
         if tuple(loc[:n]) in lines:
             return lines[tuple(loc[:n])]
     return 1
+
+
+def did_you_mean(word: object, choices) -> str:
+    """"did you mean 'x'? " for the closest of `choices` to `word`, or "" when none is close."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.5)
+    return f"did you mean '{close[0]}'? " if close else ""
+
+
+def unknown_key_message(where: str, line: int, loc: tuple, valid: list[str], example: str) -> str:
+    """The message for a key pydantic rejected as extra: where it is, the closest valid key, an example."""
+    dotted = ".".join(map(str, loc))
+    return (f"{where}:{line}: unknown key '{loc[-1]}' at {dotted}; {did_you_mean(loc[-1], valid)}"
+            f"valid keys: {', '.join(valid)}\n  e.g.\n{example}")
 
 
 def read_mapping(text: str, where: str, error: type[CallQAError], kind: str,

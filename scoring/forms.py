@@ -6,14 +6,13 @@ questions' weights. Each question's `rule` (and optional `na_when`) is a rule tr
 """
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.errors import FormError
-from pipeline.yamlspec import line_of, read_mapping, read_text, source_lines
+from pipeline.yamlspec import line_of, read_mapping, read_text, source_lines, unknown_key_message
 from scoring.rules import Rule, RuleSpecError, build_rule
 
 FORM_EXAMPLE = """\
@@ -151,11 +150,7 @@ def _describe(err: dict, lines: dict[tuple, int], where: str) -> str:
         return (f"{where}:{line_of(lines, full)}: {'.'.join(map(str, full))}: {cause.message}\n"
                 f"  e.g. {cause.example}")
     if err["type"] == "extra_forbidden":
-        valid = _fields_at(loc)
-        close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.5)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        return (f"{where}:{line_of(lines, loc)}: unknown key '{loc[-1]}' at {dotted}; {hint}"
-                f"valid keys: {', '.join(valid)}\n  e.g.\n{_example_for(loc)}")
+        return unknown_key_message(where, line_of(lines, loc), loc, _fields_at(loc), _example_for(loc))
     msg = err["msg"].removeprefix("Value error, ")
     line = line_of(lines, loc or ("sections",))  # form-wide checks (weights, ids) point at `sections:`
     return f"{where}:{line}: {dotted}: {msg}\n  e.g.\n{_example_for(loc)}"
