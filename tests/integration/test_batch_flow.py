@@ -18,14 +18,9 @@ from pipeline.models import Transcript
 from pipeline.store import ResultsStore
 
 from .proxy import TcpProxy
+from .s3util import read_object, s3_client
 
 pytestmark = pytest.mark.integration
-
-
-def _client(ep):
-    from minio import Minio
-
-    return Minio(ep.endpoint, access_key=ep.access_key, secret_key=ep.secret_key, secure=False)
 
 
 def _upload(client, bucket: str, folder: Path, prefix: str = "recordings/") -> None:
@@ -51,15 +46,6 @@ def _recall(reference: str, hypothesis: str, language: str) -> float:
     return sum(t in hyp for t in ref) / max(1, len(ref))
 
 
-def _read(client, bucket, key) -> bytes:
-    resp = client.get_object(bucket, key)
-    try:
-        return resp.read()
-    finally:
-        resp.close()
-        resp.release_conn()
-
-
 def test_batch_flow_transcribes_good_calls_and_quarantines_bad_ones(s3_server, sample_calls, tmp_path, caplog):
     from flows import batch_flow
 
@@ -67,7 +53,7 @@ def test_batch_flow_transcribes_good_calls_and_quarantines_bad_ones(s3_server, s
 
     folder, calls = sample_calls
     bucket = f"batch-{uuid.uuid4().hex[:8]}"
-    client = _client(s3_server)
+    client = s3_client(s3_server)
     client.make_bucket(bucket)
     staging = tmp_path / "upload"
     shutil.copytree(folder, staging / "good")
@@ -84,7 +70,7 @@ def test_batch_flow_transcribes_good_calls_and_quarantines_bad_ones(s3_server, s
     for call in calls:
         call_id = f"good/{call.audio_path.relative_to(folder).with_suffix('').as_posix()}"
         assert by_id[call_id].status == "done", call_id
-        t = Transcript.from_json(_read(client, bucket, f"transcripts/{call_id}.json").decode())
+        t = Transcript.from_json(read_object(client, bucket, f"transcripts/{call_id}.json").decode())
         assert t.language == call.language, call_id
         spoken = (" " if call.language == "en" else "").join(turn.text for turn in call.turns)
         assert _recall(spoken, t.text, call.language) >= 0.6, (call_id, t.text)
@@ -95,15 +81,15 @@ def test_batch_flow_transcribes_good_calls_and_quarantines_bad_ones(s3_server, s
         if call.channels == 2:  # split by channel; the agent (channel 0 in the synthesised calls) greets
             roles = {s.channel: s.role for s in t.speakers}
             assert roles == {0: "agent", 1: "customer"}, (call_id, t.speakers)
-            metrics = json.loads(_read(client, bucket, f"metrics/{call_id}.json"))
+            metrics = json.loads(read_object(client, bucket, f"metrics/{call_id}.json"))
             agent_talk = sum(turn.end - turn.start for turn in call.turns if turn.role == "agent")
             assert abs(metrics["agent"]["talk_seconds"] - agent_talk) < 0.25 * agent_talk, metrics
         else:  # mono: pyannote diarization, then roles
             assert {s.role for s in t.speakers} == {"agent", "customer"}, (call_id, t.speakers)
-            assert _read(client, bucket, f"transcripts/{call_id}.rttm").count(b"SPEAKER") >= 2
+            assert read_object(client, bucket, f"transcripts/{call_id}.rttm").count(b"SPEAKER") >= 2
     # Scored against the shipped forms: the scripted English billing call greets with a name and verifies
     # identity before account details; a card for every transcribed call, stored and in the DB.
-    card = json.loads(_read(client, bucket, "scorecards/good/en_billing_refund_stereo.json"))
+    card = json.loads(read_object(client, bucket, "scorecards/good/en_billing_refund_stereo.json"))
     answers = {a["question_id"]: a for a in card["answers"]}
     assert card["form_id"] == "inbound_service_en" and answers["greeting"]["answer"] == "pass", answers["greeting"]
     assert answers["greeting"]["evidence"][0]["role"] == "agent"
@@ -115,24 +101,24 @@ def test_batch_flow_transcribes_good_calls_and_quarantines_bad_ones(s3_server, s
 
     for call in calls:
         call_id = f"good/{call.audio_path.relative_to(folder).with_suffix('').as_posix()}"
-        red = Transcript.from_json(_read(client, bucket, f"redacted/transcripts/{call_id}.json").decode())
+        red = Transcript.from_json(read_object(client, bucket, f"redacted/transcripts/{call_id}.json").decode())
         assert find_pii(red) == [], call_id
         audio = tmp_path / "redacted.wav"
-        audio.write_bytes(_read(client, bucket, f"redacted/audio/{call_id}.wav"))
+        audio.write_bytes(read_object(client, bucket, f"redacted/audio/{call_id}.wav"))
         assert abs(inspect_recording(audio).duration - call.duration) < 0.05
     alerts = ResultsStore(cfg.database_url).alerts()
     assert {a["rule_id"] for a in alerts} >= {"missing_recording_disclosure"}
     for name, code in expected_bad.items():
         call_id = "bad/" + name.rsplit(".", 1)[0]
         assert (by_id[call_id].status, by_id[call_id].code) == ("quarantined", code), call_id
-        record = json.loads(_read(client, bucket, f"quarantine/{call_id}.json"))
+        record = json.loads(read_object(client, bucket, f"quarantine/{call_id}.json"))
         assert record["code"] == code and record["object_key"] == f"recordings/bad/{name}"
         assert client.stat_object(bucket, f"recordings/bad/{name}"), "original left in place"
     # Privacy: what was said never reaches the logs (call ids and error codes only).
     said = {tok for call in calls for turn in call.turns for tok in _tokens(turn.text, call.language)
             if len(tok) >= 6 and all(tok not in o.call_id for o in summary.outcomes)}
     assert said and not [tok for tok in said if tok in caplog.text.lower()]
-    wav_named = Transcript.from_json(_read(client, bucket, "transcripts/bad/wav-named.json").decode())
+    wav_named = Transcript.from_json(read_object(client, bucket, "transcripts/bad/wav-named.json").decode())
     assert any(w.startswith("W001") for w in wav_named.warnings)
 
     again = batch_flow(cfg)
@@ -149,7 +135,7 @@ def test_per_call_flow_and_batch_artifact(s3_server, sample_calls, tmp_path):
     folder, calls = sample_calls
     call = sorted(calls, key=lambda c: c.duration)[0]
     bucket = f"one-{uuid.uuid4().hex[:8]}"
-    client = _client(s3_server)
+    client = s3_client(s3_server)
     client.make_bucket(bucket)
     client.fput_object(bucket, "recordings/one.wav", str(call.audio_path))
     cfg = _config(s3_server, bucket, tmp_path / "r.db")
@@ -180,7 +166,7 @@ def test_storage_outage_mid_run_is_recovered_by_the_next_run(s3_server, sample_c
     folder, calls = sample_calls
     short = sorted(calls, key=lambda c: c.duration)[:3]
     bucket = f"outage-{uuid.uuid4().hex[:8]}"
-    client = _client(s3_server)
+    client = s3_client(s3_server)
     client.make_bucket(bucket)
     for i, c in enumerate(short):
         client.fput_object(bucket, f"recordings/c{i}.wav", str(c.audio_path))

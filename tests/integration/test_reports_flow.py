@@ -11,25 +11,12 @@ import pytest
 from pipeline.config import PipelineConfig, S3Settings
 from pipeline.store import ResultsStore
 
+from .s3util import read_object, s3_client
+
 pytestmark = pytest.mark.integration
 CALLS = ("en_billing_refund_stereo", "zh_password_reset_stereo")
 PAGES = {"index.html", "alerts.html", "alerts.csv", "coaching.html", "dashboard.html", "scorecards.json",
          "scorecards.csv", "static/report.css"}
-
-
-def _client(ep):
-    from minio import Minio
-
-    return Minio(ep.endpoint, access_key=ep.access_key, secret_key=ep.secret_key, secure=False)
-
-
-def _read(client, bucket, key) -> bytes:
-    resp = client.get_object(bucket, key)
-    try:
-        return resp.read()
-    finally:
-        resp.close()
-        resp.release_conn()
 
 
 def test_batch_flow_builds_the_reports(s3_server, sample_calls, tmp_path):
@@ -41,7 +28,7 @@ def test_batch_flow_builds_the_reports(s3_server, sample_calls, tmp_path):
 
     folder, _ = sample_calls
     bucket = f"reports-{uuid.uuid4().hex[:8]}"
-    client = _client(s3_server)
+    client = s3_client(s3_server)
     client.make_bucket(bucket)
     for name in CALLS:
         for suffix in (".wav", ".json"):
@@ -59,7 +46,7 @@ def test_batch_flow_builds_the_reports(s3_server, sample_calls, tmp_path):
     remote = {o.object_name for o in client.list_objects(bucket, prefix="reports/", recursive=True)}
     assert remote == {f"reports/{f}" for f in local}
     for rel in local:
-        assert _read(client, bucket, f"reports/{rel}") == (out / rel).read_bytes(), rel
+        assert read_object(client, bucket, f"reports/{rel}") == (out / rel).read_bytes(), rel
 
     en = (out / "calls" / "en_billing_refund_stereo.html").read_text(encoding="utf-8")
     card = store.scorecard("en_billing_refund_stereo")
@@ -75,7 +62,7 @@ def test_batch_flow_builds_the_reports(s3_server, sample_calls, tmp_path):
     assert alerts.count("data-alert=") == len(store.alerts())
 
     # The customer's name is said in the English call: whatever Whisper made of it stays out of the reports.
-    said = json.loads(_read(client, bucket, "transcripts/en_billing_refund_stereo.json"))
+    said = json.loads(read_object(client, bucket, "transcripts/en_billing_refund_stereo.json"))
     names = [w for w in ("Johnson", "Michael") if any(w in s["text"] for s in said["segments"])]
     assert names, "the transcript holds the customer's name (else this check proves nothing)"
     for rel in local:

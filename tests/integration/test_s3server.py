@@ -11,17 +11,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from minio import Minio
 
-from pipeline.s3server import SCRIPT, LocalS3Server, S3Endpoint, _alive
+from pipeline.s3server import SCRIPT, LocalS3Server, _alive
+
+from .s3util import read_object, s3_client
 
 pytestmark = pytest.mark.integration
 
 KEY = "recordings/通话 1.wav"
-
-
-def _client(ep: S3Endpoint) -> Minio:
-    return Minio(ep.endpoint, access_key=ep.access_key, secret_key=ep.secret_key, secure=ep.secure)
 
 
 def _port_open(endpoint: str) -> bool:
@@ -31,15 +28,6 @@ def _port_open(endpoint: str) -> bool:
     except OSError:
         return False
     return True
-
-
-def _get(mc: Minio, bucket: str, key: str) -> bytes:
-    resp = mc.get_object(bucket, key)
-    try:
-        return resp.read()
-    finally:
-        resp.close()
-        resp.release_conn()
 
 
 def test_put_get_list_then_stop(tmp_path):
@@ -54,12 +42,12 @@ def test_put_get_list_then_stop(tmp_path):
         assert len(pids) == 3, pids  # radosgw, ceph-osd, ceph-mon
         srv.wait_ready(timeout=5)
 
-        mc = _client(ep)
+        mc = s3_client(ep)
         mc.make_bucket("calls")
         assert mc.bucket_exists("calls")
         etag = mc.put_object("calls", KEY, io.BytesIO(data), len(data), content_type="audio/wav").etag.strip('"')
         assert etag == hashlib.md5(data).hexdigest()
-        assert _get(mc, "calls", KEY) == data
+        assert read_object(mc, "calls", KEY) == data
 
         listed = list(mc.list_objects("calls", prefix="recordings/", recursive=True))
         assert [o.object_name for o in listed] == [KEY]
@@ -88,7 +76,7 @@ def test_two_servers_side_by_side(tmp_path):
         assert (ep_b.access_key, ep_b.secret_key) == ("demo-access", "demo-secret-key")
         assert not set(a.pids()) & set(b.pids())
 
-        mc_a, mc_b = _client(ep_a), _client(ep_b)
+        mc_a, mc_b = s3_client(ep_a), s3_client(ep_b)
         mc_a.make_bucket("only-in-a")
         mc_b.make_bucket("only-in-b")
         assert [x.name for x in mc_a.list_buckets()] == ["only-in-a"]
@@ -100,7 +88,7 @@ def test_two_servers_side_by_side(tmp_path):
         assert not _port_open(ep_a.endpoint)
         assert b.pids() == b_pids
         mc_b.put_object("only-in-b", KEY, io.BytesIO(b"x"), 1)
-        assert _get(mc_b, "only-in-b", KEY) == b"x"
+        assert read_object(mc_b, "only-in-b", KEY) == b"x"
     finally:
         a.stop()
         b.stop()
