@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterable, Literal, Sequence
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from compliance import pii
+from compliance.redact import join_turn, speaker_turns
 from pipeline.errors import CallQAError
 from pipeline.metrics import ConversationMetrics
 from pipeline.models import Call, Transcript
@@ -186,17 +187,9 @@ def _language(text: str, transcript: Transcript) -> pii.Language:
 
 @register_check("pii_read_out", PiiParams)
 def _pii_read_out(ctx: AlertContext, p: PiiParams, rule_id: str) -> tuple[Evidence, ...]:
-    from compliance.redact import TURN_GAP, join_turn
-
-    turns: list[list] = []  # whisper splits a number read out slowly over segments: look at whole turns
-    for u in ctx.rules.units:
-        if turns and turns[-1][-1].speaker == u.speaker and turns[-1][-1].role == u.role \
-                and u.start - turns[-1][-1].end <= TURN_GAP:
-            turns[-1].append(u)
-        else:
-            turns.append([u])
+    units = ctx.rules.units
     ev = []
-    for turn in turns:
+    for turn in ([units[i] for i in idx] for idx in speaker_turns(units)):
         if turn[0].role != "agent":
             continue
         text = join_turn([u.text for u in turn], ctx.rules.transcript.language)[0]

@@ -13,7 +13,7 @@ import subprocess
 import wave
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Sequence
 
 import numpy as np
 
@@ -90,16 +90,17 @@ def _span_times(seg: Segment, offsets: list[tuple[int, int]] | None, start: int,
 TURN_GAP = 3.0  # seconds: a speaker's consecutive segments closer than this are analysed as one turn
 
 
-def _turns(transcript: Transcript) -> list[list[int]]:
-    """Indices of consecutive non-empty segments by one speaker: whisper often splits a number read out
-    slowly ("4121." / "64161286." / "1648.") across segments, so detection runs on whole turns."""
+def speaker_turns(parts: Sequence) -> list[list[int]]:
+    """Indices of consecutive non-empty parts (segments or utterances: `text`, `speaker`, `role`, `start`,
+    `end`) by one speaker less than TURN_GAP apart: whisper often splits a number read out slowly ("4121." /
+    "64161286." / "1648.") across segments, so detection runs on whole turns."""
     turns: list[list[int]] = []
-    for i, seg in enumerate(transcript.segments):
-        if not seg.text.strip():
+    for i, part in enumerate(parts):
+        if not part.text.strip():
             continue
-        prev = transcript.segments[turns[-1][-1]] if turns else None
-        if prev is not None and prev.speaker == seg.speaker and prev.role == seg.role \
-                and seg.start - prev.end <= TURN_GAP:
+        prev = parts[turns[-1][-1]] if turns else None
+        if prev is not None and prev.speaker == part.speaker and prev.role == part.role \
+                and part.start - prev.end <= TURN_GAP:
             turns[-1].append(i)
         else:
             turns.append([i])
@@ -130,7 +131,7 @@ def find_pii(transcript: Transcript, *, min_score: float = REDACT_MIN_SCORE) -> 
     if transcript.language not in ("en", "zh"):
         raise ValueError(f"PII detection supports languages 'en' and 'zh', not {transcript.language!r}")
     spans: list[PiiSpan] = []
-    for turn in _turns(transcript):
+    for turn in speaker_turns(transcript.segments):
         text, starts = join_turn([transcript.segments[si].text for si in turn], transcript.language)
         for f in analyze(text, transcript.language):  # type: ignore[arg-type]
             if f.score < min_score:
@@ -201,12 +202,12 @@ def redact_transcript(transcript: Transcript, spans: list[PiiSpan]) -> Transcrip
                    warnings=transcript.warnings + (f"redacted {len(spans)} spans",))
 
 
-def _merge_intervals(intervals: list[tuple[float, float]], pad: float, duration: float) -> list[tuple[float, float]]:
+def _merge_intervals(intervals: list[tuple[float, float]], pad: float) -> list[tuple[float, float]]:
     out: list[list[float]] = []
     for a, b in sorted(intervals):
         if b < a:
             raise ValueError(f"redaction interval ends before it starts: {a} > {b}")
-        a, b = max(0.0, a - pad), min(duration, b + pad)
+        a, b = max(0.0, a - pad), b + pad  # past the end is harmless: the streamed blocks end there
         if b <= a:
             continue
         if out and a <= out[-1][1]:
@@ -247,7 +248,7 @@ def redact_audio(src: Path, dst: Path, intervals: list[tuple[float, float]], *,
     if stream is None:
         raise CorruptAudioError("no audio stream to redact")
     rate, channels = int(stream["sample_rate"]), int(stream["channels"])
-    merged = _merge_intervals(intervals, pad, float("inf"))
+    merged = _merge_intervals(intervals, pad)
     block = int(BLOCK_SECONDS * rate)
     dst.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-i", str(src), "-vn", "-f", "f32le",
