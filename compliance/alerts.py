@@ -5,7 +5,8 @@ A policy file has `id`, `version` and a list of `rules`. Each rule has id, versi
 either `when` (a scoring.rules tree; the alert is raised when it matches, with its evidence) or `check`
 (a built-in Python check from CHECKS) with optional `params`:
 
-  pii_read_out               agent utterance holds a full card number / national ID (params: entities)
+  pii_read_out               agent turn holds a full card number / national ID (params: entities, min_score); with
+                             entities [NUMBER]: a long number that passes no checksum (ASR dropped a digit)
   missing_disclosure         no recording disclosure by the agent in the first `seconds` (params: seconds, phrases)
   deletion_not_acknowledged  customer asks to delete data / opt out and no agent acknowledgement within
                              `seconds` (params: request_phrases, ack_phrases, seconds)
@@ -32,7 +33,7 @@ from typing import Any, Callable, Iterable, Literal, Sequence
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from compliance import pii
-from compliance.redact import join_turn, speaker_turns
+from compliance.redact import analysis_turns
 from pipeline.errors import CallQAError
 from pipeline.metrics import ConversationMetrics
 from pipeline.models import Call, Transcript
@@ -106,6 +107,7 @@ class NoParams(_Params):
 
 class PiiParams(_Params):
     entities: tuple[str, ...] = ("CARD_NUMBER", "NATIONAL_ID")
+    min_score: float = Field(default=0.5, ge=0, le=1)  # as the redaction threshold: what is masked is read out
 
 
 class DisclosureParams(_Params):
@@ -189,16 +191,23 @@ def _language(text: str, transcript: Transcript) -> pii.Language:
 def _pii_read_out(ctx: AlertContext, p: PiiParams, rule_id: str) -> tuple[Evidence, ...]:
     units = ctx.rules.units
     ev = []
-    for turn in ([units[i] for i in idx] for idx in speaker_turns(units)):
-        if turn[0].role != "agent":
+    for turn in analysis_turns(units, ctx.rules.transcript.language):
+        if turn.role != "agent":
             continue
-        text = join_turn([u.text for u in turn], ctx.rules.transcript.language)[0]
-        for f in pii.analyze(text, _language(text, ctx.rules.transcript)):
-            if f.entity in p.entities:
-                # the detail names the entity only: the evidence quote already holds the number
-                ev.append(Evidence(text, turn[0].speaker, "agent", turn[0].start, turn[-1].end, rule_id,
-                                   f"agent read out a full {f.entity} ({f.explanation})"))
+        first, last = units[turn.parts[0]], units[turn.parts[-1]]
+        found = pii.analyze(turn.text, _language(turn.text, ctx.rules.transcript), prior_text=turn.prior_text,
+                            speaker_role="agent")
+        for f in found:
+            if f.entity in p.entities and f.score >= p.min_score:
+                # the explanation never holds the value; the quote is redacted before it is stored
+                ev.append(Evidence(turn.text, first.speaker, "agent", first.start, last.end, rule_id,
+                                   f"agent read out {_ENTITY_NAMES.get(f.entity, f.entity)} ({f.explanation})"))
     return tuple(ev)
+
+
+_ENTITY_NAMES = {"CARD_NUMBER": "a full card number", "NATIONAL_ID": "a national ID number",
+                 "NUMBER": "a long number (no checksum passed: possibly a card, ID or account with a digit "
+                           "misheard)", "ACCOUNT_NUMBER": "an account number"}
 
 
 @register_check("missing_disclosure", DisclosureParams)

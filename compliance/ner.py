@@ -184,6 +184,8 @@ _STREET_SUFFIX = ("Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Boulevard|Blvd|
 _SUFFIX_RE = "|".join(f"{s}|{s.lower()}" for s in _STREET_SUFFIX.split("|"))
 _NOT_STREET_WORD = r"(?!(?:the|a|an|on|in|at|of|to|and|or|for|my|your|our|this|that|hours?|minutes?|days?|weeks?|" \
                    r"months?|years?|times?|people|items?)\b)"
+_NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
+                 "seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|oh")
 _EU_STREET = ("katu|tie|kuja|polku|gatan|vägen|gata|straße|strasse|weg|vej|gade|utca|ulica|laan|gracht|plein|"
               "allee|gasse|platz")
 
@@ -198,6 +200,10 @@ class StreetAddressRecognizer(PatternRecognizer):
         Pattern("number_street", re.compile(
             rf"(?<![\w.])\d{{1,5}}[A-Za-z]?\s+(?:{_NOT_STREET_WORD}[A-Za-z][A-Za-z'’\-]*\s+){{1,3}}"
             rf"(?:{_SUFFIX_RE})\b\.?"), 0.8, languages=("en",)),
+        # house numbers said in words, as ASR writes them: "fourteen Elm Road", "twenty-two Baker Street"
+        Pattern("spoken_number_street", re.compile(
+            rf"\b(?i:{_NUMBER_WORDS})(?:[\s-]+(?i:{_NUMBER_WORDS}|and))*\s+"
+            rf"(?:{_NOT_STREET_WORD}[A-Z][A-Za-z'’\-]*\s+){{1,3}}(?:{_SUFFIX_RE})\b\.?"), 0.7, languages=("en",)),
         Pattern("eu_street_number", re.compile(
             rf"\b[A-ZÀ-Þ][a-zà-ÿ]*(?:{_EU_STREET})\s+\d{{1,5}}[A-Za-z]?\b"), 0.6, languages=("en",)),
         Pattern("unit", re.compile(r"\b(?:Apt|Apartment|Suite|Unit|Flat|Ste)\.?\s*#?\d{1,5}[A-Za-z]?\b"), 0.5,

@@ -29,7 +29,8 @@ from compliance.pii_types import (  # noqa: F401  (re-exported: the public API o
     check_language,
     register,
 )
-from compliance.spoken import MIN_SPOKEN_DIGITS, OffsetMap, normalise_spoken_digits  # noqa: F401
+from compliance.speech_pii import agent_read_out, fold_long_numbers, widen_to_runs
+from compliance.spoken import MIN_SPOKEN_DIGITS, OffsetMap, join_digit_runs, normalise_spoken_digits  # noqa: F401
 
 CONTEXT_BOOST = 0.2
 CONTEXT_CHARS = 20
@@ -308,6 +309,12 @@ _CONTEXT: dict[str, tuple[str, ...]] = {
     "LOCATION": _PLACE_WORDS,
     "ADDRESS": _PLACE_WORDS,
 }
+_GENERIC_NUMBER_WORDS = ("number", "号码")
+# a long number near any of these is personal data even when no checksum passes (see compliance.speech_pii)
+_CONTEXT["NUMBER"] = tuple(dict.fromkeys(
+    _CONTEXT["CARD_NUMBER"] + _CONTEXT["NATIONAL_ID"] + _CONTEXT["ACCOUNT_NUMBER"] + _CONTEXT["PHONE_NUMBER"]
+    + ("passport", "licence", "license", "social security", "ssn", "iban", "sort code", "digits", "卡号", "证件号",
+       "身份证号", "护照", "号码", "尾号")))
 # Chinese often puts the verb after the date: 1985年3月12日出生的
 _CONTEXT_AFTER: dict[str, tuple[str, ...]] = {"DATE_OF_BIRTH": ("出生", "生日")}
 CONTEXT_AFTER_CHARS = 4
@@ -330,36 +337,67 @@ def _context_word(text: str, start: int, words: Sequence[str], language: Languag
     return next((w for w in words if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", tail)), None)
 
 
-def _boost(f: PiiFinding, text: str, language: Language, extra: Mapping[str, Sequence[str]]) -> PiiFinding:
-    where = "before"
-    word = _context_word(text, f.start, _CONTEXT.get(f.entity, ()) + tuple(extra.get(f.entity, ())), language)
+PRIOR_CONTEXT_WORDS = 8  # en: how far into the previous turn (the question) context is looked for
+PRIOR_CONTEXT_CHARS = 20  # zh
+
+
+def _prior_context(prior: str, text: str, start: int, words: Sequence[str], language: Language) -> str | None:
+    """Context from the other party's turn just before, for a finding near the start of this turn: the
+    answer to "What's your date of birth?" is "Third of March, 1980."."""
+    if not prior:
+        return None
+    if language == "zh":
+        if len(text[:start]) > PRIOR_CONTEXT_CHARS:
+            return None
+        return _context_word(prior[-PRIOR_CONTEXT_CHARS:] + " ", PRIOR_CONTEXT_CHARS + 1, words, language)
+    if len(re.findall(r"[\w\-]+", text[:start])) > PRIOR_CONTEXT_WORDS:
+        return None
+    tail = " ".join(re.findall(r"[\w\-']+", prior)[-PRIOR_CONTEXT_WORDS:]).lower()
+    return next((w for w in sorted(words, key=len, reverse=True)
+                 if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", tail)), None)
+
+
+def _boost(f: PiiFinding, text: str, language: Language, extra: Mapping[str, Sequence[str]],
+           prior: str = "") -> PiiFinding:
+    where = "before it"
+    words = _CONTEXT.get(f.entity, ()) + tuple(extra.get(f.entity, ()))
+    if f.recognizer == "phone_lib":  # libphonenumber accepts most 10-11 digit strings: "account number" is no phone
+        words = tuple(w for w in words if w not in _GENERIC_NUMBER_WORDS)
+    word = _context_word(text, f.start, words, language)
     if word is None and language == "zh" and f.entity in _CONTEXT_AFTER:
         from transcribe.chinese import to_script  # lazy: loads OpenCC dictionaries
 
         after = to_script(text[f.end:f.end + CONTEXT_AFTER_CHARS], "zh-Hans")
-        word, where = next((w for w in _CONTEXT_AFTER[f.entity] if w in after), None), "after"
+        word, where = next((w for w in _CONTEXT_AFTER[f.entity] if w in after), None), "after it"
+    if word is None:
+        word, where = _prior_context(prior, text, f.start, words, language), "in the question before it"
     if word is None:
         return f
     score = round(min(1.0, f.score + _BOOSTS.get(f.entity, CONTEXT_BOOST)), 6)
     return replace(f, score=score, context_boost=round(score - f.score, 6),
-                   explanation=f"{f.explanation}; context word {word!r} {where} it")
+                   explanation=f"{f.explanation}; context word {word!r} {where}")
 
 
 def _merge(findings: Iterable[PiiFinding]) -> list[PiiFinding]:
     kept: list[PiiFinding] = []
-    for f in sorted(findings, key=lambda f: (-f.score, -(f.end - f.start), f.start)):
+    # at equal score a checked finding (checksum, format) names the span, not an unverified long number
+    for f in sorted(findings, key=lambda f: (-f.score, not f.verified, -(f.end - f.start), f.start)):
         if all(f.end <= k.start or f.start >= k.end for k in kept):
             kept.append(f)
     return sorted(kept, key=lambda f: f.start)
 
 
 def analyze(text: str, language: Language,
-            recognizers: Sequence[Recognizer] | RecognizerSet | None = None) -> list[PiiFinding]:
+            recognizers: Sequence[Recognizer] | RecognizerSet | None = None, *,
+            prior_text: str = "", speaker_role: str | None = None) -> list[PiiFinding]:
     """All PII in `text`, overlapping findings merged (highest score wins), offsets into `text`.
 
     Without `recognizers` the shipped configuration (compliance/recognizers/default.yaml) decides which
     recognizers run and the minimum score; a `RecognizerSet` from `compliance.recognizers.load_recognizers`
-    does the same for another file; a plain sequence runs those recognizers with no threshold."""
+    does the same for another file; a plain sequence runs those recognizers with no threshold.
+    Number recognizers also see the text with digit runs joined ("4121. 6416." -> 41216416, "four one"
+    -> 41). `prior_text` is the other party's turn just before (a question gives its answer context);
+    `speaker_role` "agent" makes a long number read out count as personal data on its own."""
     check_language(language)
     if recognizers is None:
         from compliance.recognizer_config import default_recognizers  # lazy: avoids an import cycle
@@ -367,16 +405,33 @@ def analyze(text: str, language: Language,
         recognizers = default_recognizers()
     if isinstance(recognizers, RecognizerSet):
         recs, min_score, extra = recognizers.for_language(language), recognizers.min_score, recognizers.context
+        not_pii = recognizers.not_pii
     else:
-        recs, min_score, extra = tuple(recognizers), 0.0, {}
+        recs, min_score, extra, not_pii = tuple(recognizers), 0.0, {}, {}
     found = [f for r in recs for f in r.analyze(text, language)]
     digit_recs = [r for r in recs if getattr(r, "spoken_digits", False)]
-    normalised, spans = normalise_spoken_digits(text, language) if digit_recs else (text, ())
-    if normalised != text:
+    joined = join_digit_runs(text, language) if digit_recs else None
+    if joined is not None and joined.text != text:
         for r in digit_recs:
-            for f in r.analyze(normalised, language):
-                s, e = spans[f.start][0], spans[f.end - 1][1]
+            for f in r.analyze(joined.text, language):
+                s, e = joined.spans[f.start][0], joined.spans[f.end - 1][1]
                 found.append(replace(f, start=s, end=e, text=text[s:e],
-                                     explanation=f"{f.explanation} (spoken digits read as {f.text!r})"))
-    boosted = (_boost(f, text, language, extra) for f in found)
-    return _merge(f for f in boosted if f.score >= min_score)
+                                     explanation=f"{f.explanation} (digits joined across pauses or said as words)"))
+    runs = joined.runs if joined is not None else ()
+    if speaker_role == "agent":
+        found = [agent_read_out(f) for f in found]
+    boosted = [_boost(f, text, language, extra, prior_text) for f in found if not _listed(f, not_pii)]
+    return _merge(fold_long_numbers(widen_to_runs([f for f in boosted if f.score >= min_score], runs, text)))
+
+
+def _listed(f: PiiFinding, not_pii: Mapping[str, frozenset[str]]) -> bool:
+    """Configured false positives: courier and platform names, fillers, the company's own name."""
+    listed = not_pii.get(f.entity)
+    if not listed:
+        return False
+    key = f.text.strip(" ,.，。").lower()
+    if re.search(r"[\u3400-\u9fff]", key):
+        from transcribe.chinese import to_script  # lazy: loads OpenCC dictionaries
+
+        key = to_script(key, "zh-Hans")
+    return key in listed

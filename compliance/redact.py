@@ -125,18 +125,72 @@ def join_turn(texts: list[str], language: str) -> tuple[str, list[int]]:
     return out, starts
 
 
+# what the other party says in the middle of a read-out without taking the turn ("4121 6416" / "uh-huh" /
+# "1286 1648"): the speaker's number goes on across it
+BACKCHANNELS = frozenset((
+    "uh-huh mm-hmm mhm mm hmm uh huh yeah yes yep yup ok okay right sure go on got it alright all right "
+    "嗯 嗯嗯 嗯哼 好 好的 对 對 是 是的 哦 噢 啊 行 明白 收到").split()) | {"got it", "go on", "all right", "uh huh"}
+
+
+def is_backchannel(text: str) -> bool:
+    words = re.sub(r"[.,!?;:。，、！？；：…\s]+", " ", text.lower()).strip()
+    if not words:
+        return False
+    if words in BACKCHANNELS:
+        return True
+    tokens = words.split()
+    return len(tokens) <= 3 and all(t in BACKCHANNELS for t in tokens)
+
+
+@dataclass(frozen=True)
+class AnalysisTurn:
+    """One speaker's stretch of speech as personal-data detection reads it."""
+
+    parts: tuple[int, ...]  # indices of the segments/utterances, in order
+    text: str  # their texts joined (see join_turn)
+    starts: tuple[int, ...]  # where each part starts in `text`
+    role: str | None
+    prior_text: str  # the other party's turn just before: a question gives its answer context
+
+
+def analysis_turns(parts: Sequence, language: str) -> list[AnalysisTurn]:
+    """Speaker turns (see speaker_turns), a speaker's turns on either side of a short backchannel by the
+    other party joined into one, each with the other party's previous turn as context."""
+    groups = speaker_turns(parts)
+    turns: list[list[int]] = []
+    i = 0
+    while i < len(groups):
+        group, first = list(groups[i]), parts[groups[i][0]]
+        while i + 2 < len(groups) and (parts[groups[i + 2][0]].speaker, parts[groups[i + 2][0]].role) \
+                == (first.speaker, first.role) and is_backchannel(" ".join(parts[k].text for k in groups[i + 1])):
+            turns.append(list(groups[i + 1]))  # the backchannel stays a turn of its own
+            group += groups[i + 2]
+            i += 2
+        turns.append(group)
+        i += 1
+    turns.sort(key=lambda g: g[0])
+    joined = [join_turn([parts[k].text for k in g], language) for g in turns]
+    out = []
+    for n, (group, (text, starts)) in enumerate(zip(turns, joined)):
+        speaker = parts[group[0]].speaker
+        prior = next((joined[m][0] for m in range(n - 1, -1, -1) if parts[turns[m][0]].speaker != speaker), "")
+        out.append(AnalysisTurn(tuple(group), text, tuple(starts), parts[group[0]].role, prior))
+    return out
+
+
 def find_pii(transcript: Transcript, *, min_score: float = REDACT_MIN_SCORE) -> list[PiiSpan]:
-    """PII findings with score >= `min_score`, found per speaker turn and located per segment in chars and
-    seconds (a finding that crosses segments gives one span per segment it covers)."""
+    """PII findings with score >= `min_score`, found per speaker turn (see analysis_turns) and located per
+    segment in chars and seconds (a finding that crosses segments gives one span per segment it covers)."""
     if transcript.language not in ("en", "zh"):
         raise ValueError(f"PII detection supports languages 'en' and 'zh', not {transcript.language!r}")
     spans: list[PiiSpan] = []
-    for turn in speaker_turns(transcript.segments):
-        text, starts = join_turn([transcript.segments[si].text for si in turn], transcript.language)
-        for f in analyze(text, transcript.language):  # type: ignore[arg-type]
+    for turn in analysis_turns(transcript.segments, transcript.language):
+        found = analyze(turn.text, transcript.language, prior_text=turn.prior_text,  # type: ignore[arg-type]
+                        speaker_role=turn.role)
+        for f in found:
             if f.score < min_score:
                 continue
-            for si, s0 in zip(turn, starts):
+            for si, s0 in zip(turn.parts, turn.starts):
                 seg = transcript.segments[si]
                 cs, ce = max(f.start, s0) - s0, min(f.end, s0 + len(seg.text)) - s0
                 while cs < ce and (seg.text[cs].isspace() or seg.text[cs] in _BOUNDARY_PUNCT):

@@ -28,9 +28,10 @@ def redacted_audio_key(call_id: str) -> str:
     return f"redacted/audio/{call_id}.wav"
 
 
-def redact_text(text: str, language: str) -> str:
-    """`text` with every finding that the redacted transcript would also mask replaced by its placeholder."""
-    found = [f for f in analyze(text, language) if f.score >= REDACT_MIN_SCORE]
+def redact_text(text: str, language: str, speaker_role: str | None = None) -> str:
+    """`text` with every finding that the redacted transcript would also mask replaced by its placeholder
+    (an agent's quote is read as the agent's: a long number it reads out is masked)."""
+    found = [f for f in analyze(text, language, speaker_role=speaker_role) if f.score >= REDACT_MIN_SCORE]
     for f in sorted(found, key=lambda f: f.start, reverse=True):
         text = text[: f.start] + placeholder(f) + text[f.end:]
     return text
@@ -84,7 +85,8 @@ def check_stored_call(call_id: str, source: RecordingSource, store: ResultsStore
     safe = []
     for alert in alerts:
         d = alert.to_dict()
-        d["evidence"] = [{**e, "quote": redact_text(e.get("quote") or "", lang)} for e in d.get("evidence", [])]
+        d["evidence"] = [{**e, "quote": redact_text(e.get("quote") or "", lang, e.get("role"))}
+                         for e in d.get("evidence", [])]
         safe.append(d)
     store.replace_alerts(call_id, safe)
     for d in safe:
