@@ -78,9 +78,10 @@ class PhoneRecognizer(PatternRecognizer):
         # European/Asian groupings ("0490 75 40 81", "(37) 788-063", "01.84.17.61.18") look like many other
         # numbers: they reach find_pii's 0.5 only with a phone word before them
         Pattern("grouped", re.compile(r"(?<![\w+.\-])(?:\(\d{2,4}\)[ .\-]?|\d{2,5}[ .\-])(?:\d{2,4}[ .\-]){0,3}\d{2,7}"
-                                      + _EXT + _NA), 0.3, languages=("en",), validate=_grouped_phone),
+                                      + _EXT + _NA), 0.3, languages=("en",), validate=_grouped_phone, verified=False),
         # ten bare digits: how a spoken US number comes out of the normaliser; weak without context
-        Pattern("us_compact", re.compile(_NB + r"(?:\+1)?[2-9]\d{2}[2-9]\d{6}" + _NA), 0.3, languages=("en",)),
+        Pattern("us_compact", re.compile(_NB + r"(?:\+1)?[2-9]\d{2}[2-9]\d{6}" + _NA), 0.3, languages=("en",),
+                verified=False),
     )
 
 

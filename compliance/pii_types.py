@@ -23,7 +23,7 @@ class PiiFinding:
     pattern: str
     explanation: str  # why it was found; never the value itself
     context_boost: float = 0.0
-    verified: bool = True  # False: only the shape of a long number, no checksum or format passed
+    verified: bool = True  # False: only the shape of a number (long digit run, phone-like groups), nothing checked
 
 
 @runtime_checkable
@@ -62,6 +62,7 @@ class Pattern:
     score: float
     languages: tuple[Language, ...] = LANGUAGES
     validate: Validator | None = None
+    verified: bool = True  # False for shapes only (digit groups that look like a phone): see PiiFinding.verified
 
 
 class PatternRecognizer:
@@ -80,7 +81,8 @@ class PatternRecognizer:
                 why = p.validate(m) if p.validate else f"matched {p.name}"
                 if why is None:
                     continue
-                out.append(PiiFinding(self.entity, m.start(), m.end(), m.group(0), p.score, self.name, p.name, why))
+                out.append(PiiFinding(self.entity, m.start(), m.end(), m.group(0), p.score, self.name, p.name, why,
+                                      verified=p.verified))
         return out
 
 

@@ -130,7 +130,8 @@ def widen_to_runs(findings: Sequence[PiiFinding], runs: Sequence[DigitRun], text
         for r in runs:
             if f.start < r.end and f.end > r.start and (f.start > r.start or f.end < r.end):
                 s, e = min(f.start, r.start), max(f.end, r.end)
-                f = replace(f, start=s, end=e, text=text[s:e],
+                # what was checked is a part: the whole run is no longer verified
+                f = replace(f, start=s, end=e, text=text[s:e], verified=False,
                             explanation=f"{f.explanation}; widened to the whole digit run")
         out.append(f)
     return out
