@@ -300,7 +300,7 @@ _CONTEXT: dict[str, tuple[str, ...]] = {
     "PHONE_NUMBER": ("phone", "number", "mobile", "cell", "call", "tel", "telephone", "fax", "desk", "office",
                      "reach", "contact", "answering", "messages", "text", "sms", "whatsapp", "手机", "电话", "号码", "联系方式"),
     "EMAIL_ADDRESS": ("email", "e-mail", "mail", "邮箱", "电邮", "邮件"),
-    "NATIONAL_ID": ("id", "identity", "identification", "身份证", "证件", "身份"),
+    "NATIONAL_ID": ("id", "identity", "identification", "身份证", "证件", "身份", "身分证", "身分"),
     "CARD_NUMBER": ("card", "account", "credit", "debit", "卡号", "银行卡", "信用卡", "账号", "账户", "卡"),
     "DATE_OF_BIRTH": ("born", "birth", "birthday", "dob", "出生", "生日"),
     "ACCOUNT_NUMBER": ("account", "acct", "membership", "member", "账号", "账户", "帐号", "帐户", "会员编号",
