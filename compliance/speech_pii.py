@@ -138,16 +138,19 @@ def widen_to_runs(findings: Sequence[PiiFinding], runs: Sequence[DigitRun], text
 
 
 def fold_long_numbers(findings: Sequence[PiiFinding]) -> list[PiiFinding]:
-    """A long number that a checked finding (phone, card, ID, account) covers is that finding: the checked
-    one names it and keeps the higher of the two scores, so masking never depends on which one won."""
-    checked = [f for f in findings if f.verified]
-    out = list(checked)
-    for n in (f for f in findings if not f.verified):
-        covering = [i for i, c in enumerate(out) if c.verified and c.start <= n.start and c.end >= n.end]
-        if not covering:
+    """A long number that a more specific finding covers is that finding, which keeps the higher of the two
+    scores, so masking never depends on which one names the span. The name goes first to a covering finding
+    whose own context word confirms its entity ("Mobile: 0688 872 49 99"), else to a checked one (checksum,
+    libphonenumber); otherwise the span stays an unverified NUMBER."""
+    numbers = [f for f in findings if f.recognizer == LongNumberRecognizer.name]
+    out = [f for f in findings if f.recognizer != LongNumberRecognizer.name]
+    for n in numbers:
+        covering = [i for i, c in enumerate(out) if c.start <= n.start and c.end >= n.end]
+        named = [i for i in covering if out[i].context_boost > 0] or [i for i in covering if out[i].verified]
+        if not named:
             out.append(n)
             continue
-        i = max(covering, key=lambda i: out[i].score)
+        i = max(named, key=lambda i: out[i].score)
         if n.score > out[i].score:
             out[i] = replace(out[i], score=n.score,
                              explanation=f"{out[i].explanation}; as a long digit run it scores {n.score:g}")
