@@ -248,6 +248,59 @@ def build(split: str, per_cell: int, seed: int) -> tuple[list[Case], list[tuple[
     return cases, negatives
 
 
+# --- names: precision on call-center speech ----------------------------------------------------------
+NAME_TURNS = {  # (template, holds a customer/agent name); {n} a name from NAMES
+    "en": (("Hi, my name's {n}, I'm calling about my bill.", True), ("This is {n} speaking, how can I help?", True),
+           ("Yes, I spoke to {n} {s} last week.", True), ("Thanks {n}, that's really helpful.", True),
+           ("Could I speak to Mr {s}, please?", True), ("It's {n} {s}, the account holder.", True),
+           ("Anyway, the parcel never came.", False), ("Amazon said it was delivered.", False),
+           ("Right, so DHL has it now?", False), ("Okay. Northwind charged me twice.", False),
+           ("Honestly, Visa told me to call you.", False), ("Alright, I'll check with FedEx.", False),
+           ("Cheers, that's sorted then.", False), ("Well, PayPal refunded half of it.", False)),
+    "zh": (("您好，我叫{n}，想查一下订单。", True), ("请问是{n}先生吗？", True), ("我是客服{n}，工号三零二。", True),
+           ("麻烦找一下{n}女士。", True), ("{n}，你好，这边是售后。", True), ("我姓{s}，{n}。", True),
+           ("顺丰的快递小哥说明天到。", False), ("我在淘宝上买的，京东也有。", False), ("亲，在吗？", False),
+           ("嗯嗯，好的，那个韵达还没来。", False), ("拼多多那边已经退款了。", False), ("菜鸟驿站说没收到。", False),
+           ("老板说今天发货。", False), ("掌柜的回复了吗？", False)),
+}
+NAMES = {"en": (("Michael", "Johnson"), ("Sarah", "Miller"), ("Priya", "Patel"), ("Tom", "Baker"), ("Aisha", "Khan"),
+                ("Wei", "Chen"), ("Laura", "Garcia"), ("James", "O'Brien")),
+         "zh": (("王建国", "王"), ("李娜", "李"), ("张伟", "张"), ("陈静", "陈"), ("刘洋", "刘"), ("黄丽", "黄"),
+                ("周杰", "周"), ("林美玲", "林"))}
+
+
+def evaluate_names(split: str, seed: int) -> dict:
+    """PERSON precision and recall on call-center turns: names with and without context, and couriers,
+    platforms, company names and fillers that NER models tag as names (Traditional: the zh turns converted)."""
+    from compliance.pii import analyze
+    from compliance.redact import REDACT_MIN_SCORE
+    from transcribe.chinese import to_script
+
+    rng = random.Random(f"{seed}-{split}-names")
+    tp = fp = fn = 0
+    wrong: list[str] = []
+    for lang in ("en", "zh-Hans", "zh-Hant"):
+        base = "en" if lang == "en" else "zh"
+        for i, (tpl, holds) in enumerate(NAME_TURNS[base]):
+            if i % 2 != (0 if split == "dev" else 1):
+                continue
+            for given, surname in rng.sample(NAMES[base], 3 if holds else 1):
+                text = tpl.format(n=given, s=surname)
+                if lang == "zh-Hant":
+                    text = to_script(text, "zh-Hant")
+                found = [f for f in analyze(text, base) if f.entity == "PERSON" and f.score >= REDACT_MIN_SCORE]
+                hit = holds and any(surname in f.text or given in f.text or to_script(given, "zh-Hant") in f.text
+                                    for f in found)
+                tp += hit
+                fn += holds and not hit
+                fp += len(found) - hit
+                if (holds and not hit) or len(found) > hit:
+                    wrong.append(text)
+    p = tp / (tp + fp) if tp + fp else 1.0
+    r = tp / (tp + fn) if tp + fn else 1.0
+    return {"tp": tp, "fp": fp, "fn": fn, "precision": round(p, 4), "recall": round(r, 4), "errors": wrong[:8]}
+
+
 def evaluate(cases: list[Case], negatives: list[tuple[str, str]]) -> dict:
     from compliance.redact import find_pii, redact_transcript
     from compliance.spoken import normalise_spoken_digits
@@ -318,6 +371,9 @@ def main() -> None:
         ng = res["negatives"]
         print(f"  hard negatives: {ng['n']} turns, masked when a customer says them {ng['masked_customer']}, "
               f"when an agent does {ng['masked_agent']}; e.g. {ng['examples']}")
+        names = res["names"] = evaluate_names(split, a.seed)
+        print(f"  names (PERSON, en/zh-Hans/zh-Hant call turns): P {names['precision']:.3f} R {names['recall']:.3f} "
+              f"(tp {names['tp']}, fp {names['fp']}, fn {names['fn']}); errors e.g. {names['errors']}")
     if a.json:
         a.json.write_text(json.dumps(out, ensure_ascii=False, indent=1))
 

