@@ -11,7 +11,7 @@ fire. `repeated_contact` needs call history and never fires here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench.manifest import write_manifest
@@ -103,8 +103,10 @@ def scripts() -> dict[str, LabelledScript]:
 QUICK = ("en_card_read_out", "en_risky")
 
 
-def build_accuracy_set(out_dir: Path, names: tuple[str, ...] | None = None) -> Path:
-    """Synthesise the labelled scripts into `out_dir` (WAVs + manifest.jsonl); returns the folder."""
+def build_accuracy_set(out_dir: Path, names: tuple[str, ...] | None = None, *, stereo: bool | None = None,
+                       sample_rate: int = 8000) -> Path:
+    """Synthesise the labelled scripts into `out_dir` (WAVs + manifest.jsonl); returns the folder. `stereo`
+    forces every call to stereo (True) or mono (False) instead of each script's own layout."""
     from pipeline.synth import ScriptedTurn, synthesise_call
 
     out_dir = Path(out_dir)
@@ -115,8 +117,10 @@ def build_accuracy_set(out_dir: Path, names: tuple[str, ...] | None = None) -> P
     items = []
     for name in names or tuple(table):
         s = table[name]
+        if stereo is not None:
+            s = replace(s, stereo=stereo)
         call = synthesise_call([ScriptedTurn(r, t) for r, t in s.turns], s.language, out_dir / f"{name}.wav",
-                               stereo=s.stereo)
+                               stereo=s.stereo, sample_rate=sample_rate)
         turns = [{"role": t.role, "speaker": t.role, "start": round(t.start, 3), "end": round(t.end, 3),
                   "text": t.text} | ({"channel": 0 if t.role == A else 1} if s.stereo else {}) for t in call.turns]
         item = {"id": name, "kind": "call", "audio": f"{name}.wav", "language": s.language,
