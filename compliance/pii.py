@@ -302,7 +302,8 @@ _CONTEXT: dict[str, tuple[str, ...]] = {
     "ACCOUNT_NUMBER": ("account", "acct", "membership", "member", "账号", "账户", "帐号", "帐户", "会员编号",
                        "会员号", "户号"),
     "PERSON": ("name", "my name is", "my name's", "this is", "speaking", "mr", "mrs", "ms", "miss", "dr", "mister",
-               "姓名", "名字", "我叫", "我是", "我姓", "姓", "叫我", "找一下", "请问是"),
+               "姓名", "名字", "我叫", "我是", "我姓", "姓", "叫", "找一下", "请问是", "持卡人", "收件人", "联系人",
+               "户名", "开户人", "本人", "同事", "工作人员", "客服", "经理"),
     "LOCATION": _PLACE_WORDS,
     "ADDRESS": _PLACE_WORDS,
 }
