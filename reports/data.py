@@ -1,9 +1,9 @@
 """Report data: the results DB and the redacted transcripts turned into typed, PII-free rows.
 
-Transcript text comes only from `redacted/transcripts/<id>.json`. Scorecard evidence quotes are taken from
-the unredacted transcript at scoring time, so they are redacted here (`redact_text`) before anything else
-sees them; alert evidence is stored redacted already. The scorecard's per-utterance sentiment text is never
-read, only its times and scores.
+Transcript text comes only from `redacted/transcripts/<id>.json`. Scorecards and alerts are stored through
+the redaction boundary (pipeline.analysis) with their evidence masked (`"redacted": true`); only scorecards
+stored before it existed are redacted here (`redact_text`) before anything else sees them. The scorecard's
+per-utterance sentiment is read for its times and scores only.
 """
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from typing import Any
 
-from pipeline.compliance_stage import redact_text, redacted_transcript_key
+from compliance.redact import redact_text
+from pipeline.analysis import redacted_transcript_key
 from pipeline.errors import CallQAError
 from pipeline.models import Transcript
 from pipeline.storage import RecordingSource
@@ -187,8 +188,9 @@ def _evidence(raw: list[dict], language: str, segments, anchors: dict[int, str],
         quote = e.get("quote") or ""
         seg = _segment_at(segments, e.get("start"))
         start, end = e.get("start"), e.get("end")
+        detail = e.get("detail") or ""
         out.append(EvidenceRef(quote if quote_redacted else redact_text(quote, language),
-                               redact_text(e.get("detail") or "", language), e.get("role") or "unknown",
+                               detail if quote_redacted else redact_text(detail, language), e.get("role") or "unknown",
                                None if start is None else round(start, 2), None if end is None else round(end, 2),
                                anchors[id(seg)] if seg is not None else None))
     return tuple(out)
@@ -223,7 +225,8 @@ def _scored(body: dict, language: str, segments, anchors: dict[int, str]) -> Sco
     questions = tuple(
         QuestionResult(a["question_id"], a["section_id"], a["text"], a["answer"], a["points"],
                        a["effective_weight"], a["auto_fail"], a["critical"], a["rule_id"],
-                       _evidence(a.get("evidence") or [], language, segments, anchors, quote_redacted=False))
+                       _evidence(a.get("evidence") or [], language, segments, anchors,
+                                 quote_redacted=bool(body.get("redacted"))))
         for a in body["answers"])
     sections = tuple(SectionResult(s["section_id"], s["title"], s["score"], s["points"], s["effective_weight"])
                      for s in body["sections"])

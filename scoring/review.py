@@ -58,9 +58,11 @@ class Reviewer:
         form_id = self.form_map.get(f"{call.direction}:{lang}") or self.form_map.get(f"*:{lang}")
         return self.forms.get(form_id) if form_id else None
 
-    def review(self, call: Call, transcript: Transcript, kpis: ConversationMetrics) -> CallReview | None:
+    def review(self, call: Call, transcript: Transcript, kpis: ConversationMetrics, *,
+               sentiment: SentimentSummary | None = None) -> CallReview | None:
+        """The call's scorecard; `sentiment` when the caller has already summarised it (computed once)."""
         form = self.form_for(call, transcript)
         if form is None:
             return None
         return CallReview(scorecard=score_call(form, transcript, kpis, similarity=self.similarity),
-                          sentiment=sentiment_summary(transcript, self.sentiment), kpis=kpis)
+                          sentiment=sentiment or sentiment_summary(transcript, self.sentiment), kpis=kpis)

@@ -52,9 +52,11 @@ def test_every_report_is_written_locally_and_uploaded(built):
 
 def test_no_personal_data_in_any_report(built):
     store, src, _, out = built
-    # the sources do hold it: the unredacted transcript and the scorecard's sentiment texts
+    # the unredacted transcript holds it; the stored scorecard went through the redaction boundary
     assert PHONE in src.read("transcripts/autofail.json").decode()
-    assert PHONE in json.dumps(store.scorecard("autofail"), ensure_ascii=False)
+    stored_card = json.dumps(store.scorecard("autofail"), ensure_ascii=False)
+    assert PHONE not in stored_card and "4155550134" not in re.sub(r"\D", "", stored_card)
+    assert all("text" not in u for u in store.scorecard("autofail")["sentiment"]["utterances"])
     assert "小王" in src.read("transcripts/zh.json").decode()
     for path in out.rglob("*"):
         if path.is_file():
