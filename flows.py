@@ -24,11 +24,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline.config import PipelineConfig
-from pipeline.errors import CallQAError
+from core.errors import CallQAError
 from pipeline.compliance_stage import check_stored_call
 from pipeline.process import Outcome, discover, process_recording, score_stored_call
-from pipeline.storage import RecordingRef
-from pipeline.store import ResultsStore
+from infra.storage import RecordingRef
+from infra.store import ResultsStore
 from reports.build import REPORTS_PREFIX, ReportIndex, build_reports
 from transcribe.registry import build_transcriber
 

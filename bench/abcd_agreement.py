@@ -16,7 +16,7 @@ What we decide, per item: "does the agent, in this continuation, do the required
 label human score == 1 (compliant) vs 0/-1 (not). That is the question a QA form asks of a call.
 
 Method (uses only the production rule machinery):
-  1. The continuation becomes a `pipeline.models.Transcript`: one Segment per line, role/speaker "agent" for
+  1. The continuation becomes a `core.models.Transcript`: one Segment per line, role/speaker "agent" for
      "Agent:" and "customer" for "Client:", synthetic timestamps (3 s per line, 0.5 s gap).
   2. The SOP step becomes `similar` examples: the non-empty lines of the row's guideline text (markup
      brackets stripped) plus, in the "+action" variant, the action name in words ("make password").
@@ -57,7 +57,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.metrics import accuracy, kappa  # noqa: E402,F401  (shared with bench/accuracy.py)
-from pipeline.models import Segment, Transcript  # noqa: E402
+from core.models import Segment, Transcript  # noqa: E402
 from scoring.rules import build_rule, evaluate  # noqa: E402
 from scoring.similarity import E5SimilarityModel, best_match  # noqa: E402
 

@@ -68,7 +68,7 @@ def find_form(form_id: str, dataset: Path):
 
 def text_transcript(item: TextItem):
     """A text item as a Transcript: one segment per turn (3 s each, 0.5 s apart) or one for `text`."""
-    from pipeline.models import Segment, Transcript
+    from core.models import Segment, Transcript
 
     turns = item.turns or ()
     lines = [(t.role or t.speaker, t.text) for t in turns] or [(None, item.text)]
@@ -123,7 +123,7 @@ def der_components(item: CallItem, dataset: Path, transcript):
     """(reference, hypothesis, uem) pyannote objects, or None when the item has no speaker reference."""
     from pyannote.core import Annotation, Segment, Timeline
 
-    from pipeline.metrics import merge_intervals, speech_units
+    from core.metrics import merge_intervals, speech_units
 
     ref = Annotation(uri=item.id)
     by_role = False
@@ -159,14 +159,14 @@ def der_components(item: CallItem, dataset: Path, transcript):
 def run_call(item: CallItem, dataset: Path, models: Models, work: Path) -> dict:
     """The pipeline on one call; returns the raw outputs the metrics need."""
     from compliance.redact import find_pii
-    from pipeline.audio import inspect_recording
+    from infra.audio import inspect_recording
     from pipeline.compliance_stage import check_stored_call, redacted_audio_key, redacted_transcript_key
     from pipeline.conversation import transcribe_conversation
-    from pipeline.metrics import conversation_metrics
-    from pipeline.models import Transcript
+    from core.metrics import conversation_metrics
+    from core.models import Transcript
     from pipeline.process import load_stored_call, process_recording, transcript_key
-    from pipeline.storage import LocalFolderSource
-    from pipeline.store import ResultsStore
+    from infra.storage import LocalFolderSource
+    from infra.store import ResultsStore
 
     root = work / item.id
     rec = root / "recordings"
@@ -257,7 +257,7 @@ def evaluate(dataset: Path, *, log=print) -> dict:
                 summary = sentiment_summary(transcript, models.get("sentiment"))
                 kpis = r["kpis"]
             else:
-                from pipeline.metrics import conversation_metrics
+                from core.metrics import conversation_metrics
 
                 transcript = text_transcript(item)
                 summary, kpis = None, conversation_metrics(transcript)
@@ -331,7 +331,7 @@ def main() -> None:
     ap.add_argument("dataset", type=Path)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    from pipeline.cli import offline_defaults
+    from pipeline.config import offline_defaults
 
     offline_defaults()
     res = evaluate(args.dataset)

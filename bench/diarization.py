@@ -63,7 +63,7 @@ class Row:
 def ami_clips(folder: Path) -> list[Clip]:
     from pyannote.database.util import load_lst, load_rttm, load_uem
 
-    from pipeline.audio import load_audio
+    from infra.audio import load_audio
 
     lst = next(folder.glob("*.lst"))
     rttms, uems = load_rttm(next(folder.glob("*.rttm"))), load_uem(next(folder.glob("*.uem")))
@@ -73,8 +73,8 @@ def ami_clips(folder: Path) -> list[Clip]:
 def synth_clips(work: Path) -> list[Clip]:
     from pyannote.core import Annotation, Segment, Timeline
 
-    from pipeline.audio import load_audio
-    from pipeline.synth import SAMPLE_SCRIPTS, synthesise_call
+    from infra.audio import load_audio
+    from demo.synth import SAMPLE_SCRIPTS, synthesise_call
 
     clips = []
     for language, name in SYNTH_SCRIPTS.items():
@@ -144,12 +144,12 @@ def run_conversation_stage(work: Path) -> tuple[float, list[Row]]:
     turns labelled with theirs."""
     from pyannote.core import Annotation, Segment, Timeline
 
-    from pipeline.audio import inspect_recording
+    from infra.audio import inspect_recording
     from pipeline.conversation import transcribe_conversation
     from pipeline.metadata import build_call
-    from pipeline.metrics import merge_intervals, speech_units
-    from pipeline.storage import RecordingRef
-    from pipeline.synth import SAMPLE_SCRIPTS, synthesise_call
+    from core.metrics import merge_intervals, speech_units
+    from infra.storage import RecordingRef
+    from demo.synth import SAMPLE_SCRIPTS, synthesise_call
     from transcribe.diarize import PyannoteDiarizer, Turn
     from transcribe.registry import build_transcriber
 

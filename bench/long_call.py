@@ -20,8 +20,8 @@ sys.path.insert(0, str(ROOT))
 
 
 def measure(minutes: float, backend: str) -> dict:
-    from pipeline.audio import inspect_recording
-    from pipeline.synth import synthesise_long_call
+    from infra.audio import inspect_recording
+    from demo.synth import synthesise_long_call
     from transcribe.registry import build_transcriber
     from transcribe.run import transcribe_recording
 

@@ -193,7 +193,7 @@ def normalise_for_wer(text: str, language: str) -> str:
 
     text = normalise_spoken_digits(text, "zh" if language == "zh" else "en")[0]
     if language == "zh":
-        from transcribe.chinese import to_script
+        from core.chinese import to_script
 
         return " ".join(re.findall(r"[\u4e00-\u9fff0-9]", to_script(text, "zh-Hans")))
     return " ".join(re.sub(r"[^a-z0-9' ]", " ", text.lower()).split())

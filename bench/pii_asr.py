@@ -274,7 +274,7 @@ def evaluate_names(split: str, seed: int) -> dict:
     platforms, company names and fillers that NER models tag as names (Traditional: the zh turns converted)."""
     from compliance.pii import analyze
     from compliance.redact import REDACT_MIN_SCORE
-    from transcribe.chinese import to_script
+    from core.chinese import to_script
 
     rng = random.Random(f"{seed}-{split}-names")
     tp = fp = fn = 0
@@ -304,7 +304,7 @@ def evaluate_names(split: str, seed: int) -> dict:
 def evaluate(cases: list[Case], negatives: list[tuple[str, str]]) -> dict:
     from compliance.redact import find_pii, redact_transcript
     from compliance.spoken import normalise_spoken_digits
-    from pipeline.models import Segment, Transcript
+    from core.models import Segment, Transcript
 
     def transcript(lang: str, turns) -> Transcript:
         segs, t = [], 0.0

@@ -30,7 +30,7 @@ def main() -> None:
     a = ap.parse_args()
     from bench.accuracy import evaluate
     from bench.synth_dataset import build_accuracy_set
-    from pipeline.cli import offline_defaults
+    from pipeline.config import offline_defaults
 
     offline_defaults()
     out = {}

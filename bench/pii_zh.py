@@ -214,7 +214,7 @@ def slot_value(slot: str, rng: random.Random) -> str:
 
 def build(seed: int, positives: int, negatives: int, traditional: float = 0.25) -> list[dict]:
     """[{"text", "spans": [[entity, start, end]], "script", "negative"}] — same seed, same set."""
-    from transcribe.chinese import to_script
+    from core.chinese import to_script
 
     rng = random.Random(seed)
     plan = [(TEMPLATES[i % len(TEMPLATES)], False) for i in range(positives)]

@@ -108,7 +108,7 @@ def run_throughput(a, work: Path, log) -> dict:
     res: dict = {"stages": [], "scale": [], "length": [], "layout": a.layout}
     server, s3 = None, None
     if "pipeline" in a.stages:
-        from pipeline.s3server import LocalS3Server
+        from demo.s3server import LocalS3Server
 
         server = LocalS3Server(memstore_bytes=3 << 30)
         ep = server.start(work / "ceph")
@@ -174,7 +174,7 @@ def main() -> None:
     for k, v in sizes.items():
         if getattr(a, k) is None:
             setattr(a, k, v)
-    from pipeline.cli import offline_defaults
+    from pipeline.config import offline_defaults
 
     work = Path(tempfile.mkdtemp(prefix="callqa-bench-"))
     os.environ.setdefault("PREFECT_HOME", str(work / "prefect"))

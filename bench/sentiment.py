@@ -85,7 +85,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
-    from transcribe.chinese import to_script
+    from core.chinese import to_script
 
     model = LexiconSentiment()
     en = english(args.per_class, args.seed)

@@ -1,4 +1,4 @@
-"""Synthesised labelled calls (espeak-ng, pipeline.synth) written as a manifest dataset, every label known by
+"""Synthesised labelled calls (espeak-ng, demo.synth) written as a manifest dataset, every label known by
 construction: reference turns (text, role, exact start/end, so DER needs no RTTM), expected alerts of the
 shipped policy, PII values read out, expected answers of the shipped inbound forms, the customer's final
 sentiment. Also the unlabelled length-controlled calls the throughput runner uses.
@@ -32,7 +32,7 @@ class LabelledScript:
 
 
 def _sample(name: str) -> tuple[tuple[str, str], ...]:
-    from pipeline.synth import SAMPLE_SCRIPTS
+    from demo.synth import SAMPLE_SCRIPTS
 
     return tuple((t.role, t.text) for t in SAMPLE_SCRIPTS[name].turns)
 
@@ -107,7 +107,7 @@ def build_accuracy_set(out_dir: Path, names: tuple[str, ...] | None = None, *, s
                        sample_rate: int = 8000) -> Path:
     """Synthesise the labelled scripts into `out_dir` (WAVs + manifest.jsonl); returns the folder. `stereo`
     forces every call to stereo (True) or mono (False) instead of each script's own layout."""
-    from pipeline.synth import ScriptedTurn, synthesise_call
+    from demo.synth import ScriptedTurn, synthesise_call
 
     out_dir = Path(out_dir)
     table = scripts()
@@ -139,7 +139,7 @@ def build_accuracy_set(out_dir: Path, names: tuple[str, ...] | None = None, *, s
 
 def build_length_calls(out_dir: Path, minutes: list[float], *, stereo: bool, prefix: str = "call") -> list[Path]:
     """Unlabelled English calls of exactly the given lengths (cycling the sample scripts); one WAV each."""
-    from pipeline.synth import synthesise_long_call
+    from demo.synth import synthesise_long_call
 
     paths = []
     for k, m in enumerate(minutes):

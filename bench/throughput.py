@@ -9,13 +9,13 @@ happens before the clock starts and is reported apart (`load_s`). Throughput = a
 of the timed part. Concurrency c = c threads sharing one loaded model, as the Prefect batch flow does.
 
 Stages:
-  decode      ffmpeg decode of every call to 16 kHz float (pipeline.audio.iter_chunks, 300 s chunks)
+  decode      ffmpeg decode of every call to 16 kHz float (infra.audio.iter_chunks, 300 s chunks)
   transcribe  faster-whisper base int8 via transcribe_conversation (stereo: each channel; no diarization)
   diarize     pyannote on the mono mixdown, 2 speakers (decode not timed)
   score       scorecard (shipped form; e5 loads only if the form has `similar` rules, the shipped ones have
               none) + sentiment on the stored transcripts
   compliance  PII find + transcript redaction + audio redaction (tone) + policy alerts
-  pipeline    flows.run_batch against the real Ceph S3 server (pipeline/s3server.py): download, decode,
+  pipeline    flows.run_batch against the real Ceph S3 server (demo/s3server.py): download, decode,
               transcription (+ diarization for mono), results, redacted audio, scoring, compliance
 """
 from __future__ import annotations
@@ -46,14 +46,14 @@ class Job:
 
 
 def _durations(files) -> list[float]:
-    from pipeline.audio import inspect_recording
+    from infra.audio import inspect_recording
 
     return [inspect_recording(Path(f)).duration for f in files]
 
 
 def _call_for(path: Path, transcript=None):
     from pipeline.metadata import CallMetadata, build_call
-    from pipeline.storage import RecordingRef
+    from infra.storage import RecordingRef
 
     return build_call(RecordingRef(path.name, "bench", 1, path.stem), CallMetadata(direction="inbound", language="en"))
 
@@ -69,12 +69,12 @@ def run_job(job: Job) -> dict:
     tdir = Path(job.transcripts)
     t0 = time.perf_counter()
     if job.stage == "decode":
-        from pipeline.audio import iter_chunks
+        from infra.audio import iter_chunks
 
         load_s = 0.0
         work = lambda p: sum(len(c) for _, c in iter_chunks(p, 300.0))  # noqa: E731
     elif job.stage == "transcribe":
-        from pipeline.audio import inspect_recording
+        from infra.audio import inspect_recording
         from pipeline.conversation import transcribe_conversation
         from transcribe.registry import build_transcriber
 
@@ -86,7 +86,7 @@ def run_job(job: Job) -> dict:
             t = transcribe_conversation(model, p, _call_for(p), inspect_recording(p))
             (tdir / f"{p.stem}.json").write_text(t.to_json())
     elif job.stage == "diarize":
-        from pipeline.audio import load_audio
+        from infra.audio import load_audio
         from transcribe.diarize import PyannoteDiarizer
 
         diarizer = PyannoteDiarizer(device="cpu")
@@ -94,8 +94,8 @@ def run_job(job: Job) -> dict:
         audio = {p: load_audio(p) for p in files}  # decode is its own stage
         work = lambda p: diarizer.diarize(audio[p], num_speakers=2)  # noqa: E731
     elif job.stage in ("score", "compliance"):
-        from pipeline.metrics import conversation_metrics
-        from pipeline.models import Transcript
+        from core.metrics import conversation_metrics
+        from core.models import Transcript
         from scoring.sentiment import LexiconSentiment, sentiment_summary
 
         transcripts = {p: Transcript.from_json((tdir / f"{p.stem}.json").read_text()) for p in files}

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def _norm(text: str, language: str) -> str:
-    from transcribe.chinese import to_script
+    from core.chinese import to_script
 
     if language == "zh":
         return " ".join(re.findall(r"[\u4e00-\u9fff]", to_script(text, "zh-Hans")))
@@ -37,7 +37,7 @@ def _norm(text: str, language: str) -> str:
 
 def _items(eval_dir: Path | None, work: Path):
     """(name, path, channel, language, reference) for every clip to transcribe."""
-    from pipeline.synth import write_sample_calls
+    from demo.synth import write_sample_calls
 
     items = []
     for call in write_sample_calls(work / "synth", stereo_and_mono=False):
@@ -58,7 +58,7 @@ def _items(eval_dir: Path | None, work: Path):
 def run_backend(backend: str, eval_dir: Path | None) -> dict:
     import jiwer
 
-    from pipeline.audio import inspect_recording
+    from infra.audio import inspect_recording
     from transcribe.base import TranscribeOptions
     from transcribe.registry import build_transcriber
     from transcribe.run import transcribe_recording

@@ -33,13 +33,13 @@ from typing import Any, Callable, Iterable, Literal, Sequence
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from compliance.redact import PiiSpan, find_pii
-from pipeline.errors import CallQAError
-from pipeline.metrics import ConversationMetrics
-from pipeline.models import Call, Transcript
-from pipeline.yamlspec import line_of, read_mapping, read_text, source_lines, unknown_key_message
+from core.errors import CallQAError
+from core.metrics import ConversationMetrics
+from core.models import Call, Transcript
+from core.yamlspec import line_of, read_mapping, read_text, source_lines, unknown_key_message
 from scoring.forms import Text
-from transcribe.chinese import CJK, to_script
-from pipeline.metrics import match_phrase
+from core.chinese import CJK, to_script
+from core.metrics import match_phrase
 from scoring.rules import EvalContext, Evidence, Rule, RuleSpecError, Similar, build_rule
 
 Category = Literal["privacy", "reputation"]

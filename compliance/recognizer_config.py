@@ -12,7 +12,7 @@
     not_pii: {PERSON: [顺丰, 京东]}        # texts never reported as that entity (known false positives)
 
 Errors are `RecognizerConfigError` (E131) naming the file, line, the closest valid key or name, and an
-example. The file is read with pipeline.yamlspec like evaluation forms and compliance policies.
+example. The file is read with core.yamlspec like evaluation forms and compliance policies.
 """
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from compliance import pii
 from compliance.pii_types import LANGUAGES, Language, Pattern, RecognizerSet, RegexRecognizer
 from compliance.speech_pii import PHONE_REGIONS, LongNumberRecognizer, PhoneLibRecognizer
-from pipeline.errors import RecognizerConfigError
-from pipeline.yamlspec import did_you_mean, line_of, read_mapping, read_text, source_lines, unknown_key_message
+from core.errors import RecognizerConfigError
+from core.yamlspec import did_you_mean, line_of, read_mapping, read_text, source_lines, unknown_key_message
 
 EXAMPLE = """\
 version: "1"
@@ -178,7 +178,7 @@ def default_config_path() -> Path:
 
 def _simplified(word: str) -> str:
     if re.search(r"[\u3400-\u9fff]", word):
-        from transcribe.chinese import to_script  # lazy: loads OpenCC dictionaries
+        from core.chinese import to_script  # lazy: loads OpenCC dictionaries
 
         return to_script(word, "zh-Hans")  # analyze compares context in Simplified
     return word.lower()

@@ -18,9 +18,9 @@ from typing import Literal, Sequence
 import numpy as np
 
 from compliance.pii import PiiFinding, analyze
-from pipeline.audio import probe
-from pipeline.errors import CorruptAudioError
-from pipeline.models import Segment, Transcript, Word
+from infra.audio import probe
+from core.errors import CorruptAudioError
+from core.models import Segment, Transcript, Word
 
 _PLACEHOLDERS = {
     "PHONE_NUMBER": "PHONE", "CARD_NUMBER": "CARD", "EMAIL_ADDRESS": "EMAIL", "DATE_OF_BIRTH": "DOB",

@@ -19,10 +19,11 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable, Sequence
 
 from compliance.redact import PiiSpan, audio_intervals, find_pii, known_values, mask_known, redact_transcript
-from pipeline.metrics import ConversationMetrics, conversation_metrics
-from pipeline.models import Call, Transcript
-from pipeline.storage import RecordingSource
-from pipeline.store import ResultsStore
+from core.keys import redacted_audio_key, redacted_transcript_key, scorecard_key  # noqa: F401  (re-exported)
+from core.metrics import ConversationMetrics, conversation_metrics
+from core.models import Call, Transcript
+from infra.storage import RecordingSource
+from infra.store import ResultsStore
 
 log = logging.getLogger("callqa")
 AlertSink = Callable[[str, dict], None]  # (call id, alert dict with redacted evidence)
@@ -98,18 +99,6 @@ def redaction_boundary(a: CallAnalysis) -> Persistable:
         alerts.append(d)
     return Persistable(a.call.id, redact_transcript(a.transcript, list(a.pii)), scorecard,
                        tuple(alerts), tuple(audio_intervals(list(a.pii))))
-
-
-def redacted_transcript_key(call_id: str) -> str:
-    return f"redacted/transcripts/{call_id}.json"
-
-
-def redacted_audio_key(call_id: str) -> str:
-    return f"redacted/audio/{call_id}.wav"
-
-
-def scorecard_key(call_id: str) -> str:
-    return f"scorecards/{call_id}.json"
 
 
 def persist(p: Persistable, source: RecordingSource, store: ResultsStore, *, sink: AlertSink | None = None) -> None:

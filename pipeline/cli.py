@@ -7,23 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-
-def offline_defaults(prefect_home: Path | None = None) -> None:
-    """Privacy and offline defaults; must run before prefect is imported. Explicit env settings win."""
-    defaults = {
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",  # Prefect telemetry off
-        "DO_NOT_TRACK": "1",
-        "HF_HUB_OFFLINE": "1",  # never reach for a model hub
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-        "PYANNOTE_METRICS_ENABLED": "false",
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
-        "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE": "true",
-        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
-    }
-    if prefect_home is not None:
-        defaults["PREFECT_HOME"] = str(prefect_home)
-    for k, v in defaults.items():
-        os.environ.setdefault(k, v)
+from pipeline.config import offline_defaults  # noqa: F401  (settings; re-exported for scripts)
+from pipeline.summary import print_summary
 
 
 def _config(args) -> "PipelineConfig":  # noqa: F821
@@ -62,7 +47,7 @@ def cmd_run(args) -> int:
     from flows import run_batch
 
     summary = run_batch(_config(args))
-    _print_summary(summary)
+    print_summary(summary)
     return 0 if summary.count("failed") == 0 else 3
 
 
@@ -115,7 +100,7 @@ def cmd_forms(args) -> int:
 
 
 def cmd_override(args) -> int:
-    from pipeline.store import ResultsStore
+    from infra.store import ResultsStore
 
     store = ResultsStore(args.database_url or "sqlite:///callqa.db")
     store.add_override(args.call_id, args.question_id, args.answer, reviewer=args.reviewer, comment=args.comment)
@@ -125,7 +110,7 @@ def cmd_override(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from pipeline.store import ResultsStore
+    from infra.store import ResultsStore
 
     for r in ResultsStore(args.database_url or "sqlite:///callqa.db").calls():
         print(f"{r.state:12} {r.id:40} {r.language or '-':4} {r.duration or 0:8.1f}s {r.error_code or ''} "
@@ -137,17 +122,9 @@ def cmd_demo(args) -> int:
     workdir = Path(args.workdir).resolve()
     (workdir / "prefect").mkdir(parents=True, exist_ok=True)  # Prefect warns if its home is missing
     offline_defaults(prefect_home=workdir / "prefect")
-    from pipeline.demo import run_demo
+    from demo.run import run_demo
 
     return run_demo(workdir, backend=args.backend, keep_server=args.keep_server)
-
-
-def _print_summary(summary) -> None:
-    for o in summary.outcomes:
-        extra = f"{o.code} {o.message}" if o.code else (o.transcript_key or "")
-        print(f"  {o.status:11} {o.call_id:38} {o.audio_seconds:7.1f}s  {extra}")
-    print(f"done {summary.count('done')}, quarantined {summary.count('quarantined')}, "
-          f"failed {summary.count('failed')}, skipped {summary.count('skipped')}")
 
 
 def _source_args(p: argparse.ArgumentParser) -> None:
@@ -210,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--keep-server", action="store_true", help="leave the S3 server running afterwards")
     d.set_defaults(fn=cmd_demo)
     args = parser.parse_args(argv)
-    from pipeline.errors import CallQAError
+    from core.errors import CallQAError
 
     try:
         return args.fn(args)

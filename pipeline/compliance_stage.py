@@ -13,10 +13,10 @@ from pipeline.analysis import (  # noqa: F401  (re-exported)
     redacted_audio_key,
     redacted_transcript_key,
 )
-from pipeline.models import Transcript
+from core.models import Transcript
 from pipeline.process import load_stored_call
-from pipeline.storage import RecordingSource
-from pipeline.store import ResultsStore
+from infra.storage import RecordingSource
+from infra.store import ResultsStore
 
 
 def write_redacted_audio(source: RecordingSource, transcript: Transcript, local_recording: Path,

@@ -7,9 +7,27 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from pipeline.audio import AudioLimits
+from infra.audio import AudioLimits
 from pipeline.conversation import ConversationOptions
 from transcribe.base import TranscribeOptions
+
+
+def offline_defaults(prefect_home: Path | None = None) -> None:
+    """Privacy and offline defaults; must run before prefect is imported. Explicit env settings win."""
+    defaults = {
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",  # Prefect telemetry off
+        "DO_NOT_TRACK": "1",
+        "HF_HUB_OFFLINE": "1",  # never reach for a model hub
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "PYANNOTE_METRICS_ENABLED": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+        "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE": "true",
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+    }
+    if prefect_home is not None:
+        defaults["PREFECT_HOME"] = str(prefect_home)
+    for k, v in defaults.items():
+        os.environ.setdefault(k, v)
 
 
 class S3Settings(BaseModel):
@@ -72,7 +90,7 @@ class PipelineConfig(BaseModel):
         return AudioLimits(max_bytes=self.max_bytes, max_seconds=self.max_seconds)
 
     def open_source(self):
-        from pipeline.storage import LocalFolderSource, S3Source
+        from infra.storage import LocalFolderSource, S3Source
 
         if self.s3 is not None:
             s = self.s3

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from pipeline.audio import AudioInfo, load_audio
-from pipeline.models import Call, Transcript
+from infra.audio import AudioInfo, load_audio
+from core.models import Call, Transcript
 from transcribe.base import TranscribeOptions, Transcriber
 from transcribe.diarize import Diarizer
 from transcribe.roles import DEFAULT_RULES, RoleRule, label_roles

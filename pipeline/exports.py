@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 
-from pipeline.metrics import Interval, merge_intervals, speaker_of, speech_units
-from pipeline.models import Segment, Transcript
+from core.metrics import Interval, merge_intervals, speaker_of, speech_units
+from core.models import Segment, Transcript
 
 
 def format_timestamp(seconds: float, decimal: str = ".") -> str:

@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from pipeline.errors import MetadataError
-from pipeline.models import Call
-from pipeline.storage import RecordingRef
+from core.errors import MetadataError
+from core.models import Call
+from infra.storage import RecordingRef
 
 EXAMPLE = ('{"agent": "a-1042", "queue": "billing", "direction": "inbound", '
            '"started_at": "2026-11-27T09:30:00+08:00", "language": "zh"}')

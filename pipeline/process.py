@@ -16,16 +16,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pipeline.audio import AudioLimits, inspect_recording
+from infra.audio import AudioLimits, inspect_recording
 from pipeline.conversation import ConversationOptions, Diarizer, transcribe_conversation
-from pipeline.errors import BadAudioError, CallQAError, MetadataError
+from core.errors import BadAudioError, CallQAError, MetadataError
 from pipeline.exports import to_rttm, to_srt, to_webvtt
 from pipeline.metadata import CallMetadata, build_call, parse_sidecar
-from pipeline.metrics import ConversationMetrics, conversation_metrics
-from pipeline.analysis import CallAnalyser, persist, redaction_boundary, scorecard_key  # noqa: F401
-from pipeline.models import Call, Transcript
-from pipeline.storage import RecordingRef, RecordingSource
-from pipeline.store import ResultsStore
+from core.metrics import ConversationMetrics, conversation_metrics
+from core.keys import metrics_key, quarantine_key, scorecard_key, transcript_key  # noqa: F401  (re-exported)
+from pipeline.analysis import CallAnalyser, persist, redaction_boundary
+from core.models import Call, Transcript
+from infra.storage import RecordingRef, RecordingSource
+from infra.store import ResultsStore
 from transcribe.base import TranscribeOptions, Transcriber
 
 if TYPE_CHECKING:
@@ -45,18 +46,6 @@ class Outcome:
     wall_seconds: float = 0.0
     language: str | None = None
     transcript_key: str | None = None
-
-
-def transcript_key(call_id: str) -> str:
-    return f"transcripts/{call_id}.json"
-
-
-def metrics_key(call_id: str) -> str:
-    return f"metrics/{call_id}.json"
-
-
-def quarantine_key(call_id: str) -> str:
-    return f"quarantine/{call_id}.json"
 
 
 def discover(source: RecordingSource, store: ResultsStore) -> list[RecordingRef]:

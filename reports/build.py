@@ -17,14 +17,14 @@ from datetime import date, datetime
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
-from pipeline.storage import RecordingSource
-from pipeline.store import ResultsStore
+from infra.storage import RecordingSource
+from infra.store import ResultsStore
 from reports import pages
 from reports.aggregate import coaching, dashboard
 from reports.data import ReportData, ReportError, gather
 
 log = logging.getLogger("callqa")
-REPORTS_PREFIX = "reports/"
+from core.keys import REPORTS_PREFIX  # noqa: E402  (re-exported)
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
                  ".json": "application/json", ".csv": "text/csv; charset=utf-8"}
 

@@ -12,11 +12,11 @@ from datetime import date, datetime, time, timezone
 from typing import Any
 
 from compliance.redact import redact_text
-from pipeline.analysis import redacted_transcript_key
-from pipeline.errors import CallQAError
-from pipeline.models import Transcript
-from pipeline.storage import RecordingSource
-from pipeline.store import CallDetails, ResultsStore
+from core.keys import redacted_transcript_key
+from core.errors import CallQAError
+from core.models import Transcript
+from infra.storage import RecordingSource
+from infra.store import CallDetails, ResultsStore
 
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from pipeline.errors import FormError
-from pipeline.yamlspec import line_of, read_mapping, read_text, source_lines, unknown_key_message
+from core.errors import FormError
+from core.yamlspec import line_of, read_mapping, read_text, source_lines, unknown_key_message
 from scoring.rules import Rule, RuleSpecError, build_rule
 
 FORM_EXAMPLE = """\

@@ -8,9 +8,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from pipeline.errors import ConfigError
-from pipeline.metrics import ConversationMetrics
-from pipeline.models import Call, Transcript
+from core.errors import ConfigError
+from core.metrics import ConversationMetrics
+from core.models import Call, Transcript
 from scoring.forms import Form, load_form, shipped_forms_dir
 from scoring.scorecard import Scorecard, score_call
 from scoring.sentiment import LexiconSentiment, SentimentModel, SentimentSummary, sentiment_summary

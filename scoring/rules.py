@@ -22,9 +22,9 @@ from typing import Any, Callable, ClassVar, Protocol
 
 import numpy as np
 
-from pipeline.metrics import ConversationMetrics, RoleMetrics, match_phrase
-from pipeline.models import ROLES, Segment, Transcript
-from transcribe.chinese import CJK
+from core.metrics import ConversationMetrics, RoleMetrics, match_phrase
+from core.models import ROLES, Segment, Transcript
+from core.chinese import CJK
 
 
 class RuleSpecError(ValueError):
@@ -78,7 +78,7 @@ class Utterance:
 def _simplified(text: str) -> str:
     if not CJK.search(text):
         return text
-    from transcribe.chinese import to_script  # lazy: loads OpenCC dictionaries
+    from core.chinese import to_script  # lazy: loads OpenCC dictionaries
 
     return to_script(text, "zh-Hans")
 

@@ -23,8 +23,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from pipeline.metrics import ConversationMetrics
-from pipeline.models import Transcript
+from core.metrics import ConversationMetrics
+from core.models import Transcript
 from scoring.forms import Form
 from scoring.rules import EvalContext, Evidence, SimilarityModel
 

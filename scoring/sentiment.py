@@ -23,7 +23,7 @@ from pathlib import Path
 from threading import Lock
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from pipeline.models import ROLES, Transcript
+from core.models import ROLES, Transcript
 
 Label = Literal["negative", "neutral", "positive"]
 LABELS: tuple[Label, ...] = ("negative", "neutral", "positive")
@@ -222,7 +222,7 @@ class LexiconSentiment:
         if base_language(language, text) == "en":
             value = float(self._english().polarity_scores(text)["compound"])
         else:
-            from transcribe.chinese import to_script
+            from core.chinese import to_script
 
             value = _normalise(zh_valence(to_script(text, "zh-Hans"), self._chinese()))
         return SentimentScore.from_score(value, self.neutral_band)

@@ -11,7 +11,7 @@ _PREFECT_HOME = tempfile.mkdtemp(prefix="callqa-prefect-")
 os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-from pipeline.cli import offline_defaults  # noqa: E402
+from pipeline.config import offline_defaults  # noqa: E402
 
 offline_defaults()
 
@@ -36,7 +36,7 @@ def faster_transcriber(ct2_model_dir):
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory):
     """A real S3 server (single-node Ceph RGW on a free loopback port) for the whole test session."""
-    from pipeline.s3server import LocalS3Server
+    from demo.s3server import LocalS3Server
 
     server = LocalS3Server()
     endpoint = server.start(tmp_path_factory.mktemp("ceph"))
@@ -47,7 +47,7 @@ def s3_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def sample_calls(tmp_path_factory):
     """Synthesised two-speaker calls (en + zh, stereo + mono) with sidecars and known turns."""
-    from pipeline.synth import write_sample_calls
+    from demo.synth import write_sample_calls
 
     folder = tmp_path_factory.mktemp("samples")
     return folder, write_sample_calls(folder)

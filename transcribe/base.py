@@ -8,7 +8,7 @@ from typing import Literal, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from pipeline.models import Segment
+from core.models import Segment
 
 SAMPLE_RATE = 16_000
 ZH_PROMPT = "以下是普通话的句子。"

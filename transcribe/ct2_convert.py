@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import ModelError
+from core.errors import ModelError
 
 SUPPORTED_BINARY_VERSIONS = range(4, 7)  # 4 introduced dtype ids; 6 is what ctranslate2 4.x writes
 WHISPER_SPEC = "WhisperSpec"

@@ -30,8 +30,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from pipeline.errors import ModelError
-from pipeline.models import Turn
+from core.errors import ModelError
+from core.models import Turn
 from transcribe.base import SAMPLE_RATE
 
 INSTALL_HINT = "install it with: bash scripts/install_diarization.sh <venv>"

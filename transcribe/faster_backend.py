@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.models import Segment, Word
+from core.models import Segment, Word
 
 
 def _default_device() -> str:

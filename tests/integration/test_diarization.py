@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.audio import inspect_recording
+from infra.audio import inspect_recording
 from pipeline.conversation import ConversationOptions, transcribe_conversation
 from pipeline.metadata import build_call
-from pipeline.metrics import conversation_metrics
-from pipeline.storage import RecordingRef
-from pipeline.synth import SAMPLE_SCRIPTS, ScriptedTurn, synthesise_call
+from core.metrics import conversation_metrics
+from infra.storage import RecordingRef
+from demo.synth import SAMPLE_SCRIPTS, ScriptedTurn, synthesise_call
 
 pytestmark = pytest.mark.integration
 

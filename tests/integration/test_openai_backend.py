@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.errors import ModelError
+from core.errors import ModelError
 from transcribe.base import SAMPLE_RATE, Transcriber
 from transcribe.ct2_convert import convert_ct2_to_openai, read_ct2_model
 

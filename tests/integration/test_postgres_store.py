@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.models import Call
-from pipeline.store import ResultsStore
+from core.models import Call
+from infra.store import ResultsStore
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from pipeline.config import PipelineConfig, S3Settings
-from pipeline.store import ResultsStore
+from infra.store import ResultsStore
 
 from .s3util import read_object, s3_client
 

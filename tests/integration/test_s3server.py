@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from pipeline.s3server import SCRIPT, LocalS3Server, _alive
+from demo.s3server import SCRIPT, LocalS3Server, _alive
 
 from .s3util import read_object, s3_client
 

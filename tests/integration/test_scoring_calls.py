@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from pipeline.process import process_recording, score_stored_call
-from pipeline.storage import LocalFolderSource
-from pipeline.store import ResultsStore
-from pipeline.synth import ScriptedTurn, synthesise_call
+from infra.storage import LocalFolderSource
+from infra.store import ResultsStore
+from demo.synth import ScriptedTurn, synthesise_call
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.models import Segment, Word
+from core.models import Segment, Word
 
 
 class FakeTranscriber:

@@ -15,8 +15,8 @@ from compliance.alerts import (
     parse_policy,
 )
 from compliance.pii import cn_id_check_digit
-from pipeline.errors import CallQAError
-from pipeline.models import Call, Segment, SpeakerInfo, Transcript
+from core.errors import CallQAError
+from core.models import Call, Segment, SpeakerInfo, Transcript
 from scoring.sentiment import SentimentScore, sentiment_summary
 
 DISCLOSE = "Thank you for calling Acme, this call may be recorded. How can I help?"

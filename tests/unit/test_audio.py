@@ -3,9 +3,9 @@ import shutil
 import numpy as np
 import pytest
 
-from pipeline.audio import SAMPLE_RATE, AudioLimits, inspect_recording, iter_chunks
-from pipeline.badfiles import write_bad_recordings
-from pipeline.errors import BadAudioError, RecordingTooLargeError, RecordingTooLongError
+from infra.audio import SAMPLE_RATE, AudioLimits, inspect_recording, iter_chunks
+from demo.badfiles import write_bad_recordings
+from core.errors import BadAudioError, RecordingTooLargeError, RecordingTooLongError
 
 from .fakes import write_tone_wav
 

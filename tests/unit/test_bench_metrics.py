@@ -98,7 +98,7 @@ def test_normalise_for_wer():
 def test_stereo_wer_pairs_each_channel_so_crosstalk_order_does_not_count():
     from bench.accuracy import wer_texts
     from bench.manifest import parse_line
-    from pipeline.models import Segment, Transcript
+    from core.models import Segment, Transcript
 
     item = parse_line('{"id": "s", "audio": "s.wav", "language": "en", "channels": 2, "turns": ['
                       '{"channel": 0, "text": "Hello there."}, {"channel": 1, "text": "Hi, four one one one."}]}')

@@ -4,10 +4,10 @@ import json
 
 from compliance.alerts import default_policy_path, load_policy
 from pipeline.compliance_stage import check_stored_call, redact_text
-from pipeline.models import Call, Segment, SpeakerInfo, Transcript, Word
+from core.models import Call, Segment, SpeakerInfo, Transcript, Word
 from pipeline.process import transcript_key
-from pipeline.storage import LocalFolderSource
-from pipeline.store import ResultsStore
+from infra.storage import LocalFolderSource
+from infra.store import ResultsStore
 
 
 def _seg(start, text, speaker, role):

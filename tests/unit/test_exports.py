@@ -6,7 +6,7 @@ import re
 import pytest
 
 from pipeline.exports import format_timestamp, speaker_labels, to_rttm, to_srt, to_webvtt
-from pipeline.models import Segment, SpeakerInfo, Transcript, Word
+from core.models import Segment, SpeakerInfo, Transcript, Word
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 

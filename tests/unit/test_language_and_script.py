@@ -1,5 +1,5 @@
 from transcribe.base import pick_language
-from transcribe.chinese import to_script
+from core.chinese import to_script
 
 
 def test_language_restricted_to_allowed_set():

@@ -1,8 +1,8 @@
 import pytest
 
-from pipeline.errors import MetadataError
+from core.errors import MetadataError
 from pipeline.metadata import build_call, parse_sidecar
-from pipeline.storage import RecordingRef
+from infra.storage import RecordingRef
 
 
 def test_valid_sidecar_builds_call():

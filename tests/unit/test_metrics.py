@@ -1,4 +1,4 @@
-"""pipeline.metrics: conversation metrics on hand-built transcripts with known turns."""
+"""core.metrics: conversation metrics on hand-built transcripts with known turns."""
 from __future__ import annotations
 
 import json
@@ -6,14 +6,14 @@ import re
 
 import pytest
 
-from pipeline.metrics import (
+from core.metrics import (
     conversation_metrics,
     count_units,
     match_phrase,
     merge_intervals,
     overlap_intervals,
 )
-from pipeline.models import Segment, SpeakerInfo, Transcript, Word
+from core.models import Segment, SpeakerInfo, Transcript, Word
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 

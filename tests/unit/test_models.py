@@ -3,7 +3,7 @@ import json
 import jsonschema
 import pytest
 
-from pipeline.models import TRANSCRIPT_SCHEMA, Call, Segment, Transcript, Word
+from core.models import TRANSCRIPT_SCHEMA, Call, Segment, Transcript, Word
 
 
 def _transcript():

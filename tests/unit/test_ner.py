@@ -4,7 +4,7 @@ import pytest
 from compliance import ner
 from compliance.pii import RECOGNIZERS, analyze
 from compliance.ner import LacNerRecognizer, SpacyNerRecognizer, StreetAddressRecognizer, load_lac, load_spacy
-from pipeline.errors import ModelError
+from core.errors import ModelError
 
 
 def _ents(findings):

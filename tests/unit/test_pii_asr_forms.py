@@ -12,8 +12,8 @@ from compliance.pii import analyze, cn_id_check_digit
 from compliance.recognizer_config import parse_recognizer_config, build_recognizers
 from compliance.redact import REDACT_MIN_SCORE, analysis_turns, find_pii, redact_transcript
 from compliance.spoken import find_digit_runs, join_digit_runs
-from pipeline.errors import RecognizerConfigError
-from pipeline.models import Segment, SpeakerInfo, Transcript
+from core.errors import RecognizerConfigError
+from core.models import Segment, SpeakerInfo, Transcript
 
 CARD = ("4121", "6416", "1286", "1648")  # Luhn-valid, the integration test's card
 CN_ID = "11010519491231002" + cn_id_check_digit("11010519491231002")

@@ -5,11 +5,11 @@ import shutil
 
 import pytest
 
-from pipeline.badfiles import write_bad_recordings
-from pipeline.errors import StorageError
+from demo.badfiles import write_bad_recordings
+from core.errors import StorageError
 from pipeline.process import discover, process_recording
-from pipeline.storage import LocalFolderSource
-from pipeline.store import ResultsStore
+from infra.storage import LocalFolderSource
+from infra.store import ResultsStore
 from transcribe.base import TranscribeOptions
 
 from .fakes import FakeTranscriber, write_tone_wav
@@ -123,13 +123,13 @@ def test_stereo_call_is_split_by_channel_with_roles_metrics_and_exports(tmp_path
 
 class _BrokenModel(FakeTranscriber):
     def transcribe_chunk(self, *a, **k):
-        from pipeline.errors import ModelError
+        from core.errors import ModelError
 
         raise ModelError("weights missing")
 
 
 def test_model_problem_fails_the_call_for_retry_instead_of_quarantining_it(folder):
-    from pipeline.errors import ModelError
+    from core.errors import ModelError
 
     src = LocalFolderSource(folder / "src", "recordings/")
     store = ResultsStore(f"sqlite:///{folder}/r.db")

@@ -9,7 +9,7 @@ from compliance.recognizer_config import (
     load_recognizers,
     parse_recognizer_config,
 )
-from pipeline.errors import CallQAError, RecognizerConfigError
+from core.errors import CallQAError, RecognizerConfigError
 
 
 def _write(tmp_path, text, name="recognizers.yaml"):

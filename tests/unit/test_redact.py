@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from compliance.redact import find_pii, redact_audio, redact_transcript
-from pipeline.errors import CorruptAudioError
-from pipeline.models import Segment, Transcript, Word
+from core.errors import CorruptAudioError
+from core.models import Segment, Transcript, Word
 
 CARD_WORDS = "four one one one one one one one one one one one one one one one".split()
 
@@ -190,7 +190,7 @@ def test_order_number_without_account_word_is_not_redacted() -> None:
 
 def test_a_number_split_over_segments_by_one_speaker_is_found_and_masked_in_each():
     from compliance.redact import find_pii, redact_transcript
-    from pipeline.models import Segment, Transcript, Word
+    from core.models import Segment, Transcript, Word
 
     def s(start, text, spk):
         words = tuple(Word(w, start + 0.4 * i, start + 0.4 * i + 0.3, 0.9, spk, "agent" if spk == "A" else "customer")

@@ -214,8 +214,8 @@ def test_importing_reports_loads_no_plotting():
 
 
 def test_empty_store_still_builds_every_page(tmp_path):
-    from pipeline.storage import LocalFolderSource
-    from pipeline.store import ResultsStore
+    from infra.storage import LocalFolderSource
+    from infra.store import ResultsStore
 
     index = build_reports(ResultsStore(f"sqlite:///{tmp_path}/r.db"), LocalFolderSource(tmp_path / "src", ""),
                           tmp_path / "out")

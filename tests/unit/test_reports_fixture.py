@@ -11,10 +11,10 @@ import numpy as np
 
 from compliance.alerts import default_policy_path, load_policy
 from pipeline.compliance_stage import check_stored_call
-from pipeline.models import Call, Segment, SpeakerInfo, Transcript, Word
+from core.models import Call, Segment, SpeakerInfo, Transcript, Word
 from pipeline.process import score_stored_call, transcript_key
-from pipeline.storage import LocalFolderSource
-from pipeline.store import ResultsStore
+from infra.storage import LocalFolderSource
+from infra.store import ResultsStore
 from scoring.review import Reviewer
 
 PHONE = "415 555 0134"

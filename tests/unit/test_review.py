@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from pipeline.metrics import conversation_metrics
-from pipeline.models import Call, Segment, SpeakerInfo, Transcript, Word
+from core.metrics import conversation_metrics
+from core.models import Call, Segment, SpeakerInfo, Transcript, Word
 from pipeline.process import process_recording, score_stored_call
-from pipeline.storage import LocalFolderSource
-from pipeline.store import ResultsStore
+from infra.storage import LocalFolderSource
+from infra.store import ResultsStore
 from scoring.review import Reviewer
 
 from .fakes import FakeTranscriber, write_tone_wav
@@ -51,7 +51,7 @@ def test_reviewer_picks_form_by_direction_and_language_and_scores():
 
 
 def test_unknown_form_in_the_map_fails_loudly():
-    from pipeline.errors import ConfigError
+    from core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="not_a_form"):
         Reviewer(form_map={"inbound:en": "not_a_form"})

@@ -7,7 +7,7 @@ import re
 import jsonschema
 import pytest
 
-from pipeline.models import TRANSCRIPT_SCHEMA, Call, Segment, SpeakerInfo, Transcript, Word
+from core.models import TRANSCRIPT_SCHEMA, Call, Segment, SpeakerInfo, Transcript, Word
 from transcribe.roles import (
     ChannelMetadataRule,
     FirstSpeakerRule,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import CallQAError, FormError
+from core.errors import CallQAError, FormError
 from scoring.forms import Form, load_form, parse_form, shipped_forms_dir
 from scoring.rules import Phrases, RoleFilter
 

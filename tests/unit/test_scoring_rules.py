@@ -7,8 +7,8 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from pipeline.metrics import conversation_metrics
-from pipeline.models import Segment, SpeakerInfo, Transcript, Word
+from core.metrics import conversation_metrics
+from core.models import Segment, SpeakerInfo, Transcript, Word
 from scoring.rules import (
     REGISTRY,
     EvalContext,

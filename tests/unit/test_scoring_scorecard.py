@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from pipeline.metrics import conversation_metrics
-from pipeline.models import Segment, SpeakerInfo, Transcript, Word
+from core.metrics import conversation_metrics
+from core.models import Segment, SpeakerInfo, Transcript, Word
 from scoring.forms import load_form, parse_form, shipped_forms_dir
 from scoring.scorecard import score_call
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.models import Segment, Transcript
+from core.models import Segment, Transcript
 from scoring.sentiment import (
     LexiconSentiment,
     SentimentModel,

@@ -8,8 +8,8 @@ import wave
 import numpy as np
 import pytest
 
-from pipeline.metrics import conversation_metrics
-from pipeline.models import Call, Segment, Transcript, Turn, Word
+from core.metrics import conversation_metrics
+from core.models import Call, Segment, Transcript, Turn, Word
 from transcribe.roles import label_roles
 from transcribe.speakers import assign_words_to_speakers, join_words, merge_channel_transcripts
 
@@ -120,7 +120,7 @@ def test_join_words():
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 def test_synthesised_stereo_call_merges_to_agent_on_channel_0(tmp_path):
-    from pipeline.synth import ScriptedTurn, synthesise_call
+    from demo.synth import ScriptedTurn, synthesise_call
 
     script = [ScriptedTurn("agent", "Thank you for calling, how can I help you?"),
               ScriptedTurn("customer", "I need to reset my password."),

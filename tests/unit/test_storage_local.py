@@ -1,7 +1,7 @@
 import pytest
 
-from pipeline.errors import StorageError
-from pipeline.storage import LocalFolderSource, _pair_recordings, call_id_for
+from core.errors import StorageError
+from infra.storage import LocalFolderSource, _pair_recordings, call_id_for
 
 
 def test_call_id_is_path_below_prefix_without_extension():

@@ -1,7 +1,7 @@
 import threading
 
-from pipeline.models import Call
-from pipeline.store import ResultsStore
+from core.models import Call
+from infra.store import ResultsStore
 
 
 def _call(etag="e1"):

@@ -1,4 +1,4 @@
-"""pipeline.synth: synthetic two-speaker calls with known turns (needs the espeak-ng binary)."""
+"""demo.synth: synthetic two-speaker calls with known turns (needs the espeak-ng binary)."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import synth
+from demo import synth
 
 
 SR = 8000

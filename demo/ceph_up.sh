@@ -1,6 +1,6 @@
 #!/bin/bash
 # Single-node Ceph (1 mon, 1 memstore OSD, no mgr) + radosgw (S3) on 127.0.0.1, for the demo and the
-# integration tests. Started/stopped by pipeline/s3server.py; everything comes from the environment:
+# integration tests. Started/stopped by demo/s3server.py; everything comes from the environment:
 #   CEPH_DIR  scratch folder owned by this instance (config, mon store, logs, pid files)
 #   RGW_PORT  S3 port on 127.0.0.1        MON_PORT  monitor port on 127.0.0.1 (msgr v1 only)
 #   ACCESS / SECRET  S3 keys of the user that gets created

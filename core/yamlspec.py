@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from pipeline.errors import CallQAError
+from core.errors import CallQAError
 
 
 def source_lines(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:

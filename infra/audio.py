@@ -15,7 +15,7 @@ from typing import Iterator
 
 import numpy as np
 
-from pipeline.errors import (
+from core.errors import (
     CorruptAudioError,
     EmptyRecordingError,
     NotAudioError,

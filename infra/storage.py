@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from pipeline.errors import StorageError
+from core.errors import StorageError
 
 SIDECAR_SUFFIX = ".json"
 RESULT_PREFIXES = ("transcripts/", "metrics/", "quarantine/", "redacted/", "scorecards/", "reports/")

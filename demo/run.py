@@ -11,7 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
-from pipeline.badfiles import write_bad_recordings
+from demo.badfiles import write_bad_recordings
 
 BUCKET = "calls"
 PREFIX = "recordings/"
@@ -27,7 +27,7 @@ def upload_folder(client, bucket: str, folder: Path, prefix: str) -> int:
 
 
 def prepare_samples(folder: Path) -> None:
-    from pipeline.synth import write_risk_calls, write_sample_calls
+    from demo.synth import write_risk_calls, write_sample_calls
 
     write_sample_calls(folder / "good")
     write_risk_calls(folder / "risk")
@@ -62,7 +62,7 @@ def _show_call(client, call_id: str) -> None:
 def run_demo(workdir: Path, *, backend: str = "faster-whisper", keep_server: bool = False) -> int:
     from flows import run_batch
     from pipeline.config import PipelineConfig, S3Settings
-    from pipeline.s3server import LocalS3Server
+    from demo.s3server import LocalS3Server
 
     shutil.rmtree(workdir / "s3", ignore_errors=True)
     (workdir / "callqa.db").unlink(missing_ok=True)
@@ -84,18 +84,18 @@ def run_demo(workdir: Path, *, backend: str = "faster-whisper", keep_server: boo
             s3=S3Settings(endpoint=ep.endpoint, access_key=ep.access_key, secret_key=ep.secret_key,
                           bucket=BUCKET, prefix=PREFIX),
             database_url=f"sqlite:///{workdir / 'callqa.db'}", backend=backend, reports_dir=workdir / "reports")
-        from pipeline.cli import _print_summary
+        from pipeline.summary import print_summary
 
         print("[demo] batch run 1")
         first = run_batch(cfg)
-        _print_summary(first)
+        print_summary(first)
         print("[demo] batch run 2 (nothing new: every call is skipped or already settled)")
         second = run_batch(cfg)
-        _print_summary(second)
+        print_summary(second)
         for o in first.outcomes:
             if o.status == "done" and o.call_id.startswith(("good/", "risk/")):
                 _show_call(client, o.call_id)
-        from pipeline.store import ResultsStore
+        from infra.store import ResultsStore
 
         by_call: dict[str, list[str]] = {}
         for a in ResultsStore(cfg.database_url).alerts():

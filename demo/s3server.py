@@ -1,5 +1,5 @@
 """Embedded S3 server for the demo and the integration tests: single-node Ceph (1 mon, 1 memstore OSD) plus
-radosgw on 127.0.0.1, started by pipeline/ceph_up.sh (~3 s) and stopped here. `with LocalS3Server() as srv:
+radosgw on 127.0.0.1, started by demo/ceph_up.sh (~3 s) and stopped here. `with LocalS3Server() as srv:
 ep = srv.start(tmp_path)`, then `Minio(ep.endpoint, ep.access_key, ep.secret_key, secure=ep.secure)`.
 Each instance owns its work folder (config, mon store, logs, pid files); several can run at once on different
 folders, and stop() only signals daemons whose command line names this folder's ceph.conf.

@@ -29,8 +29,8 @@ from bisect import bisect_right
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Iterator, Literal
 
-from pipeline.models import ROLES, Segment, Transcript, Word
-from transcribe.chinese import CJK
+from core.models import ROLES, Segment, Transcript, Word
+from core.chinese import CJK
 
 Interval = tuple[float, float]
 HOLD_PHRASES = ("please hold", "on hold", "hold on", "one moment please", "bear with me",

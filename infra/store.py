@@ -17,7 +17,7 @@ from sqlalchemy import (Boolean, DateTime, Float, ForeignKey, Integer, String, T
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from pipeline.models import Call
+from core.models import Call
 
 State = Literal["processing", "done", "failed", "quarantined"]
 STALE_AFTER = timedelta(hours=2)  # a "processing" row older than this belongs to a crashed worker

@@ -1,0 +1,1 @@
+"""I/O: object store, results database, audio probe/decode; imports only core."""
