@@ -1,10 +1,13 @@
 """Prefect wiring only: the work is in pipeline/ (Prefect-free stage functions).
 
-- `process_call_flow(key, config)`: one recording end to end (process task, then scoring task).
-- `rescore_flow(config)`: score and check stored transcripts again with the current forms and policy.
+- `process_call_flow(key, config)`: one recording end to end: transcription, then the call's analysis in the
+  same task (scorecard, alerts, redacted copies through the redaction boundary; pipeline/analysis.py).
+- `rescore_flow(config)`: each stored transcript analysed again with the current forms and policy, one task
+  per call; a call that fails is recorded and the others go on.
 - `batch_flow(config)`: discover new recordings and map the per-call task over them with bounded
-  concurrency (the thread pool size), retrying transient storage errors, persisting results, and
-  publishing a table + markdown artifact summarising the batch; then rebuild the reports.
+  concurrency (the thread pool size), collecting calls as they complete, retrying transient storage errors,
+  persisting results, and publishing a table + markdown artifact summarising the batch; then rebuild the
+  reports.
 - `reports_flow(config, out_dir)`: build the reports (scorecards, alert queue, coaching, dashboard) on
   demand, into `out_dir` and under `reports/` in the object store.
 
@@ -19,14 +22,15 @@ from datetime import date, datetime
 from pathlib import Path
 
 from prefect import flow, task, unmapped
+from prefect.futures import as_completed
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline.config import PipelineConfig
 from core.errors import CallQAError
-from pipeline.compliance_stage import check_stored_call
-from pipeline.process import Outcome, discover, process_recording, score_stored_call
+from pipeline.analysis import CallAnalyser
+from pipeline.process import Outcome, discover, process_recording, reanalyse_stored_call
 from infra.storage import RecordingRef
 from infra.store import ResultsStore
 from reports.build import REPORTS_PREFIX, ReportIndex, build_reports
@@ -128,31 +132,30 @@ def discover_task(cfg: PipelineConfig) -> list[RecordingRef]:
     return discover(cfg.open_source(), _store(cfg))
 
 
+def _analyser(cfg: PipelineConfig, source) -> CallAnalyser | None:
+    reviewer, policy = _reviewer(cfg), _policy(cfg)
+    if reviewer is None and policy is None:
+        return None
+    return CallAnalyser(_store(cfg), source, reviewer=reviewer, policy=policy, sink=_emit_alert)
+
+
 @task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_is_transient, cache_policy=NO_CACHE,
       persist_result=True, task_run_name="process-{ref.call_id}")
 def process_call_task(ref: RecordingRef, cfg: PipelineConfig) -> Outcome:
-    return process_recording(ref, cfg.open_source(), _store(cfg), _transcriber(cfg),
+    source = cfg.open_source()
+    return process_recording(ref, source, _store(cfg), _transcriber(cfg),
                              options=cfg.transcribe_options(), limits=cfg.audio_limits(),
                              conversation=cfg.conversation_options(), diarizer=_diarizer(cfg),
-                             redact_audio=cfg.redact_audio)
+                             redact_audio=cfg.redact_audio, analyser=_analyser(cfg, source))
 
 
 @task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_is_transient, cache_policy=NO_CACHE,
-      task_run_name="score-{call_id}")
-def score_call_task(call_id: str, cfg: PipelineConfig) -> bool:
-    reviewer = _reviewer(cfg)
-    return reviewer is not None and score_stored_call(call_id, cfg.open_source(), _store(cfg), reviewer)
-
-
-@task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_is_transient, cache_policy=NO_CACHE,
-      task_run_name="compliance-{call_id}")
-def compliance_task(call_id: str, cfg: PipelineConfig) -> int:
-    """Redacted transcript + privacy/reputation alerts (stored, and emitted as Prefect events)."""
-    policy = _policy(cfg)
-    if policy is None:
-        return 0
-    alerts = check_stored_call(call_id, cfg.open_source(), _store(cfg), policy, sink=_emit_alert)
-    return len(alerts or ())
+      task_run_name="reanalyse-{call_id}")
+def reanalyse_call_task(call_id: str, cfg: PipelineConfig) -> bool | None:
+    """A stored call analysed again (scorecard, alerts, redacted transcript) with the current forms/policy."""
+    source = cfg.open_source()
+    analyser = _analyser(cfg, source)
+    return None if analyser is None else reanalyse_stored_call(call_id, source, _store(cfg), analyser)
 
 
 @task(cache_policy=NO_CACHE, task_run_name="reports")
@@ -197,11 +200,7 @@ def _rebuild_reports(cfg: PipelineConfig) -> None:
 @flow(name="callqa-process-call", persist_result=True)
 def process_call_flow(key: str, cfg: PipelineConfig) -> Outcome:
     ref = cfg.open_source().ref_for(key)
-    outcome = process_call_task(ref, cfg)
-    if outcome.status == "done":
-        score_call_task(outcome.call_id, cfg)
-        compliance_task(outcome.call_id, cfg)
-    return outcome
+    return process_call_task(ref, cfg)
 
 
 @dataclass(frozen=True)
@@ -237,35 +236,31 @@ def _publish(summary: BatchSummary, source: str) -> None:
 def batch_flow(cfg: PipelineConfig) -> BatchSummary:
     refs = discover_task(cfg)
     futures = process_call_task.map(refs, cfg=unmapped(cfg)) if refs else []
-    outcomes, scoring = [], []
-    for ref, fut in zip(refs, futures):
-        result = fut.result(raise_on_failure=False)
-        outcomes.append(_failed_outcome(ref, result) if isinstance(result, BaseException) else result)
-        if outcomes[-1].status == "done":  # scored and checked as soon as its transcript is stored
-            scoring.append(score_call_task.submit(outcomes[-1].call_id, cfg))
-            scoring.append(compliance_task.submit(outcomes[-1].call_id, cfg))
-    for fut in scoring:
-        fut.result(raise_on_failure=False)  # failures are visible in Prefect and re-run by rescore_flow
-    summary = BatchSummary(tuple(outcomes))
+    ref_of = {id(f): r for f, r in zip(futures, refs)}
+    by_call: dict[str, Outcome] = {}
+    for fut in as_completed(list(futures)):  # each call is analysed inside its own task, as soon as transcribed
+        ref, result = ref_of[id(fut)], fut.result(raise_on_failure=False)
+        by_call[ref.call_id] = _failed_outcome(ref, result) if isinstance(result, BaseException) else result
+    summary = BatchSummary(tuple(by_call[r.call_id] for r in refs))
     _publish(summary, cfg.open_source().describe())
     _rebuild_reports(cfg)
     return summary
 
 
-@flow(name="callqa-rescore", persist_result=True)
+@flow(name="callqa-rescore", persist_result=True, task_runner=ThreadPoolTaskRunner(max_workers=2))
 def rescore_flow(cfg: PipelineConfig) -> int:
     """Score and check every stored transcript again with the current forms and policy (after one changed);
     no re-transcription."""
-    store, source, reviewer = _store(cfg), cfg.open_source(), _reviewer(cfg)
-    if reviewer is None:
-        return 0
-    done = [r.id for r in store.calls("done")]
-    n = sum(score_stored_call(call_id, source, store, reviewer) for call_id in done)
-    policy = _policy(cfg)
-    for call_id in done if policy is not None else ():
-        check_stored_call(call_id, source, store, policy, sink=_emit_alert)
-    create_markdown_artifact(f"# callqa re-scoring\n\n{n} of {len(done)} stored calls re-scored.\n",
-                             key="callqa-rescore-summary")
+    done = [r.id for r in _store(cfg).calls("done")]
+    futures = reanalyse_call_task.map(done, cfg=unmapped(cfg)) if done else []
+    results = [f.result(raise_on_failure=False) for f in futures]
+    failed = [(c, r) for c, r in zip(done, results) if isinstance(r, BaseException)]
+    for call_id, exc in failed:  # recorded, not fatal: the other calls are re-scored all the same
+        log.error("call %s not re-scored: %s", call_id, exc.message if isinstance(exc, CallQAError)
+                  else f"unexpected {type(exc).__name__}")
+    n = sum(r is True for r in results)
+    create_markdown_artifact(f"# callqa re-scoring\n\n{n} of {len(done)} stored calls re-scored; "
+                             f"{len(failed)} failed (see the task runs).\n", key="callqa-rescore-summary")
     _rebuild_reports(cfg)
     return n
 

@@ -69,7 +69,10 @@ def test_present_greeting_and_verification_are_found_with_evidence(scored):
     assert card["form_id"] == "inbound_service_en" and not card["auto_failed"]
     assert a["greeting"]["answer"] == "pass" and a["verification"]["answer"] == "pass"
     ev = a["greeting"]["evidence"][0]
-    assert ev["role"] == "agent" and ev["start"] < 20 and "sarah" in ev["quote"].lower()
+    quote = ev["quote"].lower()
+    assert ev["role"] == "agent" and ev["start"] < 20 and ("calling" in quote or "help" in quote), quote
+    # the stored scorecard went through the redaction boundary: the agent's name is masked in the quote
+    assert "sarah" not in quote, quote
     assert a["empathy"]["answer"] == "pass", "the customer complained and the agent apologised"
     assert card["sentiment"]["utterances"] and card["kpis"]["agent"]["talk_seconds"] > 0
 
