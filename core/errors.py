@@ -70,6 +70,19 @@ class ConfigError(CallQAError):
     code = "E401"
 
 
+class UnknownRecordError(CallQAError, ValueError):
+    """A command names a call, question or alert the results database does not have."""
+
+    code = "E402"
+
+
+class UnexpectedError(CallQAError):
+    """Anything not foreseen (a bug): recorded without its text, which may quote call content."""
+
+    code = "E999"
+    transient = True
+
+
 class FormError(CallQAError):
     """A QA evaluation form (scoring/forms/*.yaml) is malformed: the message names file, line and a fix."""
 

@@ -17,6 +17,7 @@ from sqlalchemy import (Boolean, DateTime, Float, ForeignKey, Integer, String, T
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from core.errors import UnknownRecordError
 from core.models import Call
 
 State = Literal["processing", "done", "failed", "quarantined"]
@@ -271,8 +272,11 @@ class ResultsStore:
         if human_answer not in ("pass", "fail", "na"):
             raise ValueError(f"human_answer must be pass, fail or na, not {human_answer!r}")
         card = self.scorecard(call_id)
-        if card is None or question_id not in {a["question_id"] for a in card["answers"]}:
-            raise ValueError(f"call {call_id!r} has no scored question {question_id!r}")
+        if card is None:
+            raise UnknownRecordError(f"no scorecard for call {call_id!r} in this results database")
+        if question_id not in (known := [a["question_id"] for a in card["answers"]]):
+            raise UnknownRecordError(f"call {call_id!r} has no scored question {question_id!r}; its questions: "
+                                     f"{', '.join(known)}")
         with self._lock, Session(self.engine) as s:
             s.add(OverrideRow(call_id=call_id, form_id=card["form_id"], question_id=question_id,
                               human_answer=human_answer, reviewer=reviewer, comment=comment))

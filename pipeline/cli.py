@@ -7,7 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from pipeline.config import offline_defaults  # noqa: F401  (settings; re-exported for scripts)
+from core.errors import ConfigError
+from pipeline.config import database_url, offline_defaults, open_results_db  # noqa: F401  (offline_defaults: scripts)
 from pipeline.summary import print_summary
 
 
@@ -18,6 +19,9 @@ def _config(args) -> "PipelineConfig":  # noqa: F821
     if args.local:
         overrides["local_root"] = Path(args.local)
     elif args.s3_endpoint:
+        missing = [k for k in ("CALLQA_S3_ACCESS_KEY", "CALLQA_S3_SECRET_KEY") if not os.environ.get(k)]
+        if missing:
+            raise ConfigError(f"--s3-endpoint needs the keys in the environment: export {' and '.join(missing)}")
         overrides["s3"] = S3Settings(endpoint=args.s3_endpoint, access_key=os.environ["CALLQA_S3_ACCESS_KEY"],
                                      secret_key=os.environ["CALLQA_S3_SECRET_KEY"], bucket=args.bucket,
                                      prefix=args.prefix)
@@ -90,6 +94,29 @@ def cmd_reports(args) -> int:
     return 0
 
 
+def cmd_policies(args) -> int:
+    from compliance.alerts import load_policy
+
+    for path in args.files:
+        policy = load_policy(path)  # PolicyError (E130): file, line, suggestion, example
+        print(f"ok  {path}: {policy.id} v{policy.version}, {len(policy.rules)} rules")
+    return 0
+
+
+def cmd_recognizers(args) -> int:
+    from compliance.recognizer_config import load_recognizers
+
+    for path in args.files:
+        rs = load_recognizers(path)  # RecognizerConfigError (E131): file, line, suggestion, example
+        print(f"ok  {path}: " + ", ".join(f"{lang} {len(recs)} recognizers" for lang, recs in rs.by_language.items()))
+    return 0
+
+
+def cmd_config(args) -> int:
+    print(json.dumps(_config(args).shown(), indent=1, ensure_ascii=False, default=str))
+    return 0
+
+
 def cmd_forms(args) -> int:
     from scoring.forms import load_form
 
@@ -100,9 +127,7 @@ def cmd_forms(args) -> int:
 
 
 def cmd_override(args) -> int:
-    from infra.store import ResultsStore
-
-    store = ResultsStore(args.database_url or "sqlite:///callqa.db")
+    store = open_results_db(database_url(args.database_url))
     store.add_override(args.call_id, args.question_id, args.answer, reviewer=args.reviewer, comment=args.comment)
     n, agree = store.machine_human_agreement()
     print(f"stored; machine/human agreement {agree}/{n}")
@@ -110,9 +135,7 @@ def cmd_override(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from infra.store import ResultsStore
-
-    for r in ResultsStore(args.database_url or "sqlite:///callqa.db").calls():
+    for r in open_results_db(database_url(args.database_url)).calls():
         print(f"{r.state:12} {r.id:40} {r.language or '-':4} {r.duration or 0:8.1f}s {r.error_code or ''} "
               f"{r.error_message or ''}")
     return 0
@@ -177,6 +200,17 @@ def main(argv: list[str] | None = None) -> int:
     o.add_argument("--comment")
     o.add_argument("--db", dest="database_url")
     o.set_defaults(fn=cmd_override)
+    for name, fn, what in (("policies", cmd_policies, "compliance policy"),
+                           ("recognizers", cmd_recognizers, "PII recognizer config")):
+        c = sub.add_parser(name, help=f"validate {what} files (file, line and a corrected example on error)")
+        c.add_argument("action", choices=["check"])
+        c.add_argument("files", nargs="+")
+        c.set_defaults(fn=fn)
+    cs = sub.add_parser("config", help="print the effective settings (defaults < environment < options), "
+                                       "without secrets")
+    cs.add_argument("action", choices=["show"])
+    _source_args(cs)
+    cs.set_defaults(fn=cmd_config)
     s = sub.add_parser("status", help="list calls and their processing state")
     s.add_argument("--db", dest="database_url")
     s.set_defaults(fn=cmd_status)

@@ -5,8 +5,9 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from core.errors import ConfigError
 from infra.audio import AudioLimits
 from pipeline.conversation import ConversationOptions
 from transcribe.base import TranscribeOptions
@@ -98,12 +99,28 @@ class PipelineConfig(BaseModel):
                                     prefix=s.prefix, secure=s.secure, region=s.region)
         return LocalFolderSource(self.local_root, self.local_prefix)
 
+    def shown(self) -> dict:
+        """The effective settings as `callqa config show` prints them: no secret, no password in the DB URL."""
+        from sqlalchemy.engine import make_url
+
+        d = self.model_dump(mode="json")
+        try:
+            d["database_url"] = make_url(self.database_url).render_as_string(hide_password=True)
+        except Exception:
+            d["database_url"] = "(unparseable URL hidden)"
+        if d.get("s3"):
+            d["s3"]["access_key"] = "***" if d["s3"].get("access_key") else None
+        return d
+
     @classmethod
     def from_env(cls, **overrides) -> "PipelineConfig":
         """CALLQA_S3_ENDPOINT/ACCESS_KEY/SECRET_KEY/BUCKET/PREFIX, CALLQA_DB_URL, CALLQA_BACKEND, ..."""
         env = os.environ
         values: dict = {}
         if env.get("CALLQA_S3_ENDPOINT"):
+            missing = [k for k in ("CALLQA_S3_ACCESS_KEY", "CALLQA_S3_SECRET_KEY") if not env.get(k)]
+            if missing:
+                raise ConfigError(f"CALLQA_S3_ENDPOINT is set but {' and '.join(missing)} not; export both keys")
             values["s3"] = S3Settings(endpoint=env["CALLQA_S3_ENDPOINT"], access_key=env["CALLQA_S3_ACCESS_KEY"],
                                       secret_key=env["CALLQA_S3_SECRET_KEY"],
                                       bucket=env.get("CALLQA_S3_BUCKET", "calls"),
@@ -117,4 +134,33 @@ class PipelineConfig(BaseModel):
                            ("CALLQA_REPORTS_DIR", "reports_dir")):
             if env.get(key):
                 values[field] = env[key]
-        return cls(**{**values, **overrides})
+        try:
+            return cls(**{**values, **overrides})
+        except ValidationError as e:
+            problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'settings'}: "
+                                 f"{err['msg'].removeprefix('Value error, ')}" for err in e.errors())
+            raise ConfigError(f"invalid settings: {problems}") from None
+
+
+def database_url(cli_value: str | None = None) -> str:
+    """--db, else CALLQA_DB_URL, else the default SQLite file."""
+    return cli_value or os.environ.get("CALLQA_DB_URL") or PipelineConfig.model_fields["database_url"].default
+
+
+def open_results_db(url: str):
+    """The results database at `url` for commands that read or amend it: a SQLite file that does not exist
+    is a coded error (a mistyped path must never become a new, empty database)."""
+    from sqlalchemy.engine import make_url
+
+    from infra.store import ResultsStore
+
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise ConfigError("the results database URL is not a valid SQLAlchemy URL, e.g. sqlite:///callqa.db or "
+                          "postgresql+psycopg://user@host/callqa") from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
+            and not Path(parsed.database).is_file():
+        raise ConfigError(f"no results database at {parsed.database!r}; give the right --db or CALLQA_DB_URL "
+                          "(the pipeline creates it on its first run)")
+    return ResultsStore(url)
