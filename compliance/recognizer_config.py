@@ -26,6 +26,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from compliance import pii
 from compliance.pii_types import LANGUAGES, Language, Pattern, RecognizerSet, RegexRecognizer
+from core.saferegex import compile_user_regex
 from compliance.speech_pii import PHONE_REGIONS, LongNumberRecognizer, PhoneLibRecognizer
 from core.errors import RecognizerConfigError
 from core.yamlspec import did_you_mean, line_of, read_mapping, read_text, source_lines, unknown_key_message
@@ -99,10 +100,7 @@ class PatternSpec(BaseModel):
     @field_validator("regex")
     @classmethod
     def _compiles(cls, v: str) -> str:
-        try:
-            re.compile(v)
-        except re.error as e:
-            raise ValueError(f"regex does not compile: {e}") from None
+        compile_user_regex(v)  # ValueError: does not compile, or backtracks catastrophically on a probe
         return v
 
     @field_validator("validator")
@@ -210,7 +208,8 @@ def build_recognizers(config: RecognizerConfig, where: str = "<config>", *,
     by_language: dict[str, list] = {lang: [instance(n) for n in names] for lang, names in config.languages.items()}
     for p in config.patterns:
         validate = VALIDATORS[p.validator] if p.validator else None
-        rec = RegexRecognizer(p.name, p.entity, (Pattern(p.name, re.compile(p.regex), p.score, p.languages, validate),))
+        rec = RegexRecognizer(p.name, p.entity,
+                              (Pattern(p.name, compile_user_regex(p.regex), p.score, p.languages, validate),))
         for lang in p.languages:
             by_language.setdefault(lang, []).append(rec)
     context = {ent: tuple(_simplified(w) for w in words) for ent, words in config.context.items()}

@@ -61,11 +61,36 @@ def unknown_key_message(where: str, line: int, loc: tuple, valid: list[str], exa
             f"valid keys: {', '.join(valid)}\n  e.g.\n{example}")
 
 
+MAX_ALIASES = 25  # rule files need few, if any; a "billion laughs" needs many
+MAX_DEPTH = 50  # nesting of mappings and lists
+
+
+def check_shape(text: str, where: str, error: type[CallQAError]) -> None:
+    """Refuse, from the token stream and before anything is built, YAML that could hang or crash a loader:
+    more than MAX_ALIASES aliases (an alias bomb expands exponentially) or nesting beyond MAX_DEPTH (the
+    composer recurses). Errors name the line."""
+    aliases = depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise error(f"{where}:{event.start_mark.line + 1}: more than {MAX_ALIASES} YAML aliases (*name); "
+                            "write the values out instead of referencing anchors")
+        elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise error(f"{where}:{event.start_mark.line + 1}: YAML nested deeper than {MAX_DEPTH} levels")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+
+
 def read_mapping(text: str, where: str, error: type[CallQAError], kind: str,
                  example: str) -> tuple[yaml.Node, dict[str, Any]]:
-    """The YAML document's node and data; `error` names the line for bad YAML, duplicate keys or a
-    document that is not a mapping. `kind` ("form", "policy") and `example` go into the messages."""
+    """The YAML document's node and data; `error` names the line for bad YAML, duplicate keys, an alias
+    bomb, too deep nesting, or a document that is not a mapping. `kind` ("form", "policy") and `example` go
+    into the messages."""
     try:
+        check_shape(text, where, error)
         loader = yaml.SafeLoader(text)
         try:
             node = loader.get_single_node()

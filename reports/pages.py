@@ -129,11 +129,22 @@ ALERT_COLUMNS = ["alert_id", "severity", "category", "rule_id", "title", "status
                  "queue", "evidence_start", "evidence_role", "evidence_quote", "link"]
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A text cell a spreadsheet would run as a formula (=, +, -, @, tab, CR first) gets a leading quote
+    (OWASP CSV injection); numbers are written as numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _csv(columns: list[str], rows: list[list]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(columns)
-    w.writerows(rows)
+    w.writerows([csv_cell(v) for v in row] for row in rows)
     return buf.getvalue()
 
 

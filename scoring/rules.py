@@ -21,7 +21,9 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, Callable, ClassVar, Protocol
 
 import numpy as np
+import regex
 
+from core.saferegex import compile_user_regex
 from core.metrics import ConversationMetrics, RoleMetrics, match_phrase
 from core.models import ROLES, Segment, Transcript
 from core.chinese import CJK
@@ -219,7 +221,7 @@ class Regex(Rule):
     example: ClassVar[str] = r'{regex: "my name is \\w+"}'
     id: str
     pattern: str
-    compiled: re.Pattern
+    compiled: Any  # core.saferegex.UserPattern: searches under a time budget
 
     @classmethod
     def parse(cls, spec, rule_id, path, build):
@@ -227,8 +229,8 @@ class Regex(Rule):
         if not isinstance(pattern, str) or not pattern:
             raise cls.fail(f"needs one pattern string, not {pattern!r}", path + ("regex",))
         try:
-            compiled = re.compile(_simplified(pattern), re.IGNORECASE)
-        except re.error as e:
+            compiled = compile_user_regex(_simplified(pattern), regex.IGNORECASE)
+        except ValueError as e:
             raise cls.fail(f"invalid regular expression {pattern!r}: {e}", path + ("regex",)) from None
         return cls(rule_id, pattern, compiled)
 
