@@ -42,6 +42,12 @@ class RecordingTooLargeError(BadAudioError):
     code = "E106"
 
 
+class ChannelLayoutError(BadAudioError):
+    """More than two channels and no sidecar mapping saying which carry the agent and the customer."""
+
+    code = "E107"
+
+
 class MetadataError(CallQAError):
     """The metadata sidecar is malformed or contradicts the recording."""
 

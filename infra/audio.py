@@ -53,6 +53,7 @@ class AudioInfo:
     container: str
     max_volume_dbfs: float
     warnings: tuple[str, ...] = ()
+    channel_layout: str = ""
 
 
 def _run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess:
@@ -80,17 +81,23 @@ def _first_line(stderr: bytes) -> str:
     return re.sub(r"^.*?: ", "", text[-1]) if text else "no diagnostic"
 
 
-def _max_volume(path: Path, duration: float) -> float:
-    """Full decode pass (also proves the whole file decodes) returning the peak level in dBFS."""
-    proc = _run(["ffmpeg", "-nostdin", "-v", "info", "-xerror", "-i", str(path), "-vn", "-af",
-                 "volumedetect", "-f", "null", "-"], timeout=max(120.0, duration / 5))
+def _decode_pass(path: Path, duration: float, channels: int, rate: int, limit: float) -> tuple[float, float, bool]:
+    """Full decode pass, at most `limit` seconds of audio: (peak level in dBFS, seconds actually decoded,
+    whether the decoder reported damaged data).
+    Decodes what is decodable: a header that promises more than the file holds (streaming recorders write
+    the length before they know it) is not corruption, so no -xerror; the decoded length is what counts."""
+    proc = _run(["ffmpeg", "-nostdin", "-v", "info", "-i", str(path), "-vn", "-t", f"{limit:.3f}", "-af",
+                 "volumedetect", "-f", "null", "-"], timeout=max(120.0, min(duration, limit) / 5))
     err = proc.stderr.decode("utf-8", "replace")
     if proc.returncode != 0:
         raise CorruptAudioError(f"decoding failed: {_first_line(proc.stderr)}")
     m = re.search(r"max_volume:\s*(-?inf|-?[\d.]+) dB", err)
-    if not m:
-        raise CorruptAudioError("decoder produced no audio samples")
-    return float("-inf") if "inf" in m.group(1) else float(m.group(1))
+    n = re.search(r"n_samples:\s*(\d+)", err)
+    if not m or not n or int(n.group(1)) == 0:
+        return float("-inf"), 0.0, False  # nothing decodes: an empty recording (E101 below)
+    peak = float("-inf") if "inf" in m.group(1) else float(m.group(1))
+    damaged = bool(re.search(r"corrupt input packet|Invalid data found|Packet corrupt|truncat", err, re.I))
+    return peak, int(n.group(1)) / max(1, channels) / max(1, rate), damaged
 
 
 def inspect_recording(path: Path, limits: AudioLimits = AudioLimits()) -> AudioInfo:
@@ -106,24 +113,31 @@ def inspect_recording(path: Path, limits: AudioLimits = AudioLimits()) -> AudioI
         raise NotAudioError(f"no audio stream (container {meta.get('format', {}).get('format_name')!r})")
     stream = audio[0]
     container = meta.get("format", {}).get("format_name", "unknown")
-    duration = float(meta.get("format", {}).get("duration") or stream.get("duration") or 0.0)
+    claimed = float(meta.get("format", {}).get("duration") or stream.get("duration") or 0.0)
+    channels, rate = int(stream.get("channels") or 1), int(stream.get("sample_rate") or 0)
+    peak, duration, damaged = _decode_pass(path, claimed, channels, rate, limits.max_seconds + 1.0)
     if duration > limits.max_seconds:
-        raise RecordingTooLongError(f"{duration:.0f} s exceeds the limit of {limits.max_seconds:.0f} s")
+        raise RecordingTooLongError(f"more than {limits.max_seconds:.0f} s of audio (the limit)")
     if duration < limits.min_seconds:
         raise EmptyRecordingError(f"only {duration:.2f} s of audio")
-    peak = _max_volume(path, duration)
     if peak < limits.silence_dbfs:
         raise SilentRecordingError(f"peak level {peak} dBFS is below {limits.silence_dbfs} dBFS")
     warnings = []
+    if abs(claimed - duration) > max(1.0, 0.01 * duration):
+        warnings.append(f"W003 the header claims {claimed:.1f} s but {duration:.1f} s of audio decode; "
+                        f"kept the {duration:.1f} s")
+    if damaged:
+        warnings.append(f"W004 the decoder reported damaged or missing data (a header that promises more than "
+                        f"the file holds?); kept the {duration:.1f} s that decode")
     ext = path.suffix.lower()
     expected = _EXTENSION_FORMATS.get(ext)
     if expected is not None and not expected & set(container.split(",")):
         warnings.append(f"W001 file extension {ext} but content is {container}; decoded by content")
     elif ext and ext not in AUDIO_EXTENSIONS:
         warnings.append(f"W002 unexpected file extension {ext}; decoded by content ({container})")
-    return AudioInfo(duration=duration, channels=int(stream.get("channels") or 1),
-                     sample_rate=int(stream.get("sample_rate") or 0), codec=stream.get("codec_name", "?"),
-                     container=container, max_volume_dbfs=peak, warnings=tuple(warnings))
+    return AudioInfo(duration=duration, channels=channels, sample_rate=rate, codec=stream.get("codec_name", "?"),
+                     container=container, max_volume_dbfs=peak, warnings=tuple(warnings),
+                     channel_layout=str(stream.get("channel_layout") or ""))
 
 
 def _decoder(path: Path, channel: int | None) -> subprocess.Popen:

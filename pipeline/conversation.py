@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from core.errors import ChannelLayoutError
 from infra.audio import AudioInfo, load_audio
 from core.models import Call, Transcript
 from transcribe.base import TranscribeOptions, Transcriber
@@ -23,18 +24,35 @@ class ConversationOptions:
     max_speakers: int | None = None
 
 
+def party_channels(call: Call, info: AudioInfo) -> tuple[int, int]:
+    """The two channels that carry the parties: 0 and 1 of a stereo recording; of a recording with more
+    channels, the sidecar's `agent_channel` and `customer_channel` (else E107, naming the channels)."""
+    if info.channels == 2:
+        return 0, 1
+    attrs = call.attributes or {}
+    a, c = attrs.get("agent_channel"), attrs.get("customer_channel")
+    layout = f" ({info.channel_layout})" if info.channel_layout else ""
+    if not (isinstance(a, int) and isinstance(c, int) and not isinstance(a, bool) and not isinstance(c, bool)
+            and 0 <= a < info.channels and 0 <= c < info.channels and a != c):
+        raise ChannelLayoutError(
+            f"{info.channels} channels{layout}, numbered 0-{info.channels - 1}; say which carry the parties in "
+            f'the sidecar, e.g. "attributes": {{"agent_channel": 0, "customer_channel": 1}}')
+    return a, c
+
+
 def transcribe_conversation(transcriber: Transcriber, path: Path, call: Call, info: AudioInfo, *,
                             options: TranscribeOptions = TranscribeOptions(),
                             conversation: ConversationOptions = ConversationOptions(),
                             diarizer: Diarizer | None = None,
                             role_rules: Sequence[RoleRule] = DEFAULT_RULES) -> Transcript:
     if info.channels >= 2 and conversation.split_stereo:
+        a, b = party_channels(call, info)
         first = transcribe_recording(transcriber, path, call.id, duration=info.duration, options=options,
-                                     language=call.language, channel=0, speaker="S0")
+                                     language=call.language, channel=a, speaker="S0")
         # Both parties speak the call's language: detect once (on the channel transcribed first).
         language = call.language or (first.language if first.segments else None)
         second = transcribe_recording(transcriber, path, call.id, duration=info.duration, options=options,
-                                      language=language, channel=1, speaker="S1")
+                                      language=language, channel=b, speaker="S1")
         transcript = merge_channel_transcripts([first, second], call.id)
     else:
         transcript = transcribe_recording(transcriber, path, call.id, duration=info.duration, options=options,

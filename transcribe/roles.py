@@ -91,10 +91,12 @@ def complete_roles(transcript: Transcript, agent: str, confidence: float, rule: 
 
 def _channel(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ValueError(f"call attribute agent_channel must be 0, 1, 'left' or 'right', not {value!r}")
+        raise ValueError(f"call attribute agent_channel must be a channel number, 'left' or 'right', not {value!r}")
+    if isinstance(value, int) and value >= 0:
+        return value  # recordings with more than two channels name any of them (pipeline.conversation)
     key = str(value).strip().lower()
     if key not in _CHANNEL_NAMES:
-        raise ValueError(f"call attribute agent_channel must be 0, 1, 'left' or 'right', not {value!r}")
+        raise ValueError(f"call attribute agent_channel must be a channel number, 'left' or 'right', not {value!r}")
     return _CHANNEL_NAMES[key]
 
 
@@ -112,6 +114,9 @@ class ChannelMetadataRule:
         channels = speaker_channels(transcript)
         if not channels:
             return None  # a mono transcript: the channel says nothing about its speakers
+        if agent_channel not in (known := sorted(set(channels.values()))):
+            raise ValueError(f"call attribute agent_channel must be {', '.join(map(str, known))}, 'left' or "
+                             f"'right', not {attrs[self.attribute]!r}")
         infos = []
         for spk in speaker_order(transcript):
             ch = channels.get(spk)
