@@ -48,6 +48,13 @@ class ChannelLayoutError(BadAudioError):
     code = "E107"
 
 
+class UnsafeKeyError(CallQAError):
+    """An object key with '..' segments, a leading '/', a backslash or control characters: results would be
+    written outside their prefix (or folder). Permanent: the call is quarantined until the object is renamed."""
+
+    code = "E111"
+
+
 class MetadataError(CallQAError):
     """The metadata sidecar is malformed or contradicts the recording."""
 

@@ -9,13 +9,16 @@ Layout inside a source (results sit beside the recordings, under their own prefi
 """
 from __future__ import annotations
 
+import hashlib
 import io
+import re
 import shutil
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from core.errors import StorageError
+from core.errors import StorageError, UnsafeKeyError
 
 SIDECAR_SUFFIX = ".json"
 RESULT_PREFIXES = ("transcripts/", "metrics/", "quarantine/", "redacted/", "scorecards/", "reports/")
@@ -28,6 +31,7 @@ class RecordingRef:
     size: int
     call_id: str
     sidecar_key: str | None = None
+    unsafe: bool = False  # the key would escape its prefix: quarantined as E111 under an opaque id
 
 
 def call_id_for(key: str, prefix: str) -> str:
@@ -37,18 +41,34 @@ def call_id_for(key: str, prefix: str) -> str:
     return str(p.with_suffix("")) if p.suffix else str(p)
 
 
+_UNSAFE_KEY = re.compile(r"(?:^|/)\.\.(?:/|$)|^/|\\|[\x00-\x1f\x7f]")
+
+
+def unsafe_key(key: str) -> bool:
+    return bool(_UNSAFE_KEY.search(key))
+
+
 def _pair_recordings(entries: list[tuple[str, str, int]], prefix: str) -> list[RecordingRef]:
-    """Recordings among (key, etag, size) listings; a `<stem>.json` next to a recording is its sidecar."""
+    """Recordings among (key, etag, size) listings; a `<stem>.json` next to a recording is its sidecar.
+    Two recordings with one stem (`dup.wav`, `dup.flac`) get distinct ids (`dup~wav`, `dup~flac`) instead of
+    overwriting each other's results; a key that would escape its prefix gets an opaque id and `unsafe`."""
     keys = {k for k, _, _ in entries}
+    recordings = [(k, e, s) for k, e, s in sorted(entries)
+                  if not k.endswith("/") and not any(k.startswith(p) for p in RESULT_PREFIXES)
+                  and not k.endswith(SIDECAR_SUFFIX)]
+    stems = Counter(call_id_for(k, prefix) for k, _, _ in recordings)
     refs = []
-    for key, etag, size in sorted(entries):
-        if key.endswith("/") or any(key.startswith(p) for p in RESULT_PREFIXES):
-            continue
-        if key.endswith(SIDECAR_SUFFIX):
+    for key, etag, size in recordings:
+        if unsafe_key(key):
+            refs.append(RecordingRef(key, etag, size, "unsafe-" + hashlib.sha256(key.encode()).hexdigest()[:16],
+                                     unsafe=True))
             continue
         stem = str(PurePosixPath(key).with_suffix("")) if PurePosixPath(key).suffix else key
         sidecar = stem + SIDECAR_SUFFIX
-        refs.append(RecordingRef(key=key, etag=etag, size=size, call_id=call_id_for(key, prefix),
+        call_id = call_id_for(key, prefix)
+        if stems[call_id] > 1:
+            call_id += "~" + PurePosixPath(key).suffix.lstrip(".").lower()
+        refs.append(RecordingRef(key=key, etag=etag, size=size, call_id=call_id,
                                  sidecar_key=sidecar if sidecar in keys and sidecar != key else None))
     return refs
 
@@ -188,12 +208,18 @@ class LocalFolderSource:
             raise StorageError(f"copying a recording: {type(e).__name__}") from e
         return dest
 
-    def read(self, key: str) -> bytes | None:
+    def _inside(self, key: str) -> Path:
         path = self.root / key
+        if unsafe_key(key) or not path.resolve().is_relative_to(self.root.resolve()):
+            raise UnsafeKeyError("an object key would reach outside the results folder; rename the object")
+        return path
+
+    def read(self, key: str) -> bytes | None:
+        path = self._inside(key)
         return path.read_bytes() if path.is_file() else None
 
     def write(self, key: str, data: bytes, content_type: str = "application/json") -> None:
-        path = self.root / key
+        path = self._inside(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".partial")
         tmp.write_bytes(data)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 from infra.audio import AudioLimits, inspect_recording
 from pipeline.conversation import ConversationOptions, Diarizer, transcribe_conversation
-from core.errors import BadAudioError, CallQAError, MetadataError
+from core.errors import BadAudioError, CallQAError, MetadataError, UnsafeKeyError
 from pipeline.exports import to_rttm, to_srt, to_webvtt
 from pipeline.metadata import CallMetadata, build_call, parse_sidecar
 from core.metrics import ConversationMetrics, conversation_metrics
@@ -84,7 +84,7 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
     redacted transcript and audio through the redaction boundary); the call is `done` only then."""
     started = time.monotonic()
     try:
-        meta = _metadata(source, ref)
+        meta = _metadata(source, ref) if not ref.unsafe else None
         meta_error = None
     except MetadataError as e:
         meta, meta_error = None, e
@@ -93,6 +93,10 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
         return Outcome(call.id, "skipped", wall_seconds=time.monotonic() - started)
     if meta_error is not None:
         return _quarantine(source, store, ref, meta_error, started)
+    if ref.unsafe:  # the id is opaque: the key itself may name a customer and would escape its prefix
+        return _quarantine(source, store, ref, UnsafeKeyError(
+            "the object key has '..' segments, a leading '/', a backslash or control characters; rename it"),
+            started)
     duration: float | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="callqa-", dir=workdir) as tmp:

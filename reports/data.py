@@ -8,6 +8,7 @@ per-utterance sentiment is read for its times and scores only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 from datetime import date, datetime, time, timezone
 from typing import Any
 
@@ -44,7 +45,13 @@ class CallInfo:
 
     @property
     def page(self) -> str:
+        """The page's path below the reports folder (a file name: the call id as it is)."""
         return f"calls/{self.call_id}.html"
+
+    @property
+    def href(self) -> str:
+        """The page as a link: a call id with '#', '?' or '%' (they come from object keys) stays one path."""
+        return quote(self.page)
 
 
 @dataclass(frozen=True)
@@ -136,7 +143,7 @@ class AlertItem:
     @property
     def link(self) -> str:
         first = next((e.anchor for e in self.evidence if e.anchor), None)
-        return self.call.page + (f"#{first}" if first else "")
+        return self.call.href + (f"#{first}" if first else "")
 
     @property
     def sort_key(self) -> tuple:
