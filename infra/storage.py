@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 import shutil
 from collections import Counter
@@ -220,7 +221,9 @@ class LocalFolderSource:
 
     def write(self, key: str, data: bytes, content_type: str = "application/json") -> None:
         path = self._inside(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".partial")
-        tmp.write_bytes(data)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # results: the service user only
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         tmp.replace(path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 from typing import Literal
 
@@ -183,6 +184,10 @@ class ResultsStore:
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", lambda c, _: c.execute("PRAGMA journal_mode=WAL"))
         Base.metadata.create_all(self.engine)
+        if url.startswith("sqlite") and (db := self.engine.url.database) not in (None, "", ":memory:"):
+            for f in (Path(db), Path(db + "-wal"), Path(db + "-shm")):
+                if f.exists():
+                    f.chmod(0o600)  # results and overrides: the service user only
         self._lock = threading.Lock()  # SQLite serialises writers anyway; this avoids busy retries
 
     def needs_processing(self, call_id: str, etag: str) -> bool:

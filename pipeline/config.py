@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_serializer, model_validator
 
 from core.errors import ConfigError
 from infra.audio import AudioLimits
@@ -99,15 +99,15 @@ class PipelineConfig(BaseModel):
                                     prefix=s.prefix, secure=s.secure, region=s.region)
         return LocalFolderSource(self.local_root, self.local_prefix)
 
+    @field_serializer("database_url", when_used="json")
+    def _hide_db_password(self, url: str) -> str:
+        """Prefect stores a flow's parameters (this config) as JSON and shows them in its UI: never the
+        database password. In process the flow gets the object itself, password included."""
+        return hide_password(url)
+
     def shown(self) -> dict:
         """The effective settings as `callqa config show` prints them: no secret, no password in the DB URL."""
-        from sqlalchemy.engine import make_url
-
         d = self.model_dump(mode="json")
-        try:
-            d["database_url"] = make_url(self.database_url).render_as_string(hide_password=True)
-        except Exception:
-            d["database_url"] = "(unparseable URL hidden)"
         if d.get("s3"):
             d["s3"]["access_key"] = "***" if d["s3"].get("access_key") else None
         return d
@@ -140,6 +140,15 @@ class PipelineConfig(BaseModel):
             problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'settings'}: "
                                  f"{err['msg'].removeprefix('Value error, ')}" for err in e.errors())
             raise ConfigError(f"invalid settings: {problems}") from None
+
+
+def hide_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparseable database URL hidden)"
 
 
 def database_url(cli_value: str | None = None) -> str:

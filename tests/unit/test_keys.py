@@ -43,3 +43,15 @@ def test_unsafe_key_is_quarantined_not_retried(tmp_path):
 def test_report_links_quote_the_call_id():
     info = CallInfo("2026/a#b?c", "a", "q", "inbound", "en", 1.0, datetime(2026, 1, 1), True)
     assert info.page == "calls/2026/a#b?c.html" and info.href == "calls/2026/a%23b%3Fc.html"
+
+
+def test_local_results_and_the_db_are_private(tmp_path):
+    import stat
+
+    src = LocalFolderSource(tmp_path / "root", "")
+    src.write("transcripts/a/b.json", b"{}")
+    f = tmp_path / "root" / "transcripts" / "a" / "b.json"
+    assert stat.S_IMODE(f.stat().st_mode) == 0o600
+    assert stat.S_IMODE(f.parent.stat().st_mode) == 0o700
+    ResultsStore(f"sqlite:///{tmp_path}/r.db")
+    assert stat.S_IMODE((tmp_path / "r.db").stat().st_mode) == 0o600
