@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from prefect import flow, task, unmapped
@@ -38,7 +38,7 @@ from transcribe.registry import build_transcriber
 
 _models: dict[tuple, object] = {}
 _models_lock = threading.Lock()
-_stores: dict[str, ResultsStore] = {}
+_stores: dict[tuple, ResultsStore] = {}
 log = logging.getLogger("callqa")
 
 
@@ -117,9 +117,10 @@ def _emit_alert(call_id: str, alert: dict) -> None:
 
 def _store(cfg: PipelineConfig) -> ResultsStore:
     with _models_lock:
-        if cfg.database_url not in _stores:
-            _stores[cfg.database_url] = ResultsStore(cfg.database_url)
-        return _stores[cfg.database_url]
+        key = (cfg.database_url, cfg.lease_minutes)
+        if key not in _stores:
+            _stores[key] = ResultsStore(cfg.database_url, lease=timedelta(minutes=cfg.lease_minutes))
+        return _stores[key]
 
 
 def _is_transient(task, task_run, state) -> bool:

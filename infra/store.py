@@ -22,7 +22,7 @@ from core.errors import UnknownRecordError
 from core.models import Call
 
 State = Literal["processing", "done", "failed", "quarantined"]
-STALE_AFTER = timedelta(hours=2)  # a "processing" row older than this belongs to a crashed worker
+LEASE = timedelta(minutes=10)  # a claim not renewed for this long belongs to a crashed (killed) worker
 
 
 def _now() -> datetime:
@@ -178,7 +178,8 @@ def _record(r: CallRow) -> CallRecord:
 
 
 class ResultsStore:
-    def __init__(self, url: str = "sqlite:///callqa.db"):
+    def __init__(self, url: str = "sqlite:///callqa.db", *, lease: timedelta = LEASE):
+        self.lease = lease
         kwargs = {"connect_args": {"check_same_thread": False, "timeout": 30}} if url.startswith("sqlite") else {}
         self.engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
@@ -195,15 +196,24 @@ class ResultsStore:
             row = s.get(CallRow, call_id)
             return self._claimable(row, etag)
 
-    @staticmethod
-    def _claimable(row: CallRow | None, etag: str) -> bool:
+    def _claimable(self, row: CallRow | None, etag: str) -> bool:
         if row is None or row.etag != etag:
             return True
         if row.state == "failed":
             return True
         if row.state == "processing":
-            return row.updated_at < _now() - STALE_AFTER
+            return row.updated_at < _now() - self.lease  # the lease lapsed: its worker is gone
         return False  # done or quarantined at this etag
+
+    def renew(self, call_id: str) -> bool:
+        """Renew the claim on a call being processed (the heartbeat); False when it is no longer ours."""
+        with self._lock, Session(self.engine) as s:
+            row = s.get(CallRow, call_id)
+            if row is None or row.state != "processing":
+                return False
+            row.updated_at = _now()
+            s.commit()
+            return True
 
     def claim(self, call: Call) -> bool:
         """Atomically mark the call as being processed; False if it is done or someone else holds it."""

@@ -67,6 +67,7 @@ class PipelineConfig(BaseModel):
     redact_audio: bool = True
     reports: bool = True  # rebuild the reports (reports/ in the object store) after each batch
     reports_dir: Path | None = None  # also write them to this local folder; None = object store only
+    lease_minutes: float = Field(10.0, gt=0)  # a killed worker's call is picked up after this (heartbeat: 1/3)
     beam_size: int = Field(5, ge=1, le=10)
     chunk_seconds: float = Field(300.0, ge=30)
     concurrency: int = Field(2, ge=1, le=64)
@@ -131,7 +132,7 @@ class PipelineConfig(BaseModel):
                            ("CALLQA_LANGUAGE", "language"), ("CALLQA_CONCURRENCY", "concurrency"),
                            ("CALLQA_DIARIZATION", "diarization"),
                            ("CALLQA_DIARIZATION_PIPELINE", "diarization_pipeline"),
-                           ("CALLQA_REPORTS_DIR", "reports_dir")):
+                           ("CALLQA_REPORTS_DIR", "reports_dir"), ("CALLQA_LEASE_MINUTES", "lease_minutes")):
             if env.get(key):
                 values[field] = env[key]
         try:

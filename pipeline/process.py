@@ -24,6 +24,7 @@ from pipeline.metadata import CallMetadata, build_call, parse_sidecar
 from core.metrics import ConversationMetrics, conversation_metrics
 from core.keys import metrics_key, quarantine_key, scorecard_key, transcript_key  # noqa: F401  (re-exported)
 from pipeline.analysis import CallAnalyser, persist, redaction_boundary
+from pipeline.lease import TEMP_PREFIX, Heartbeat, sweep_temporary
 from core.models import Call, Transcript
 from infra.storage import RecordingRef, RecordingSource
 from infra.store import ResultsStore
@@ -48,8 +49,10 @@ class Outcome:
     transcript_key: str | None = None
 
 
-def discover(source: RecordingSource, store: ResultsStore) -> list[RecordingRef]:
-    """Recordings not yet done at their current etag (new, changed, or failed transiently)."""
+def discover(source: RecordingSource, store: ResultsStore, *, workdir: Path | None = None) -> list[RecordingRef]:
+    """Recordings not yet done at their current etag (new, changed, failed transiently, or held by a worker
+    whose lease lapsed); temporary folders of stopped workers are swept first."""
+    sweep_temporary(store.lease.total_seconds(), workdir)
     return [r for r in source.list_recordings() if store.needs_processing(r.call_id, r.etag)]
 
 
@@ -99,7 +102,8 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
             started)
     duration: float | None = None
     try:
-        with tempfile.TemporaryDirectory(prefix="callqa-", dir=workdir) as tmp:
+        with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX, dir=workdir) as tmp, \
+                Heartbeat(store, call.id, Path(tmp)):
             local = source.download(ref, Path(tmp))
             info = inspect_recording(local, limits)
             duration = info.duration
