@@ -118,6 +118,15 @@ class ContactRow(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class ReportCacheRow(Base):
+    """What the last report build derived from a call (redacted, no transcript text), with the digest of the
+    results it came from: a build re-reads and re-renders only calls whose digest changed."""
+    __tablename__ = "report_cache"
+    call_id: Mapped[str] = mapped_column(String(512), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(Text)
+
+
 ALERT_STATUSES = ("new", "acknowledged", "resolved", "false_positive")
 
 
@@ -354,6 +363,17 @@ class ResultsStore:
         with Session(self.engine) as s:
             q = select(ContactRow).where(ContactRow.customer_id == customer_id).order_by(ContactRow.started_at)
             return [(r.customer_id, r.started_at, r.topic) for r in s.scalars(q) if r.call_id != exclude_call]
+
+    def report_cache(self) -> dict[str, tuple[str, str]]:
+        """call id -> (digest, summary JSON) of the last report build."""
+        with Session(self.engine) as s:
+            return {r.call_id: (r.digest, r.summary) for r in s.scalars(select(ReportCacheRow))}
+
+    def save_report_cache(self, entries: dict[str, tuple[str, str]]) -> None:
+        with self._lock, Session(self.engine) as s:
+            for call_id, (digest, summary) in entries.items():
+                s.merge(ReportCacheRow(call_id=call_id, digest=digest, summary=summary))
+            s.commit()
 
     def call_details(self) -> list[CallDetails]:
         with Session(self.engine) as s:

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
@@ -67,7 +66,8 @@ def render_all(data: ReportData) -> dict[str, bytes]:
     }
     for call in data.calls:
         _check_call_id(call.info.call_id)
-        files[call.info.page] = pages.call_page(env, data, call)
+        if data.fresh is None or call.info.call_id in data.fresh:  # unchanged calls keep their page
+            files[call.info.page] = pages.call_page(env, data, call)
     out = {k: v.encode("utf-8") for k, v in files.items()}
     out["static/report.css"] = resources.files("reports").joinpath("static/report.css").read_bytes()
     return out
@@ -75,20 +75,30 @@ def render_all(data: ReportData) -> dict[str, bytes]:
 
 def build_reports(store: ResultsStore, source: RecordingSource, out_dir: Path | None, *,
                   since: date | datetime | None = None, until: date | datetime | None = None) -> ReportIndex:
-    """Write all reports to `out_dir` (replacing its `calls/` pages) and upload them under `reports/`;
-    with `out_dir` None they are only uploaded."""
-    data = gather(store, source, since=since, until=until)
+    """Write the reports to `out_dir` and upload them under `reports/`; with `out_dir` None they are only
+    uploaded. Incremental: only calls whose results changed since the last build (the results DB's report
+    cache) are read and rendered; the aggregate pages are rebuilt from the DB and the cache."""
+    out_dir = Path(out_dir) if out_dir is not None else None
+
+    def page_missing(page: str) -> bool:
+        return out_dir is not None and not (out_dir / page).is_file()
+
+    data = gather(store, source, since=since, until=until, incremental=True, page_missing=page_missing)
     files = render_all(data)
     if out_dir is not None:
-        out_dir = Path(out_dir)
-        shutil.rmtree(out_dir / "calls", ignore_errors=True)  # no page left over for a call now out of range
+        keep = {c.info.page for c in data.calls}
+        for old in (out_dir / "calls").rglob("*.html") if (out_dir / "calls").is_dir() else ():
+            if old.relative_to(out_dir).as_posix() not in keep:  # a call now out of range
+                old.unlink()
         for rel, content in files.items():
             path = out_dir / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
     for rel, content in files.items():
         source.write(REPORTS_PREFIX + rel, content, CONTENT_TYPES[PurePosixPath(rel).suffix])
-    index = ReportIndex(out_dir, tuple(sorted(files)), len(data.calls),
+    store.save_report_cache({c: data.cache[c] for c in data.fresh or ()})
+    all_files = set(files) | {c.info.page for c in data.calls}
+    index = ReportIndex(out_dir, tuple(sorted(all_files)), len(data.calls),
                         sum(c.scored is not None for c in data.calls), len(data.alerts),
                         len({c.info.agent for c in data.calls if c.scored is not None}), data.since, data.until)
     log.info("reports: %d files for %d calls written to %s and %s", len(files), index.calls,

@@ -7,10 +7,16 @@ per-utterance sentiment is read for its times and scores only.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote
 from datetime import date, datetime, time, timezone
 from typing import Any
+
+from pydantic import TypeAdapter
 
 from compliance.redact import redact_text
 from core.keys import redacted_transcript_key
@@ -157,6 +163,8 @@ class ReportData:
     since: datetime | None
     until: datetime | None
     generated_at: datetime
+    fresh: frozenset[str] | None = None  # calls whose results changed since the last build; None: all
+    cache: dict[str, tuple[str, str]] | None = None  # (digest, summary) to store for the fresh calls
 
 
 def anchor_for(seconds: float) -> str:
@@ -292,8 +300,12 @@ def _anchors(segments) -> dict[int, str]:
 
 
 def gather(store: ResultsStore, source: RecordingSource, *, since: date | datetime | None = None,
-           until: date | datetime | None = None, now: datetime | None = None) -> ReportData:
-    """Every processed call whose date falls in [since, until] (a bare `until` date includes that day)."""
+           until: date | datetime | None = None, now: datetime | None = None, incremental: bool = False,
+           page_missing=None) -> ReportData:
+    """Every processed call whose date falls in [since, until] (a bare `until` date includes that day).
+    `incremental`: a call whose results are unchanged since the last build (same digest in the results DB's
+    report cache, and `page_missing(page)` false) is taken from the cache, its transcript not read; only the
+    others are in `fresh`."""
     lo, hi = _naive_utc(since), _naive_utc(until, end_of_day=True)
     if lo is not None and hi is not None and lo > hi:
         raise ReportError(f"since ({lo:%Y-%m-%d %H:%M}) is after until ({hi:%Y-%m-%d %H:%M})")
@@ -301,18 +313,27 @@ def gather(store: ResultsStore, source: RecordingSource, *, since: date | dateti
     raw_alerts: dict[str, list] = {}
     for a in store.alert_records():
         raw_alerts.setdefault(a.call_id, []).append(a)
-    calls, alerts = [], []
+    cached = store.report_cache() if incremental else {}
+    calls, alerts, fresh, new_cache = [], [], set(), {}
     for details in store.call_details():
         if details.state != "done":
             continue
         info = _call_info(details)
         if (lo is not None and info.when < lo) or (hi is not None and info.when > hi):
             continue
+        card = cards.get(info.call_id)
+        digest = _digest(details, card, raw_alerts.get(info.call_id, ()))
+        hit = cached.get(info.call_id)
+        if hit is not None and hit[0] == digest and not (page_missing and page_missing(info.page)):
+            scored, call_alerts = _from_summary(hit[1], info)
+            calls.append(CallReport(info, scored, None))
+            alerts += call_alerts
+            continue
+        fresh.add(info.call_id)
         lang = info.language if info.language in ("en", "zh") else "en"
         raw = source.read(redacted_transcript_key(info.call_id))
         segments = Transcript.from_json(raw.decode("utf-8")).segments if raw is not None else ()
         anchors = _anchors(segments)
-        card = cards.get(info.call_id)
         scored = _scored(card.body, lang, segments, anchors) if card is not None else None
         call_alerts = [AlertItem(a.id, info, a.body["category"], a.body["severity"], a.body["rule_id"],
                                  a.body["title"], a.status, a.created_at,
@@ -323,6 +344,55 @@ def gather(store: ResultsStore, source: RecordingSource, *, since: date | dateti
         evidence += [e for a in call_alerts for e in a.evidence]
         transcript = _transcript_lines(segments, anchors, evidence) if raw is not None else None
         calls.append(CallReport(info, scored, transcript))
+        new_cache[info.call_id] = (digest, _to_summary(scored, call_alerts))
     calls.sort(key=lambda c: (c.info.when, c.info.call_id))
     return ReportData(tuple(calls), tuple(sorted(alerts, key=lambda a: a.sort_key)), lo, hi,
-                      now or datetime.now(timezone.utc).replace(tzinfo=None))
+                      now or datetime.now(timezone.utc).replace(tzinfo=None),
+                      frozenset(fresh) if incremental else None, new_cache)
+
+
+# --- incremental builds: what a call's report is derived from, and what the last build derived ----------
+_TEMPLATES_DIGEST: str | None = None
+
+
+def _templates_digest() -> str:
+    """Report code and templates: a new version re-renders every call."""
+    global _TEMPLATES_DIGEST
+    if _TEMPLATES_DIGEST is None:
+        h = hashlib.sha256()
+        root = Path(__file__).parent
+        for f in sorted([*root.glob("*.py"), *(root / "templates").glob("*")]):
+            h.update(f.name.encode() + f.read_bytes())
+        _TEMPLATES_DIGEST = h.hexdigest()
+    return _TEMPLATES_DIGEST
+
+
+def _digest(details, card, call_alerts) -> str:
+    h = hashlib.sha256(_templates_digest().encode())
+    h.update(repr(dataclasses.astuple(details)).encode())
+    h.update(json.dumps(card.body if card is not None else None, sort_keys=True, default=str).encode())
+    for a in call_alerts:
+        h.update(json.dumps([a.id, a.status, str(a.created_at), a.body], sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+_SCORED = TypeAdapter(Scored | None)
+_ALERTS = TypeAdapter(list[dict])
+
+
+def _to_summary(scored: Scored | None, call_alerts: list[AlertItem]) -> str:
+    """Derived (redacted) data of a call without its transcript: what aggregate pages need."""
+    items = [{k: v for k, v in dataclasses.asdict(a).items() if k != "call"} for a in call_alerts]
+    return json.dumps({"scored": _SCORED.dump_python(scored, mode="json"),
+                       "alerts": _ALERTS.dump_python(items, mode="json")}, ensure_ascii=False)
+
+
+_EVIDENCE = TypeAdapter(tuple[EvidenceRef, ...])
+
+
+def _from_summary(summary: str, info: CallInfo) -> tuple[Scored | None, list[AlertItem]]:
+    d = json.loads(summary)
+    alerts = [AlertItem(a["alert_id"], info, a["category"], a["severity"], a["rule_id"], a["title"], a["status"],
+                        datetime.fromisoformat(a["created_at"]), _EVIDENCE.validate_python(a["evidence"]))
+              for a in d["alerts"]]
+    return _SCORED.validate_python(d["scored"]), alerts
