@@ -29,6 +29,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline.config import PipelineConfig
 from core.errors import CallQAError
+from pipeline import progress
 from pipeline.analysis import CallAnalyser
 from pipeline.process import Outcome, discover, process_recording, reanalyse_stored_call
 from infra.storage import RecordingRef
@@ -241,7 +242,9 @@ def batch_flow(cfg: PipelineConfig) -> BatchSummary:
     by_call: dict[str, Outcome] = {}
     for fut in as_completed(list(futures)):  # each call is analysed inside its own task, as soon as transcribed
         ref, result = ref_of[id(fut)], fut.result(raise_on_failure=False)
-        by_call[ref.call_id] = _failed_outcome(ref, result) if isinstance(result, BaseException) else result
+        outcome = by_call[ref.call_id] = _failed_outcome(ref, result) if isinstance(result, BaseException) else result
+        progress.report(len(by_call), len(refs), ref.call_id, outcome.status, outcome.audio_seconds,
+                        "transcribed and analysed" if outcome.status == "done" else outcome.code or "")
     summary = BatchSummary(tuple(by_call[r.call_id] for r in refs))
     _publish(summary, cfg.open_source().describe())
     _rebuild_reports(cfg)
@@ -254,7 +257,11 @@ def rescore_flow(cfg: PipelineConfig) -> int:
     no re-transcription."""
     done = [r.id for r in _store(cfg).calls("done")]
     futures = reanalyse_call_task.map(done, cfg=unmapped(cfg)) if done else []
-    results = [f.result(raise_on_failure=False) for f in futures]
+    results = []
+    for call_id, f in zip(done, futures):
+        results.append(f.result(raise_on_failure=False))
+        progress.report(len(results), len(done), call_id,
+                        "failed" if isinstance(results[-1], BaseException) else "re-scored", stage="analysis")
     failed = [(c, r) for c, r in zip(done, results) if isinstance(r, BaseException)]
     for call_id, exc in failed:  # recorded, not fatal: the other calls are re-scored all the same
         log.error("call %s not re-scored: %s", call_id, exc.message if isinstance(exc, CallQAError)

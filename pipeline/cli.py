@@ -9,6 +9,7 @@ from pathlib import Path
 
 from core.errors import ConfigError
 from pipeline.config import database_url, offline_defaults, open_results_db  # noqa: F401  (offline_defaults: scripts)
+from pipeline.progress import ProgressDisplay
 from pipeline.summary import print_summary
 
 
@@ -29,7 +30,7 @@ def _config(args) -> "PipelineConfig":  # noqa: F821
                  "reports_dir"):
         if getattr(args, name, None) is not None:
             overrides[name] = getattr(args, name)
-    return PipelineConfig.from_env(**overrides)
+    return PipelineConfig.from_env(file=getattr(args, "config", None), **overrides)
 
 
 def cmd_models(args) -> int:
@@ -50,7 +51,8 @@ def cmd_run(args) -> int:
     offline_defaults()
     from flows import run_batch
 
-    summary = run_batch(_config(args))
+    with ProgressDisplay():
+        summary = run_batch(_config(args))
     print_summary(summary)
     return 0 if summary.count("failed") == 0 else 3
 
@@ -68,7 +70,9 @@ def cmd_rescore(args) -> int:
     offline_defaults()
     from flows import rescore_flow
 
-    print(f"re-scored {rescore_flow(_config(args))} calls")
+    with ProgressDisplay():
+        n = rescore_flow(_config(args))
+    print(f"re-scored {n} calls")
     return 0
 
 
@@ -155,6 +159,8 @@ def _source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--s3-endpoint", help="host:port of MinIO/S3 (keys from CALLQA_S3_ACCESS_KEY/SECRET_KEY)")
     p.add_argument("--bucket", default="calls")
     p.add_argument("--prefix", default="recordings/")
+    p.add_argument("--config", help="YAML settings file (defaults < file < CALLQA_* environment < options); "
+                                    "also $CALLQA_CONFIG")
     p.add_argument("--db", dest="database_url", help="SQLAlchemy URL, e.g. postgresql+psycopg://u:p@host/db")
     p.add_argument("--backend", choices=["faster-whisper", "openai-whisper"])
     p.add_argument("--model", help='"base" (packaged) or a path')

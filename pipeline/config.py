@@ -114,7 +114,15 @@ class PipelineConfig(BaseModel):
         return d
 
     @classmethod
-    def from_env(cls, **overrides) -> "PipelineConfig":
+    def from_env(cls, *, file: str | Path | None = None, **overrides) -> "PipelineConfig":
+        """Settings in order of precedence: defaults < settings file (`file`, else $CALLQA_CONFIG) <
+        environment (CALLQA_*) < `overrides` (command-line options)."""
+        path = file or os.environ.get("CALLQA_CONFIG")
+        from_file = read_settings_file(path) if path else {}
+        return cls._from_env({**from_file, **overrides}, file_keys=set(from_file), where=str(path or ""))
+
+    @classmethod
+    def _from_env(cls, overrides: dict, file_keys: set, where: str) -> "PipelineConfig":
         """CALLQA_S3_ENDPOINT/ACCESS_KEY/SECRET_KEY/BUCKET/PREFIX, CALLQA_DB_URL, CALLQA_BACKEND, ..."""
         env = os.environ
         values: dict = {}
@@ -135,12 +143,40 @@ class PipelineConfig(BaseModel):
                            ("CALLQA_REPORTS_DIR", "reports_dir"), ("CALLQA_LEASE_MINUTES", "lease_minutes")):
             if env.get(key):
                 values[field] = env[key]
+        # the file sits below the environment: an environment value replaces a file value
+        merged = {**{k: v for k, v in overrides.items() if k in file_keys}, **values,
+                  **{k: v for k, v in overrides.items() if k not in file_keys}}
         try:
-            return cls(**{**values, **overrides})
+            return cls(**merged)
         except ValidationError as e:
             problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'settings'}: "
-                                 f"{err['msg'].removeprefix('Value error, ')}" for err in e.errors())
+                                 f"{err['msg'].removeprefix('Value error, ')}"
+                                 + (f" (from {where})" if err["loc"] and err["loc"][0] in file_keys else "")
+                                 for err in e.errors())
             raise ConfigError(f"invalid settings: {problems}") from None
+
+
+SETTINGS_EXAMPLE = """\
+database_url: postgresql+psycopg://callqa@db.internal/callqa
+concurrency: 2
+s3: {endpoint: "minio.internal:9000", access_key: "...", secret_key: "...", bucket: calls}
+reports_dir: /srv/callqa/reports"""
+
+
+def read_settings_file(path: str | Path) -> dict:
+    """A YAML settings file: every key a PipelineConfig field, checked here with file, line and the closest
+    valid key (E401); values are validated with the rest of the settings."""
+    from core.yamlspec import did_you_mean, read_mapping, read_text, source_lines
+
+    text, where = read_text(path, ConfigError, "settings file")
+    node, data = read_mapping(text, where, ConfigError, "settings file", SETTINGS_EXAMPLE)
+    lines = source_lines(node)
+    for key in data:
+        if key not in PipelineConfig.model_fields:
+            hint = did_you_mean(key, PipelineConfig.model_fields)
+            raise ConfigError(f"{where}:{lines.get((key,), 1)}: unknown setting '{key}'; {hint}valid settings: "
+                              f"{', '.join(PipelineConfig.model_fields)}\n  e.g.\n{SETTINGS_EXAMPLE}")
+    return data
 
 
 def hide_password(url: str) -> str:

@@ -98,3 +98,26 @@ def test_policy_using_similar_without_a_model_is_a_coded_error():
 
     [alert] = evaluate_policy(policy, t, similarity=Echo())
     assert alert.rule_id == "blame"
+
+
+def test_settings_file_sits_between_defaults_and_environment(tmp_path, monkeypatch, capsys):
+    f = tmp_path / "callqa.yaml"
+    f.write_text("concurrency: 3\nlease_minutes: 4\ndatabase_url: sqlite:///from-file.db\n")
+    monkeypatch.setenv("CALLQA_DB_URL", "sqlite:///from-env.db")
+    assert main(["config", "show", "--config", str(f), "--local", str(tmp_path)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["concurrency"], shown["lease_minutes"], shown["database_url"]) == (3, 4.0, "sqlite:///from-env.db")
+    monkeypatch.setenv("CALLQA_CONFIG", str(f))
+    assert main(["config", "show", "--concurrency", "1", "--local", str(tmp_path)]) == 0
+    assert json.loads(capsys.readouterr().out)["concurrency"] == 1  # an option beats the file
+
+
+def test_settings_file_typos_name_file_and_line(tmp_path, capsys):
+    f = tmp_path / "callqa.yaml"
+    f.write_text("concurrency: 3\nconcurency: 4\n")
+    assert main(["config", "show", "--config", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert "[E401]" in err and f"{f}:2" in err and "did you mean 'concurrency'" in err
+    f.write_text("concurrency: many\n")
+    assert main(["config", "show", "--config", str(f)]) == 2
+    assert "concurrency" in capsys.readouterr().err
