@@ -22,6 +22,7 @@ from typing import Protocol
 from core.errors import StorageError, UnsafeKeyError
 
 SIDECAR_SUFFIX = ".json"
+VERSION_SEP = "+"  # call version = recording etag + sidecar etag (neither S3 nor local etags contain it)
 RESULT_PREFIXES = ("transcripts/", "metrics/", "quarantine/", "redacted/", "scorecards/", "reports/")
 
 
@@ -54,6 +55,7 @@ def _pair_recordings(entries: list[tuple[str, str, int]], prefix: str) -> list[R
     Two recordings with one stem (`dup.wav`, `dup.flac`) get distinct ids (`dup~wav`, `dup~flac`) instead of
     overwriting each other's results; a key that would escape its prefix gets an opaque id and `unsafe`."""
     keys = {k for k, _, _ in entries}
+    etags = {k: e for k, e, _ in entries}
     recordings = [(k, e, s) for k, e, s in sorted(entries)
                   if not k.endswith("/") and not any(k.startswith(p) for p in RESULT_PREFIXES)
                   and not k.endswith(SIDECAR_SUFFIX)]
@@ -69,9 +71,18 @@ def _pair_recordings(entries: list[tuple[str, str, int]], prefix: str) -> list[R
         call_id = call_id_for(key, prefix)
         if stems[call_id] > 1:
             call_id += "~" + PurePosixPath(key).suffix.lstrip(".").lower()
-        refs.append(RecordingRef(key=key, etag=etag, size=size, call_id=call_id,
-                                 sidecar_key=sidecar if sidecar in keys and sidecar != key else None))
+        has_sidecar = sidecar in keys and sidecar != key
+        # the call's version covers its metadata too: a sidecar that arrives, changes or is fixed later
+        # makes a new version (pipeline.process re-analyses it without transcribing again)
+        version = f"{etag}{VERSION_SEP}{etags[sidecar]}" if has_sidecar else etag
+        refs.append(RecordingRef(key=key, etag=version, size=size, call_id=call_id,
+                                 sidecar_key=sidecar if has_sidecar else None))
     return refs
+
+
+def recording_version(version: str) -> str:
+    """The recording's own etag within a call version (without the sidecar's)."""
+    return version.split(VERSION_SEP, 1)[0]
 
 
 class RecordingSource(Protocol):

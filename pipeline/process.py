@@ -26,7 +26,7 @@ from core.keys import metrics_key, quarantine_key, scorecard_key, transcript_key
 from pipeline.analysis import CallAnalyser, persist, redaction_boundary
 from pipeline.lease import TEMP_PREFIX, Heartbeat, sweep_temporary
 from core.models import Call, Transcript
-from infra.storage import RecordingRef, RecordingSource
+from infra.storage import RecordingRef, RecordingSource, recording_version
 from infra.store import ResultsStore
 from transcribe.base import TranscribeOptions, Transcriber
 
@@ -92,6 +92,7 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
     except MetadataError as e:
         meta, meta_error = None, e
     call = build_call(ref, meta)
+    before = store.get(call.id)  # the previous version, if any: its transcript may still serve
     if not store.claim(call):
         return Outcome(call.id, "skipped", wall_seconds=time.monotonic() - started)
     if meta_error is not None:
@@ -101,6 +102,8 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
             "the object key has '..' segments, a leading '/', a backslash or control characters; rename it"),
             started)
     duration: float | None = None
+    if analyser is not None and (kept := _reusable_transcript(before, ref, call, source)) is not None:
+        return _reanalyse_for_metadata(call, kept, source, store, analyser, started)
     try:
         with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX, dir=workdir) as tmp, \
                 Heartbeat(store, call.id, Path(tmp)):
@@ -141,6 +144,40 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
     log.info("call %s done: %.1f s audio, language %s", call.id, info.duration, transcript.language)
     return Outcome(call.id, "done", audio_seconds=info.duration, wall_seconds=time.monotonic() - started,
                    language=transcript.language, transcript_key=key)
+
+
+def _reusable_transcript(before, ref: RecordingRef, call: Call, source: RecordingSource) -> Transcript | None:
+    """Only the sidecar changed since the call was done (same recording etag, same or no forced language):
+    its stored transcript serves, with roles labelled again from the new metadata."""
+    if before is None or before.state != "done" or before.etag == ref.etag:
+        return None
+    if recording_version(before.etag) != recording_version(ref.etag):
+        return None
+    raw = source.read(transcript_key(call.id))
+    if raw is None:
+        return None
+    transcript = Transcript.from_json(raw.decode("utf-8"))
+    if call.language and call.language != transcript.language:
+        return None  # the sidecar now names another language: transcribe again
+    from transcribe.roles import label_roles
+
+    return label_roles(transcript, call)
+
+
+def _reanalyse_for_metadata(call: Call, transcript: Transcript, source: RecordingSource, store: ResultsStore,
+                            analyser: "CallAnalyser", started: float) -> Outcome:
+    try:
+        analysis = analyser.analyse(call, transcript)
+        _write_results(source, transcript, analysis.metrics)
+        persist(redaction_boundary(analysis), source, store, sink=analyser.sink)
+        store.mark_done(call.id, transcript_key=transcript_key(call.id), language=transcript.language,
+                        duration=transcript.duration, warnings=transcript.warnings)
+    except CallQAError as e:
+        store.mark_failed(call.id, call.etag, code=e.code, message=e.message, quarantined=False)
+        raise
+    log.info("call %s: metadata changed, analysed again without transcribing", call.id)
+    return Outcome(call.id, "done", audio_seconds=0.0, wall_seconds=time.monotonic() - started,
+                   language=transcript.language, transcript_key=transcript_key(call.id))
 
 
 def load_stored_call(call_id: str, source: RecordingSource, store: ResultsStore) -> tuple[Call, Transcript] | None:
