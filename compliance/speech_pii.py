@@ -3,10 +3,11 @@
 - `PhoneLibRecognizer`: phone numbers of the configured regions validated by libphonenumber
   (`phonenumbers`), on the text as written and on the digit-joined copy ("212. 555. 0147." -> 2125550147).
 - `SpokenEmailRecognizer`: "jane dot doe at mail dot com", "wang li 艾特 163 点 com".
-- `long_numbers` / `widen_to_runs`: privacy errs on the side of masking. ASR drops and adds digits, so a
-  card or ID that fails its checksum by one digit is still a card or ID: a long digit run near a number
-  context word (this turn or the question before it) or read out by the agent becomes an unverified
-  NUMBER finding, and a finding that covers only part of a run is widened to the whole run.
+- `LongNumberRecognizer`, `agent_read_out`, `widen_to_runs`, `fold_long_numbers`: privacy errs on the side of
+  masking. ASR drops and adds digits, so a card or ID that fails its checksum by one digit is still a card or
+  ID: a long digit run near a number context word (this turn or the question before it) or read out by the
+  agent becomes an unverified NUMBER finding, a finding that covers only part of a run is widened to the
+  whole run, and a long number a more specific finding covers takes that finding's name.
 """
 from __future__ import annotations
 
