@@ -28,7 +28,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline.config import PipelineConfig
-from core.errors import CallQAError
+from core.errors import CallQAError, UnexpectedError
 from pipeline import progress
 from pipeline.analysis import CallAnalyser
 from pipeline.process import Outcome, discover, process_recording, reanalyse_stored_call
@@ -218,7 +218,7 @@ class BatchSummary:
 
 
 def _failed_outcome(ref: RecordingRef, exc: BaseException) -> Outcome:
-    code = exc.code if isinstance(exc, CallQAError) else "E999"
+    code = exc.code if isinstance(exc, CallQAError) else UnexpectedError.code
     message = exc.message if isinstance(exc, CallQAError) else f"unexpected {type(exc).__name__}"
     return Outcome(ref.call_id, "failed", code, message)
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 from infra.audio import AudioLimits, inspect_recording
 from pipeline.conversation import ConversationOptions, Diarizer, transcribe_conversation
-from core.errors import BadAudioError, CallQAError, MetadataError, UnsafeKeyError
+from core.errors import BadAudioError, CallQAError, MetadataError, UnexpectedError, UnsafeKeyError
 from pipeline.exports import to_rttm, to_srt, to_webvtt
 from pipeline.metadata import CallMetadata, build_call, parse_sidecar
 from core.metrics import ConversationMetrics, conversation_metrics
@@ -137,7 +137,8 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
         raise
     except Exception as e:
         # Unexpected: record without the exception text (it may quote content), keep it retryable.
-        store.mark_failed(call.id, ref.etag, code="E999", message=f"unexpected {type(e).__name__}",
+        store.mark_failed(call.id, ref.etag, code=UnexpectedError.code,
+                          message=f"unexpected {type(e).__name__}",
                           quarantined=False)
         log.error("call %s failed unexpectedly: %s (will retry)", call.id, type(e).__name__)
         raise
