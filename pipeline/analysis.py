@@ -49,6 +49,7 @@ class Persistable:
 
     call_id: str
     redacted_transcript: Transcript
+    metrics: ConversationMetrics  # times and counts only, no text
     scorecard: dict | None
     alerts: tuple[dict, ...]
     audio_intervals: tuple[tuple[float, float], ...]  # seconds of the recording to cover with a tone
@@ -97,7 +98,7 @@ def redaction_boundary(a: CallAnalysis) -> Persistable:
         d["evidence"] = _mask_evidence(d["evidence"], values)
         d["explanation"] = mask_known(d["explanation"], values)
         alerts.append(d)
-    return Persistable(a.call.id, redact_transcript(a.transcript, list(a.pii)), scorecard,
+    return Persistable(a.call.id, redact_transcript(a.transcript, list(a.pii)), a.metrics, scorecard,
                        tuple(alerts), tuple(audio_intervals(list(a.pii))))
 
 

@@ -23,7 +23,7 @@ from pipeline.exports import to_rttm, to_srt, to_webvtt
 from pipeline.metadata import CallMetadata, build_call, parse_sidecar
 from core.metrics import ConversationMetrics, conversation_metrics
 from core.keys import metrics_key, quarantine_key, scorecard_key, transcript_key  # noqa: F401  (re-exported)
-from pipeline.analysis import CallAnalyser, persist, redaction_boundary
+from pipeline.analysis import CallAnalyser
 from pipeline.lease import TEMP_PREFIX, Heartbeat, sweep_temporary
 from core.models import Call, Transcript
 from infra.storage import RecordingRef, RecordingSource, recording_version
@@ -114,15 +114,7 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
                                                  conversation=conversation, diarizer=diarizer)
             transcript = replace(transcript, warnings=transcript.warnings + info.warnings)
             key = transcript_key(call.id)
-            if analyser is not None:
-                analysis = analyser.analyse(call, transcript)
-                _write_results(source, transcript, analysis.metrics)
-                persisted = redaction_boundary(analysis)
-                persist(persisted, source, store, sink=analyser.sink)
-                intervals = list(persisted.audio_intervals)
-            else:
-                _write_results(source, transcript, conversation_metrics(transcript))
-                intervals = None
+            intervals = _store_results(call, transcript, source, analyser)
             if redact_audio:  # needs the recording, so done while it is here; kept under redacted/
                 from pipeline.compliance_stage import write_redacted_audio
 
@@ -147,6 +139,19 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
                    language=transcript.language, transcript_key=key)
 
 
+def _store_results(call: Call, transcript: Transcript, source: RecordingSource,
+                   analyser: "CallAnalyser | None") -> list[tuple[float, float]] | None:
+    """With `analyser`, the call's analysis through the redaction boundary (CallAnalyser.run), then the
+    transcript and its metrics; returns the audio intervals to cover (None: no analysis, the redacted-audio
+    writer finds them)."""
+    if analyser is None:
+        _write_results(source, transcript, conversation_metrics(transcript))
+        return None
+    persisted = analyser.run(call, transcript)
+    _write_results(source, transcript, persisted.metrics)
+    return list(persisted.audio_intervals)
+
+
 def _reusable_transcript(before, ref: RecordingRef, call: Call, source: RecordingSource) -> Transcript | None:
     """Only the sidecar changed since the call was done (same recording etag, same or no forced language):
     its stored transcript serves, with roles labelled again from the new metadata."""
@@ -168,9 +173,7 @@ def _reusable_transcript(before, ref: RecordingRef, call: Call, source: Recordin
 def _reanalyse_for_metadata(call: Call, transcript: Transcript, source: RecordingSource, store: ResultsStore,
                             analyser: "CallAnalyser", started: float) -> Outcome:
     try:
-        analysis = analyser.analyse(call, transcript)
-        _write_results(source, transcript, analysis.metrics)
-        persist(redaction_boundary(analysis), source, store, sink=analyser.sink)
+        _store_results(call, transcript, source, analyser)
         store.mark_done(call.id, transcript_key=transcript_key(call.id), language=transcript.language,
                         duration=transcript.duration, warnings=transcript.warnings)
     except CallQAError as e:
