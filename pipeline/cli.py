@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-from core.errors import ConfigError
-from pipeline.config import database_url, offline_defaults, open_results_db  # noqa: F401  (offline_defaults: scripts)
+from pipeline.config import (  # noqa: F401  (offline_defaults: re-exported for scripts)
+    database_url,
+    offline_defaults,
+    open_results_db,
+    s3_keys,
+)
 from pipeline.progress import ProgressDisplay
 from pipeline.summary import print_summary
 
@@ -20,12 +23,9 @@ def _config(args) -> "PipelineConfig":  # noqa: F821
     if args.local:
         overrides["local_root"] = Path(args.local)
     elif args.s3_endpoint:
-        missing = [k for k in ("CALLQA_S3_ACCESS_KEY", "CALLQA_S3_SECRET_KEY") if not os.environ.get(k)]
-        if missing:
-            raise ConfigError(f"--s3-endpoint needs the keys in the environment: export {' and '.join(missing)}")
-        overrides["s3"] = S3Settings(endpoint=args.s3_endpoint, access_key=os.environ["CALLQA_S3_ACCESS_KEY"],
-                                     secret_key=os.environ["CALLQA_S3_SECRET_KEY"], bucket=args.bucket,
-                                     prefix=args.prefix)
+        access_key, secret_key = s3_keys("--s3-endpoint needs the keys in the environment")
+        overrides["s3"] = S3Settings(endpoint=args.s3_endpoint, access_key=access_key, secret_key=secret_key,
+                                     bucket=args.bucket, prefix=args.prefix)
     for name in ("database_url", "backend", "model", "device", "language", "concurrency", "forms_dir",
                  "reports_dir"):
         if getattr(args, name, None) is not None:

@@ -127,11 +127,8 @@ class PipelineConfig(BaseModel):
         env = os.environ
         values: dict = {}
         if env.get("CALLQA_S3_ENDPOINT"):
-            missing = [k for k in ("CALLQA_S3_ACCESS_KEY", "CALLQA_S3_SECRET_KEY") if not env.get(k)]
-            if missing:
-                raise ConfigError(f"CALLQA_S3_ENDPOINT is set but {' and '.join(missing)} not; export both keys")
-            values["s3"] = S3Settings(endpoint=env["CALLQA_S3_ENDPOINT"], access_key=env["CALLQA_S3_ACCESS_KEY"],
-                                      secret_key=env["CALLQA_S3_SECRET_KEY"],
+            access_key, secret_key = s3_keys("CALLQA_S3_ENDPOINT is set")
+            values["s3"] = S3Settings(endpoint=env["CALLQA_S3_ENDPOINT"], access_key=access_key, secret_key=secret_key,
                                       bucket=env.get("CALLQA_S3_BUCKET", "calls"),
                                       prefix=env.get("CALLQA_S3_PREFIX", "recordings/"),
                                       secure=env.get("CALLQA_S3_SECURE", "0") == "1")
@@ -177,6 +174,14 @@ def read_settings_file(path: str | Path) -> dict:
             raise ConfigError(f"{where}:{lines.get((key,), 1)}: unknown setting '{key}'; {hint}valid settings: "
                               f"{', '.join(PipelineConfig.model_fields)}\n  e.g.\n{SETTINGS_EXAMPLE}")
     return data
+
+
+def s3_keys(why: str) -> tuple[str, str]:
+    """(access key, secret key) from CALLQA_S3_ACCESS_KEY / CALLQA_S3_SECRET_KEY; E401 naming what is missing."""
+    missing = [k for k in ("CALLQA_S3_ACCESS_KEY", "CALLQA_S3_SECRET_KEY") if not os.environ.get(k)]
+    if missing:
+        raise ConfigError(f"{why}: export {' and '.join(missing)}")
+    return os.environ["CALLQA_S3_ACCESS_KEY"], os.environ["CALLQA_S3_SECRET_KEY"]
 
 
 def hide_password(url: str) -> str:
