@@ -167,7 +167,7 @@ def _trim(run: list[Piece], text: str) -> list[Piece]:
     if len(run) > 1 and text[run[-1][0]:run[-1][1]].lower() in _EDGE_OH and text[run[-2][1]:run[-1][0]].strip():
         run = run[:-1]
     while run and not _has_digit(run[0]):
-        if len(run[0][2]) == 1 and run[0][2] != "I" and sum(ch.isdigit() for _, _, v in run[1:] for ch in v) >= 8:
+        if len(run[0][2]) == 1 and run[0][2] != "I" and DigitRun(tuple(run[1:]), False).digits >= 8:
             break
         run = run[1:]
     while run and not _has_digit(run[-1]):
@@ -199,8 +199,8 @@ def find_digit_runs(text: str, language: Language) -> list[DigitRun]:
     out = []
     for group in groups:
         run = _trim(group, text)
-        if run and sum(ch.isdigit() for _, _, v in run for ch in v) >= MIN_SPOKEN_DIGITS:
-            out.append(DigitRun(tuple(run), any(s in spoken for s, _, _ in run)))
+        if run and (r := DigitRun(tuple(run), any(s in spoken for s, _, _ in run))).digits >= MIN_SPOKEN_DIGITS:
+            out.append(r)
     return out
 
 
