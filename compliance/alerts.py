@@ -37,7 +37,7 @@ from core.errors import CallQAError
 from core.metrics import ConversationMetrics
 from core.models import Call, Transcript
 from core.yamlspec import line_of, read_mapping, read_text, source_lines, unknown_key_message
-from scoring.forms import Text
+from scoring.forms import Text  # also registers the conversation operators (scoring.dialogue)
 from core.chinese import CJK, to_script
 from core.metrics import match_phrase
 from scoring.rules import EvalContext, Evidence, Rule, RuleSpecError, Similar, build_rule
@@ -154,6 +154,10 @@ DATA_WORDS: dict[str, tuple[str, ...]] = {  # what an agent names when asking fo
 }
 
 
+PARTIAL_WORDS = ("last four", "last 4", "last two", "last three", "last six", "last digits", "ends in", "ending in",
+                 "后四位", "后六位", "后两位", "后三位", "末四位", "末四码", "后四码", "后六码", "尾号", "最后几位")
+
+
 class DataRequestParams(_Params):
     call_type_key: str = "queue"  # call field or metadata attribute that names the call type
     needed: dict[str, tuple[DataKind, ...]] = {}  # call type -> the personal data it may ask for
@@ -241,8 +245,8 @@ def _unneeded_data_request(ctx: AlertContext, p: DataRequestParams, rule_id: str
     ev = []
     for u in ctx.rules.units:
         text = u.norm.lower()
-        if u.role != "agent" or match_phrase(text, requests) is None:
-            continue
+        if u.role != "agent" or match_phrase(text, requests) is None or match_phrase(text, PARTIAL_WORDS):
+            continue  # asking for the last digits of a number is identity verification, not a request for it
         for kind, words in DATA_WORDS.items():
             if kind not in allowed and (word := match_phrase(text, words)):
                 ev.append(Evidence(u.text, u.speaker, u.role, u.start, u.end, rule_id,
@@ -300,6 +304,7 @@ class PolicyRule(BaseModel):
     when: Rule | None = None
     check: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    directions: tuple[Literal["inbound", "outbound", "internal", "unknown"], ...] = ()  # () = every call
 
     @field_validator("when", mode="before")
     @classmethod
@@ -419,7 +424,10 @@ def evaluate_policy(policy: Policy, transcript: Transcript, metrics: Conversatio
     ctx = AlertContext(EvalContext(transcript, metrics, similarity), sentiment, call, tuple(history),
                        None if pii is None else tuple(pii))
     alerts = []
+    direction = call.direction if call is not None else "unknown"
     for r in policy.rules:
+        if r.directions and direction not in r.directions:
+            continue
         if r.when is not None:
             res = r.when.evaluate(ctx.rules)
             evidence = _dedupe(res.evidence) if res.matched else None

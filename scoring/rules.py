@@ -4,7 +4,9 @@ A rule is a mapping with exactly one operator key, e.g. ``{phrases: [hello, hi]}
 ``{role: agent, rule: {within_first: 20, rule: {regex: "my name is \\w+"}}}``; an optional ``id`` names
 the node in evidence. Text operators look at utterances (one per transcript segment); the filters
 ``role`` / ``within_first`` / ``within_last`` narrow those utterances for their child. An utterance is
-"within the first N s" when it starts before N, "within the last N s" when it ends after duration - N.
+"within the first N s" when it starts before N, "within the last N s" when it ends after duration - N;
+neither window reaches past the middle of the call, so on a short call the opening never counts as the
+closing. ``first_turns`` / ``last_turns`` (scoring.dialogue) count speaker turns instead of seconds.
 Chinese is compared in Simplified script (phrases and regexes are converted once, the text per utterance),
 so a form may list either script. ``not`` keeps its child's evidence: for a forbidden-phrase question
 that evidence is the offending quote.
@@ -75,6 +77,7 @@ class Utterance:
     role: str
     start: float
     end: float
+    turn: int = 0  # index of the speaker turn (consecutive utterances of one role) in the whole call
 
 
 def _simplified(text: str) -> str:
@@ -92,8 +95,14 @@ def _role(seg: Segment, roles: dict[str, str]) -> str:
 
 def utterances(transcript: Transcript) -> tuple[Utterance, ...]:
     roles = {s.speaker: s.role for s in transcript.speakers}
-    return tuple(Utterance(s.text.strip(), _simplified(s.text.strip()), s.speaker, _role(s, roles), s.start, s.end)
-                 for s in transcript.segments if s.text.strip())
+    out: list[Utterance] = []
+    turn, last = -1, None
+    for s in sorted((s for s in transcript.segments if s.text.strip()), key=lambda s: s.start):
+        role = _role(s, roles)
+        if (role, s.speaker) != last:
+            turn, last = turn + 1, (role, s.speaker)
+        out.append(Utterance(s.text.strip(), _simplified(s.text.strip()), s.speaker, role, s.start, s.end, turn))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -243,13 +252,20 @@ class Regex(Rule):
 @register
 @dataclass(frozen=True)
 class Similar(Rule):
-    """Semantic similarity to example sentences; the model comes from EvalContext.similarity."""
+    """Semantic similarity to example sentences; the model comes from EvalContext.similarity.
+
+    An utterance matches when its best cosine score against the examples reaches `threshold` and beats
+    its best score against the near-miss examples in `unlike` (sentences that look alike but must not
+    count, e.g. "I saw your ad in the paper" for a media threat). Evidence names the example and score.
+    """
     op: ClassVar[str] = "similar"
-    params: ClassVar[tuple[str, ...]] = ("threshold",)
-    example: ClassVar[str] = '{similar: ["I understand how frustrating that is"], threshold: 0.75}'
+    params: ClassVar[tuple[str, ...]] = ("threshold", "unlike")
+    example: ClassVar[str] = ('{similar: ["I understand how frustrating that is"], threshold: 0.86, '
+                              'unlike: ["I understand, let me check"]}')
     id: str
     examples: tuple[str, ...]
     threshold: float
+    unlike: tuple[str, ...] = ()
 
     @classmethod
     def parse(cls, spec, rule_id, path, build):
@@ -259,7 +275,8 @@ class Similar(Rule):
         t = _number(cls, spec["threshold"], path + ("threshold",))
         if t > 1:
             raise cls.fail(f"threshold must be within 0..1, not {t}", path + ("threshold",))
-        return cls(rule_id, examples, t)
+        unlike = _str_list(cls, spec["unlike"], path + ("unlike",)) if "unlike" in spec else ()
+        return cls(rule_id, examples, t, unlike)
 
     def evaluate(self, ctx):
         if ctx.similarity is None:
@@ -272,13 +289,14 @@ class Similar(Rule):
             m = np.asarray(m, dtype=float)
             return m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
 
-        sims = unit(ctx.similarity.encode([u.text for u in ctx.units])) @ unit(
-            ctx.similarity.encode(list(self.examples))).T
+        texts = unit(ctx.similarity.encode([u.text for u in ctx.units]))
+        sims = texts @ unit(ctx.similarity.encode(list(self.examples))).T
+        worst = (texts @ unit(ctx.similarity.encode(list(self.unlike))).T).max(axis=1) if self.unlike else None
         ev = []
-        for u, row in zip(ctx.units, sims):
+        for i, (u, row) in enumerate(zip(ctx.units, sims)):
             j = int(np.argmax(row))
-            if row[j] >= self.threshold:
-                ev.append(_evidence(u, self.id, f"similarity {row[j]:.3f} to: {self.examples[j]}"))
+            if row[j] >= self.threshold and (worst is None or row[j] > worst[i]):
+                ev.append(_evidence(u, self.id, f"similarity {row[j]:.3f} to example: {self.examples[j]}"))
         return RuleResult(bool(ev), tuple(ev))
 
 
@@ -331,7 +349,7 @@ class WithinFirst(_Filter):
     example: ClassVar[str] = '{within_first: 20, rule: {phrases: ["my name is"]}}'
 
     def keep(self, u, ctx):
-        return u.start < self.arg
+        return u.start < min(self.arg, ctx.duration / 2)
 
 
 @register
@@ -341,7 +359,7 @@ class WithinLast(_Filter):
     example: ClassVar[str] = '{within_last: 30, rule: {phrases: ["goodbye"]}}'
 
     def keep(self, u, ctx):
-        return u.end > ctx.duration - self.arg
+        return u.end > ctx.duration - self.arg and u.start >= ctx.duration / 2
 
 
 # ---- combinators and relations ----

@@ -17,13 +17,19 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
-from importlib import resources
 from pathlib import Path
 from threading import Lock
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from core.models import ROLES, Transcript
+from scoring.sentiment_lexicon import (  # noqa: F401  (ZhLexicon, zh_valence: re-exported)
+    EnRules,
+    ZhLexicon,
+    apply_overrides,
+    en_valence,
+    normalise,
+    zh_valence,
+)
 
 Label = Literal["negative", "neutral", "positive"]
 LABELS: tuple[Label, ...] = ("negative", "neutral", "positive")
@@ -71,131 +77,48 @@ def base_language(language: str | None, text: str) -> Literal["en", "zh"]:
     raise ValueError(f"LexiconSentiment supports English and Chinese only, not language {language!r}")
 
 
-# ---------------------------------------------------------------- Chinese lexicon
+# ---------------------------------------------------------------- lexicon backend
 
-@dataclass(frozen=True)
-class ZhLexicon:
-    valence: Mapping[str, float]
-    neutral: frozenset[str]
-    negators: frozenset[str]
-    hedged_negators: Mapping[str, float]
-    intensifiers: Mapping[str, float]  # diminishers are intensifiers below 1
-    contrast: frozenset[str]
+def calibrated(value: float, band: float) -> SentimentScore:
+    """A score whose label under the default band (DEFAULT_NEUTRAL_BAND) is its label under `band`.
 
-    @cached_property
-    def max_len(self) -> int:
-        return max(len(t) for t in self._kinds)
-
-    @cached_property
-    def _kinds(self) -> dict[str, str]:
-        kinds: dict[str, str] = {}
-        # Later kinds win on a duplicate; sentiment entries go last so that e.g. "不满" is a word, not 不+满.
-        for kind, terms in (("neutral", self.neutral), ("contrast", self.contrast), ("negator", self.negators),
-                            ("hedged", self.hedged_negators), ("intensifier", self.intensifiers),
-                            ("valence", self.valence)):
-            for t in terms:
-                kinds[t] = kind
-        return kinds
-
-    def tokens(self, clause: str) -> list[tuple[str, str]]:
-        """Greedy longest-match (kind, term) tokens; characters in no entry are skipped."""
-        out, i, kinds = [], 0, self._kinds
-        while i < len(clause):
-            for n in range(min(self.max_len, len(clause) - i), 0, -1):
-                kind = kinds.get(clause[i:i + n])
-                if kind is not None:
-                    out.append((kind, clause[i:i + n]))
-                    i += n
-                    break
-            else:
-                i += 1
-        return out
-
-    @classmethod
-    def load(cls, path: str | Path | None = None) -> "ZhLexicon":
-        import yaml
-
-        if path is None:
-            text = resources.files("scoring").joinpath("lexicons/zh_sentiment.yaml").read_text(encoding="utf-8")
-            where = "scoring/lexicons/zh_sentiment.yaml"
-        else:
-            text, where = Path(path).read_text(encoding="utf-8"), str(path)
-        d = yaml.safe_load(text) or {}
-        missing = {"positive", "negative", "negators"} - set(d)
-        if missing:
-            raise ValueError(f"Chinese sentiment lexicon {where} lacks section(s) {sorted(missing)}")
-        valence = {**{k: float(v) for k, v in d["positive"].items()}, **{k: float(v) for k, v in d["negative"].items()}}
-        bad = [k for k, v in d["positive"].items() if v <= 0] + [k for k, v in d["negative"].items() if v >= 0]
-        if bad:
-            raise ValueError(f"Chinese sentiment lexicon {where}: entries with the wrong sign: {bad}")
-        return cls(
-            valence=valence,
-            neutral=frozenset(d.get("neutral") or ()),
-            negators=frozenset(d["negators"]),
-            hedged_negators={k: float(v) for k, v in (d.get("hedged_negators") or {}).items()},
-            intensifiers={**{k: float(v) for k, v in (d.get("intensifiers") or {}).items()},
-                          **{k: float(v) for k, v in (d.get("diminishers") or {}).items()}},
-            contrast=frozenset(d.get("contrast") or ()),
-        )
-
-
-_CLAUSE_SPLIT = re.compile(r"[，。！？；：、,.!?;:\s…]+")
-_NEGATION_SCALE = -0.74  # VADER's N_SCALAR: "不差" is mildly positive, not as positive as "好"
-_QUESTION_SCALE = 0.0  # "您满意吗？" asks, it does not state satisfaction
-_NORMALISE_ALPHA = 15.0  # VADER's compound normalisation
-
-
-def zh_valence(text: str, lexicon: ZhLexicon) -> float:
-    """Raw (unbounded) valence of Simplified Chinese text."""
-    total = 0.0
-    for raw_clause in re.split(r"(?<=[。！？!?；;])", text):
-        clause_sum = 0.0
-        for clause in _CLAUSE_SPLIT.split(raw_clause):
-            if not clause:
-                continue
-            negate, scale, part = False, 1.0, 0.0
-            for kind, term in lexicon.tokens(clause):
-                if kind == "negator":
-                    negate = not negate
-                elif kind == "hedged":
-                    negate, scale = not negate, scale * lexicon.hedged_negators[term]
-                elif kind == "intensifier":
-                    scale *= lexicon.intensifiers[term]
-                elif kind == "contrast":
-                    part, clause_sum = part * 0.5, clause_sum * 0.5
-                    scale *= 1.5
-                elif kind == "valence":
-                    v = lexicon.valence[term] * scale
-                    part += v * _NEGATION_SCALE if negate else v
-                    negate, scale = False, 1.0
-                else:  # neutral: ends a pending negation ("不用" ... is not a negation of what follows)
-                    negate = False
-            if clause.endswith(("吗", "么", "嘛")):
-                part *= _QUESTION_SCALE
-            clause_sum += part
-        total += clause_sum
-    return total
-
-
-def _normalise(raw: float) -> float:
-    return raw / math.sqrt(raw * raw + _NORMALISE_ALPHA) if raw else 0.0
+    |value| < band maps into the default band and |value| >= band onto [default band, 1], linearly and
+    keeping the sign, so means over utterances (sentiment_summary, reports) stay on one scale whatever band
+    a backend was tuned with."""
+    value = max(-1.0, min(1.0, float(value)))
+    d = DEFAULT_NEUTRAL_BAND
+    if band <= 0.0 or band == d:
+        return SentimentScore.from_score(value)
+    mag = abs(value)
+    if mag < band:
+        mapped = mag / band * d * 0.999
+    else:
+        mapped = d + (mag - band) / (1.0 - band) * (1.0 - d)
+    return SentimentScore.from_score(math.copysign(mapped, value))
 
 
 class LexiconSentiment:
-    """VADER (English) + rule-based lexicon (Chinese, Simplified or Traditional). Thread-safe, lazy."""
+    """VADER with call-centre rules (English) + rule-based lexicon (Chinese, Simplified or Traditional).
+
+    Thread-safe, lazy. `en_rules=False` gives plain VADER; `neutral_band` None takes the per-language bands
+    tuned on the dev split of bench/sentiment_data (`NEUTRAL_BANDS`)."""
 
     name = "lexicon"
+    NEUTRAL_BANDS = {"en": 0.05, "zh": 0.05}
 
-    def __init__(self, zh_lexicon: str | Path | None = None, neutral_band: float = DEFAULT_NEUTRAL_BAND):
-        if not 0.0 <= neutral_band < 1.0:
+    def __init__(self, zh_lexicon: str | Path | None = None, neutral_band: float | None = None, *,
+                 en_rules: str | Path | bool | None = None):
+        if neutral_band is not None and not 0.0 <= neutral_band < 1.0:
             raise ValueError(f"neutral_band must be within 0..1, not {neutral_band}")
         self.zh_lexicon_path = zh_lexicon
-        self.neutral_band = neutral_band
+        self.en_rules_path = en_rules
+        self.bands = dict(self.NEUTRAL_BANDS) if neutral_band is None else {"en": neutral_band, "zh": neutral_band}
         self._lock = Lock()
         self._vader: Any = None
+        self._en_rules: EnRules | None = None
         self._zh: ZhLexicon | None = None
 
-    def _english(self) -> Any:
+    def _english(self) -> tuple[Any, EnRules | None]:
         with self._lock:
             if self._vader is None:
                 try:
@@ -203,8 +126,11 @@ class LexiconSentiment:
                 except ImportError as e:
                     raise ImportError(
                         "English sentiment needs 'vaderSentiment' (pip install vaderSentiment==3.3.2)") from e
-                self._vader = SentimentIntensityAnalyzer()
-            return self._vader
+                if self.en_rules_path is not False:
+                    path = None if self.en_rules_path in (None, True) else self.en_rules_path
+                    self._en_rules = EnRules.load(path)  # type: ignore[arg-type]
+                self._vader = apply_overrides(SentimentIntensityAnalyzer(), self._en_rules)
+            return self._vader, self._en_rules
 
     def _chinese(self) -> ZhLexicon:
         with self._lock:
@@ -215,17 +141,22 @@ class LexiconSentiment:
     def score(self, texts: list[str], language: str | None) -> list[SentimentScore]:
         return [self.score_one(t, language) for t in texts]
 
-    def score_one(self, text: str, language: str | None) -> SentimentScore:
+    def value(self, text: str, language: str | None) -> tuple[Literal["en", "zh"], float]:
+        """(base language, -1..1 valence before the neutral band)."""
         text = text.strip()
+        lang = base_language(language, text)
         if not text:
-            return SentimentScore("neutral", 0.0)
-        if base_language(language, text) == "en":
-            value = float(self._english().polarity_scores(text)["compound"])
-        else:
-            from core.chinese import to_script
+            return lang, 0.0
+        if lang == "en":
+            vader, rules = self._english()
+            return lang, normalise(en_valence(text, vader, rules))
+        from core.chinese import to_script
 
-            value = _normalise(zh_valence(to_script(text, "zh-Hans"), self._chinese()))
-        return SentimentScore.from_score(value, self.neutral_band)
+        return lang, normalise(zh_valence(to_script(text, "zh-Hans"), self._chinese()))
+
+    def score_one(self, text: str, language: str | None) -> SentimentScore:
+        lang, value = self.value(text, language)
+        return calibrated(value, self.bands[lang])
 
 
 # ---------------------------------------------------------------- user models

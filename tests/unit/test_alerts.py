@@ -38,6 +38,10 @@ def policy():
     return load_policy(default_policy_path())
 
 
+def policy_rule(policy, rule_id: str):
+    return next(r for r in policy.rules if r.id == rule_id)
+
+
 def alerts_by_id(alerts: list[Alert]) -> dict[str, Alert]:
     return {a.rule_id: a for a in alerts}
 
@@ -67,7 +71,7 @@ def test_clean_call_raises_nothing(policy):
     ("regulator_threat", "C", "我要打12315投诉你们", "zh"),
     ("legal_threat", "C", "My lawyer will hear about this.", "en"),
     ("legal_threat", "C", "我要起诉你们", "zh"),
-    ("abusive_language", "A", "Listen, you idiot, I already told you.", "en"),
+    ("abusive_language", "A", "Listen, you idiot, just wait.", "en"),
     ("abusive_language", "C", "你们都是白痴", "zh"),
     ("supervisor_request", "C", "I want to speak to your manager now.", "en"),
     ("supervisor_request", "C", "我要找你们领导", "zh"),
@@ -79,7 +83,7 @@ def test_reputation_phrases(policy, rule_id, spk, text, language):
     got = alerts_by_id(evaluate_policy(policy, t))
     assert set(got) == {rule_id}
     a = got[rule_id]
-    assert a.category == "reputation" and a.call_id == "c1" and a.rule_version == "1"
+    assert a.category == "reputation" and a.call_id == "c1" and a.rule_version == policy_rule(policy, rule_id).version
     ev = a.evidence[0]
     assert (ev.quote, ev.speaker, ev.start, ev.end) == (text, spk, 20.0, 25.0)
     assert a.to_dict()["evidence"][0]["quote"] == text
@@ -104,7 +108,7 @@ def test_pii_read_out(policy, text):
 def test_last_four_digits_and_customer_pii_are_fine(policy):
     t = call(seg("A", 0.5, 5.0, DISCLOSE), seg("C", 6.0, 9.0, "It's 4111 1111 1111 1111."),
              seg("A", 10.0, 14.0, "Thanks, the card ending in 1111."))
-    assert evaluate_policy(policy, t) == []
+    assert not {"pii_read_out", "long_number_read_out"} & set(alerts_by_id(evaluate_policy(policy, t)))
 
 
 def test_pii_before_verification(policy):
@@ -114,29 +118,43 @@ def test_pii_before_verification(policy):
     assert set(got) == {"pii_before_verification"}
     assert any(e.quote == "Your balance is 200 dollars." and e.start == 6.0 for e in got["pii_before_verification"].evidence)
     good = call(seg("A", 0.5, 5.0, DISCLOSE), seg("A", 6.0, 9.0, "Can you confirm your date of birth?"),
-                seg("A", 10.0, 12.0, "Thanks. Your balance is 200 dollars."))
+                seg("C", 9.5, 10.0, "It's the ninth of July, 1990."),
+                seg("A", 10.5, 12.0, "Thanks. Your balance is 200 dollars."))
     assert evaluate_policy(policy, good) == []
+    # asking is not verifying: the customer never gave the identifier before the balance was read
+    unanswered = call(seg("A", 0.5, 5.0, DISCLOSE), seg("A", 6.0, 9.0, "Can you confirm your date of birth?"),
+                      seg("A", 10.0, 12.0, "Actually never mind. Your balance is 200 dollars."))
+    assert set(alerts_by_id(evaluate_policy(policy, unanswered))) == {"pii_before_verification"}
+    # outbound calls are not held to the inbound verification order
+    assert evaluate_policy(policy, bad, call=Call("c1", "k", "e", direction="outbound")) == [] or \
+        "pii_before_verification" not in alerts_by_id(evaluate_policy(policy, bad, call=Call("c1", "k", "e",
+                                                                                             direction="outbound")))
 
 
 def test_missing_disclosure(policy):
-    late = call(seg("A", 0.5, 5.0, "Hello, how can I help?"), seg("A", 40.0, 45.0, "This call may be recorded."))
+    late = call(seg("A", 0.5, 5.0, "Hello, how can I help?"), seg("A", 50.0, 55.0, "This call may be recorded."))
     a = alerts_by_id(evaluate_policy(policy, late))["missing_recording_disclosure"]
-    assert (a.evidence[0].start, a.evidence[0].end) == (0.0, 30.0) and "30 s" in a.explanation
+    assert (a.evidence[0].start, a.evidence[0].end) == (0.0, 45.0) and "45 s" in a.explanation
     zh_tw = call(seg("A", 0.5, 5.0, "您好，本通話可能會被錄音。"), language="zh")
     assert evaluate_policy(policy, zh_tw) == []
 
 
-def test_deletion_not_acknowledged(policy):
+def test_opt_out_ignored(policy):
     ask = "Please delete my data, I don't want to be a customer."
     bad = call(seg("A", 0.5, 5.0, DISCLOSE), seg("C", 6.0, 9.0, ask), seg("A", 10.0, 12.0, "Anything else?"))
-    a = alerts_by_id(evaluate_policy(policy, bad))["deletion_not_acknowledged"]
+    a = alerts_by_id(evaluate_policy(policy, bad))["opt_out_ignored"]
     assert (a.evidence[0].quote, a.evidence[0].speaker, a.evidence[0].start) == (ask, "C", 6.0)
+    assert "no answer within 2 turn(s)" in a.evidence[0].detail
     good = call(seg("A", 0.5, 5.0, DISCLOSE), seg("C", 6.0, 9.0, ask),
                 seg("A", 10.0, 12.0, "Of course, we will delete your data within 30 days."))
     assert evaluate_policy(policy, good) == []
-    zh = call(seg("A", 0.5, 5.0, "本次通话可能会被录音。"), seg("C", 6.0, 9.0, "以后不要再打给我了"),
-              seg("A", 100.0, 102.0, "好的，我们会删除您的号码"), language="zh", duration=110)
-    assert "deletion_not_acknowledged" in alerts_by_id(evaluate_policy(policy, zh))  # acknowledged too late
+    pitch = call(seg("A", 0.5, 5.0, "本次通话可能会被录音。"), seg("C", 6.0, 9.0, "以后不要再打给我了"),
+                 seg("A", 10.0, 14.0, "先生您先别挂，我们这个套餐真的很划算"), seg("C", 15.0, 16.0, "我说了不要"),
+                 seg("A", 17.0, 20.0, "就耽误您一分钟"), language="zh", duration=30)
+    assert "opt_out_ignored" in alerts_by_id(evaluate_policy(policy, pitch))
+    honoured = call(seg("A", 0.5, 5.0, "本次通话可能会被录音。"), seg("C", 6.0, 9.0, "以後不要再打來了"),
+                    seg("A", 10.0, 14.0, "好的，已經幫您登記，不會再打擾您。"), language="zh", duration=30)
+    assert "opt_out_ignored" not in alerts_by_id(evaluate_policy(policy, honoured))
 
 
 class FakeSentiment:

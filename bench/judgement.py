@@ -1,0 +1,226 @@
+"""Judgement accuracy on our own labelled calls (issue 14): SOP answers, risks and customer sentiment.
+
+    python bench/judgement.py [--split dev|test|all] [--lang en|zh|zht] [--show] [--json FILE]
+    python bench/judgement.py --audio RESULTS_DIR   # compare stored results of the audio third (bench/judgement_audio.py)
+
+The calls are hand-written YAML files in bench/judgement/calls/ (format: bench/judgement/FORMAT.md), each
+with a fixed `split`: rules are tuned on `dev` and reported on `test`. Text mode runs the production
+analysis (pipeline.analysis.analyse_call with the shipped forms, the default policy, the E5 similarity
+model and the shipped sentiment model) on a transcript built from the turns: one segment per turn, timed
+at 0.4 s per English word / 0.25 s per Chinese character, 0.6 s between turns plus each turn's
+`pause_after`. That is the same path a transcript handed in instead of a recording takes.
+
+Printed per SOP question: agreement with the label; per risk id: precision, recall (tp/fp/fn); overall:
+SOP agreement (all answers), micro-averaged risk precision/recall, and customer start/end sentiment
+accuracy. `--show` lists every disagreement with the answer's explanation.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core.models import Call, Segment, SpeakerInfo, Transcript  # noqa: E402
+
+# our alert ids that answer a label of another name: an unverified long number read out is the reviewer's
+# "full card number or ID read out" when speech recognition (or the writer) got a digit wrong
+ALIASES = {"long_number_read_out": "pii_read_out"}
+CALLS_DIR = ROOT / "bench" / "judgement" / "calls"
+CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+@dataclass(frozen=True)
+class LabelledCall:
+    id: str
+    split: str
+    language: str
+    script: str | None
+    direction: str
+    queue: str
+    audio: bool
+    turns: tuple[dict, ...]
+    sop: dict[str, str]
+    risks: frozenset[str]
+    sentiment: dict[str, str]
+
+
+def load_calls(folder: Path = CALLS_DIR) -> list[LabelledCall]:
+    calls = []
+    for path in sorted(folder.glob("*.yaml")):
+        d = yaml.safe_load(path.read_text(encoding="utf-8"))
+        lab = d["labels"]
+        calls.append(LabelledCall(d["id"], d["split"], d["language"], d.get("script"), d["direction"],
+                                  d.get("queue") or "general", bool(d.get("audio")), tuple(d["turns"]),
+                                  dict(lab["sop"]), frozenset(lab.get("risks") or ()), dict(lab.get("sentiment") or {})))
+    return calls
+
+
+def _seconds(text: str) -> float:
+    cjk = len(CJK.findall(text))
+    words = len(re.findall(r"[A-Za-z0-9']+", text))
+    return max(0.8, 0.25 * cjk + 0.4 * words)
+
+
+def to_transcript(c: LabelledCall) -> Transcript:
+    segs, t = [], 0.5
+    for turn in c.turns:
+        text = str(turn["text"]).strip()
+        d = _seconds(text)
+        role = turn["role"]
+        segs.append(Segment(round(t, 3), round(t + d, 3), text, speaker=role, channel=0 if role == "agent" else 1,
+                            role=role))
+        t += d + 0.6 + float(turn.get("pause_after") or 0)
+    speakers = tuple(SpeakerInfo(r, r, 1.0, "labelled", 0 if r == "agent" else 1) for r in ("agent", "customer"))
+    return Transcript(c.id, c.language, 1.0, round(t, 3), tuple(segs), "labelled", "none", script=c.script,
+                      speakers=speakers)
+
+
+def to_call(c: LabelledCall) -> Call:
+    return Call(id=c.id, object_key=f"{c.id}.txt", etag="x", agent="a1", queue=c.queue, direction=c.direction,
+                language=c.language)
+
+
+def build_analysis_parts():
+    from compliance.alerts import default_policy_path, load_policy
+    from scoring.review import Reviewer
+    from scoring.similarity import E5SimilarityModel
+
+    reviewer = Reviewer(similarity=E5SimilarityModel())
+    return reviewer, load_policy(default_policy_path())
+
+
+def mood(summary, which: str) -> str | None:
+    traj = summary.trajectory("customer") if summary is not None else None
+    if traj is None:
+        return None
+    from scoring.sentiment import SentimentScore
+
+    value = traj.start_mean if which == "start" else traj.end_mean
+    return SentimentScore.from_score(value).label
+
+
+@dataclass
+class Tally:
+    sop: dict  # question id -> Counter(agree/disagree)
+    risk: dict  # risk id -> Counter(tp/fp/fn)
+    sentiment: Counter
+    misses: list
+
+
+def judge(calls: list[LabelledCall], analyse) -> Tally:
+    tally = Tally(defaultdict(Counter), defaultdict(Counter), Counter(), [])
+    for c in calls:
+        a = analyse(c)
+        answers = {x.question_id: x for x in a.review.scorecard.answers} if a.review is not None else {}
+        for q, want in c.sop.items():
+            got = answers[q].answer if q in answers else "missing"
+            ok = got == want
+            tally.sop[q]["agree" if ok else "disagree"] += 1
+            if not ok:
+                ans = answers.get(q)
+                why = "; ".join(dict.fromkeys(e.detail for e in ans.evidence if e.detail))[:200] if ans else ""
+                tally.misses.append(f"{c.id} sop {q}: got {got}, want {want}  [{why}]")
+        raised = {ALIASES.get(x.rule_id, x.rule_id) for x in a.alerts}
+        for r in raised | c.risks:
+            kind = "tp" if r in raised and r in c.risks else "fp" if r in raised else "fn"
+            tally.risk[r][kind] += 1
+            if kind != "tp":
+                ev = next((x for x in a.alerts if ALIASES.get(x.rule_id, x.rule_id) == r), None)
+                why = "; ".join(e.quote[:80] for e in ev.evidence)[:200] if ev else ""
+                tally.misses.append(f"{c.id} risk {r}: {kind}  [{why}]")
+        for which in ("start", "end"):
+            if which in c.sentiment:
+                got = mood(a.sentiment, which)
+                tally.sentiment[f"{which}_{'agree' if got == c.sentiment[which] else 'disagree'}"] += 1
+                if got != c.sentiment[which]:
+                    tally.misses.append(f"{c.id} sentiment {which}: got {got}, want {c.sentiment[which]}")
+    return tally
+
+
+def _pr(c: Counter) -> tuple[float | None, float | None]:
+    p = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else None
+    r = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else None
+    return p, r
+
+
+def summary(t: Tally) -> dict:
+    agree = sum(c["agree"] for c in t.sop.values())
+    n = sum(sum(c.values()) for c in t.sop.values())
+    total = Counter()
+    for c in t.risk.values():
+        total.update(c)
+    p, r = _pr(total)
+    s_ok = t.sentiment["start_agree"] + t.sentiment["end_agree"]
+    s_n = sum(t.sentiment.values())
+    return {"sop_agreement": agree / n if n else None, "sop_answers": n,
+            "risk_precision": p, "risk_recall": r, "risk_tp": total["tp"], "risk_fp": total["fp"],
+            "risk_fn": total["fn"], "sentiment_accuracy": s_ok / s_n if s_n else None,
+            "per_question": {q: {"agreement": c["agree"] / sum(c.values()), "n": sum(c.values())}
+                             for q, c in sorted(t.sop.items())},
+            "per_risk": {r: dict(zip(("precision", "recall"), _pr(c)), **c) for r, c in sorted(t.risk.items())}}
+
+
+def fmt(v) -> str:
+    return "  -  " if v is None else f"{v:.3f}"
+
+
+def print_summary(s: dict, title: str) -> None:
+    print(f"== {title}")
+    print(f"SOP agreement {fmt(s['sop_agreement'])} over {s['sop_answers']} answers; risks precision "
+          f"{fmt(s['risk_precision'])} recall {fmt(s['risk_recall'])} (tp {s['risk_tp']}, fp {s['risk_fp']}, "
+          f"fn {s['risk_fn']}); customer sentiment start/end accuracy {fmt(s['sentiment_accuracy'])}")
+    for q, v in s["per_question"].items():
+        print(f"  sop  {q:<22} agreement {fmt(v['agreement'])}  n={v['n']}")
+    for r, v in s["per_risk"].items():
+        print(f"  risk {r:<28} precision {fmt(v['precision'])} recall {fmt(v['recall'])}  "
+              f"tp={v.get('tp', 0)} fp={v.get('fp', 0)} fn={v.get('fn', 0)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--split", choices=("dev", "test", "all"), default="dev")
+    ap.add_argument("--lang", choices=("en", "zh", "zht"), default=None)
+    ap.add_argument("--only", default=None, help="call id prefix")
+    ap.add_argument("--show", action="store_true", help="list every disagreement")
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args(argv)
+
+    from pipeline.analysis import analyse_call
+
+    calls = [c for c in load_calls() if args.split in ("all", c.split)
+             and (args.lang is None or c.id.split("_")[0] == args.lang)
+             and (args.only is None or c.id.startswith(args.only))]
+    reviewer, policy = build_analysis_parts()
+
+    def analyse(c: LabelledCall):
+        return analyse_call(to_call(c), to_transcript(c), reviewer=reviewer, policy=policy)
+
+    t = judge(calls, analyse)
+    s = summary(t)
+    print_summary(s, f"text, split {args.split}, {len(calls)} calls")
+    by_lang = {}
+    for lang in ("en", "zh", "zht"):
+        sub = [c for c in calls if c.id.split("_")[0] == lang]
+        if sub and args.lang is None:
+            ls = summary(judge(sub, analyse))
+            by_lang[lang] = ls
+            print(f"  [{lang}] SOP {fmt(ls['sop_agreement'])}  risk P {fmt(ls['risk_precision'])} "
+                  f"R {fmt(ls['risk_recall'])}  sentiment {fmt(ls['sentiment_accuracy'])}  ({len(sub)} calls)")
+    if args.show:
+        print("\n".join(t.misses))
+    if args.json:
+        args.json.write_text(json.dumps({"overall": s, "by_language": by_lang}, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

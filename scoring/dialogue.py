@@ -1,0 +1,169 @@
+"""Rule operators that read a call as a conversation: turn windows, same-utterance conjunction, and one
+party's answer to the other.
+
+- ``first_turns: N`` / ``last_turns: N`` keep the utterances of the first / last N speaker turns among the
+  utterances in scope (so ``{role: agent, rule: {first_turns: 2, ...}}`` is the agent's first two turns).
+  Neither reaches past the middle of the call: on a two-turn call the opening is never the closing.
+- ``together: [A, B, ...]`` matches an utterance that every child matches (a media name *and* a threat in
+  one sentence), where ``all`` only asks that each child matches somewhere in the call.
+- ``followed_by: [A, B], turns: N`` matches when some match of A is answered by a match of B that starts
+  after it, at most N speaker turns later (the agent asks for an identifier, the customer gives one).
+- ``unanswered: [A, B], turns: N`` matches each A that no B answers within N turns (an opt-out request the
+  agent never acknowledges); its evidence says what was looked for and where.
+- ``terms: NAME`` matches the named word list of the vocabulary (scoring.vocab), e.g. ``terms: media``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from scoring.rules import EvalContext, Evidence, Phrases, Rule, RuleResult, _Filter, _children, _evidence, _number, register
+from scoring.vocab import VocabularyError, vocabulary
+
+
+def _turns_in_scope(ctx: EvalContext) -> list[int]:
+    return sorted({u.turn for u in ctx.units})
+
+
+@register
+@dataclass(frozen=True)
+class FirstTurns(_Filter):
+    op: ClassVar[str] = "first_turns"
+    example: ClassVar[str] = '{role: agent, rule: {first_turns: 2, rule: {phrases: ["my name is"]}}}'
+
+    def evaluate(self, ctx):
+        keep = set(_turns_in_scope(ctx)[: int(self.arg)])
+        middle = ctx.duration / 2
+        return self.child.evaluate(ctx.narrowed(lambda u: u.turn in keep and (u.start < middle or u.turn == min(keep))))
+
+
+@register
+@dataclass(frozen=True)
+class LastTurns(_Filter):
+    op: ClassVar[str] = "last_turns"
+    example: ClassVar[str] = '{role: agent, rule: {last_turns: 2, rule: {phrases: ["have a nice day"]}}}'
+
+    def evaluate(self, ctx):
+        keep = set(_turns_in_scope(ctx)[-int(self.arg):])
+        middle = ctx.duration / 2
+        return self.child.evaluate(ctx.narrowed(lambda u: u.turn in keep and u.end > middle))
+
+
+def _key(e: Evidence) -> tuple:
+    return (e.start, e.quote)
+
+
+@register
+@dataclass(frozen=True)
+class Together(Rule):
+    op: ClassVar[str] = "together"
+    example: ClassVar[str] = '{together: [{terms: media}, {terms: threat_intent}]}'
+    id: str
+    children: tuple[Rule, ...]
+
+    @classmethod
+    def parse(cls, spec, rule_id, path, build):
+        return cls(rule_id, _children(cls, spec[cls.op], None, rule_id, path + (cls.op,), build))
+
+    def evaluate(self, ctx):
+        results = [c.evaluate(ctx) for c in self.children]
+        common = set.intersection(*({_key(e) for e in r.evidence if e.start is not None} for r in results))
+        if not common:
+            return RuleResult(False)
+        merged: dict[tuple, list[str]] = {}
+        first: dict[tuple, Evidence] = {}
+        for r in results:
+            for e in r.evidence:
+                if _key(e) in common:
+                    first.setdefault(_key(e), e)
+                    merged.setdefault(_key(e), []).append(e.detail)
+        ev = tuple(Evidence(first[k].quote, first[k].speaker, first[k].role, first[k].start, first[k].end,
+                            self.id, " + ".join(dict.fromkeys(merged[k]))) for k in sorted(common))
+        return RuleResult(True, ev)
+
+
+def _turn_of(ctx: EvalContext, e: Evidence) -> int | None:
+    return next((u.turn for u in ctx.units if u.start == e.start and u.text == e.quote), None)
+
+
+@register
+@dataclass(frozen=True)
+class FollowedBy(Rule):
+    op: ClassVar[str] = "followed_by"
+    params: ClassVar[tuple[str, ...]] = ("turns",)
+    example: ClassVar[str] = ('{followed_by: [{role: agent, rule: {phrases: ["date of birth"]}}, '
+                              '{role: customer, rule: {regex: "\\\\d"}}], turns: 2}')
+    id: str
+    first: Rule
+    second: Rule
+    turns: int
+
+    @classmethod
+    def parse(cls, spec, rule_id, path, build):
+        a, b = _children(cls, spec[cls.op], 2, rule_id, path + (cls.op,), build)
+        turns = int(_number(cls, spec["turns"], path + ("turns",))) if "turns" in spec else 2
+        return cls(rule_id, a, b, turns)
+
+    def pairs(self, ctx: EvalContext) -> list[tuple[Evidence, Evidence | None]]:
+        a, b = self.first.evaluate(ctx), self.second.evaluate(ctx)
+        out = []
+        for x in a.evidence:
+            tx = _turn_of(ctx, x)
+            answer = None
+            if tx is not None:
+                answer = next((y for y in b.evidence if y.start is not None and y.start > x.start
+                               and (ty := _turn_of(ctx, y)) is not None and 0 <= ty - tx <= self.turns), None)
+            out.append((x, answer))
+        return out
+
+    def evaluate(self, ctx):
+        for x, y in self.pairs(ctx):
+            if y is not None:
+                return RuleResult(True, (x, y))
+        return RuleResult(False, tuple(x for x, _ in self.pairs(ctx)))
+
+
+@register
+@dataclass(frozen=True)
+class Unanswered(FollowedBy):
+    op: ClassVar[str] = "unanswered"
+    example: ClassVar[str] = ('{unanswered: [{role: customer, rule: {terms: opt_out_request}}, '
+                              '{role: agent, rule: {terms: opt_out_ack}}], turns: 2}')
+
+    def evaluate(self, ctx):
+        missed = tuple(Evidence(x.quote, x.speaker, x.role, x.start, x.end, self.id,
+                                f"{x.detail}; no answer within {self.turns} turn(s)")
+                       for x, y in self.pairs(ctx) if y is None)
+        return RuleResult(bool(missed), missed)
+
+
+@register
+@dataclass(frozen=True)
+class Terms(Rule):
+    """A named word list from the vocabulary, matched like `phrases` (evidence names the list and term)."""
+    op: ClassVar[str] = "terms"
+    example: ClassVar[str] = "{terms: media}"
+    id: str
+    name: str
+    matcher: Phrases
+
+    @classmethod
+    def parse(cls, spec, rule_id, path, build):
+        name = spec["terms"]
+        try:
+            words = vocabulary().terms(str(name))
+        except VocabularyError as e:
+            raise cls.fail(str(e), path + ("terms",)) from None
+        return cls(rule_id, name, Phrases.parse({"phrases": list(words)}, rule_id, path, build))
+
+    def evaluate(self, ctx):
+        r = self.matcher.evaluate(ctx)
+        return RuleResult(r.matched, tuple(_evidence_with(e, self.id, f"{self.name}: {e.detail.removeprefix('phrase: ')}")
+                                           for e in r.evidence))
+
+
+def _evidence_with(e: Evidence, rule_id: str, detail: str) -> Evidence:
+    return Evidence(e.quote, e.speaker, e.role, e.start, e.end, rule_id, detail)
+
+
+__all__ = ["FirstTurns", "LastTurns", "Together", "FollowedBy", "Unanswered", "Terms", "_evidence"]
