@@ -6,7 +6,8 @@ Definitions (seconds from call start, rounded to the millisecond):
   agent + customer talk time (None when neither talks; not given for "unknown").
 - silence: a gap between the first and the last speech of the call in which nobody speaks for at least
   `dead_air_min_seconds` (ringing/IVR before the first word and silence after the last are not counted).
-  `silence_seconds` includes holds; `dead_air_seconds` is silence that is not a hold.
+  `silence_seconds` includes holds; `dead_air_seconds` is silence that is not an announced hold (a long
+  silence nobody announced is dead air, however long).
 - hold: a silence of at least `hold_min_seconds`; `announced` (with the phrase) when an agent said a hold
   phrase ("please hold", "on hold", "请稍等", "稍候", ...) in speech ending within 30 s before it.
 - overtalk: time during which two or more speakers talk at once (per-speaker word intervals, together
@@ -33,7 +34,8 @@ from core.models import ROLES, Segment, Transcript, Word
 from core.chinese import CJK
 
 Interval = tuple[float, float]
-HOLD_PHRASES = ("please hold", "on hold", "hold on", "one moment please", "bear with me",
+HOLD_PHRASES = ("please hold", "on hold", "hold on", "one moment", "just a moment", "bear with me", "hold for",
+                "let me check", "while i check", "give me a minute", "just a minute", "等一下", "查一下",
                 "稍等", "稍候", "稍後", "稍后")
 HOLD_PHRASE_WINDOW_SECONDS = 30.0
 RUN_JOIN_SECONDS = 0.5
@@ -286,7 +288,7 @@ def conversation_metrics(transcript: Transcript, *, hold_min_seconds: float = 20
         agent=role_metrics("agent"), customer=role_metrics("customer"), unknown=role_metrics("unknown"),
         silence_seconds=_r(silence_total),
         longest_silence_seconds=_r(max((e - s for s, e in silences), default=0.0)),
-        dead_air_seconds=_r(silence_total - hold_total),
+        dead_air_seconds=_r(silence_total - sum(h.seconds for h in holds if h.announced)),
         silences=_ri(silences),
         overtalk_seconds=_r(total(overtalk)),
         overtalk=_ri(overtalk),

@@ -74,7 +74,8 @@ class ZhLexicon:
     intensifiers: Mapping[str, float]  # diminishers are intensifiers below 1
     contrast: frozenset[str]
     polite: frozenset[str] = frozenset()  # positive entries that are mere politeness (谢谢, 好的)
-    rhetorical: frozenset[str] = frozenset()  # question words that make a 吗-question an accusation
+    rhetorical: frozenset[str] = frozenset()  # question words that make a question an accusation
+    adverbial: Mapping[str, float] = field(default_factory=dict)  # 好 before a negative entry: an intensifier
     patterns: tuple[tuple[re.Pattern, float], ...] = field(default=())
 
     @cached_property
@@ -132,6 +133,7 @@ class ZhLexicon:
             contrast=frozenset(d.get("contrast") or ()),
             polite=polite,
             rhetorical=frozenset(d.get("rhetorical") or ()),
+            adverbial={k: float(v) for k, v in (d.get("adverbial") or {}).items()},
             patterns=_compile_patterns(d.get("patterns"), where, "patterns"),
         )
 
@@ -142,37 +144,49 @@ NEGATION_SCALE = -0.74  # VADER's N_SCALAR: "不差" is mildly positive, not as 
 POLITE_DISCOUNT = 0.25  # 谢谢 next to a complaint is a formula, not satisfaction
 COMPLAINT_LEVEL = -1.5  # a contribution at or below this makes the utterance a complaint
 _YES_NO_ENDINGS = ("吗", "嘛", "么", "麽", "咩")
+_QUESTION_WORDS = re.compile(r"有没有|能不能|可不可以|是不是|会不会|要不要|好不好|行不行|对不对|"
+                             r"什么|怎么|怎样|哪|几|多少|多久|谁|为什么|为何|点样|几时|几耐")
 
 
-def _is_yes_no_question(clause: str) -> bool:
-    return clause.endswith(_YES_NO_ENDINGS) and not clause.endswith(("什么", "怎么", "甚么", "咩呀"))
+def _question_kind(clause: str, last_of_question: bool, toks: list[tuple[str, str]]) -> str | None:
+    """None (a statement), "plain" (asks: states no feeling) or "rhetorical" (accuses)."""
+    yes_no = clause.endswith(_YES_NO_ENDINGS) and not clause.endswith(("什么", "怎么", "甚么"))
+    if not (yes_no or (last_of_question and _QUESTION_WORDS.search(clause))):
+        return None
+    if any(k == "rhetorical" for k, _ in toks) or (yes_no and "不是" in clause):
+        return "rhetorical"
+    return "plain"
 
 
 def zh_valence(text: str, lexicon: ZhLexicon) -> float:
     """Raw (unbounded) valence of Simplified Chinese text."""
-    parts: list[tuple[float, bool]] = []  # (contribution, is politeness)
-    for raw_sentence in _SENTENCE_SPLIT.split(text):
-        sentence_parts: list[list[float | bool]] = []
-        for clause in _CLAUSE_SPLIT.split(raw_sentence):
-            if not clause:
-                continue
+    parts: list[list] = []  # [contribution, is politeness]
+    for sentence in _SENTENCE_SPLIT.split(text):
+        asks = sentence.rstrip().endswith(("？", "?"))
+        clauses = [c for c in _CLAUSE_SPLIT.split(sentence) if c]
+        sentence_parts: list[list] = []
+        for ci, clause in enumerate(clauses):
             toks = lexicon.tokens(clause)
-            rhetorical = any(k == "rhetorical" for k, _ in toks)
-            question = _is_yes_no_question(clause) and not rhetorical
+            question = _question_kind(clause, asks and ci == len(clauses) - 1, toks)
             negate, scale = False, 1.0
-            clause_parts: list[list[float | bool]] = []
-            for kind, term in toks:
+            clause_parts: list[list] = []
+            for ti, (kind, term) in enumerate(toks):
+                if kind == "valence" and term in lexicon.adverbial and ti + 1 < len(toks) \
+                        and toks[ti + 1][0] == "valence" and lexicon.valence[toks[ti + 1][1]] < 0:
+                    kind = "adverbial"
                 if kind == "negator":
                     # 这不是骗人吗: in a rhetorical question 不是 asserts, it does not negate.
-                    if not (term == "不是" and clause.endswith(_YES_NO_ENDINGS)):
+                    if not (term == "不是" and question == "rhetorical"):
                         negate = not negate
                 elif kind == "hedged":
                     negate, scale = not negate, scale * lexicon.hedged_negators[term]
                 elif kind == "intensifier":
                     scale *= lexicon.intensifiers[term]
+                elif kind == "adverbial":
+                    scale *= lexicon.adverbial[term]
                 elif kind == "contrast":
                     for p in sentence_parts + clause_parts:
-                        p[0] = float(p[0]) * 0.5
+                        p[0] *= 0.5
                     scale *= 1.5
                 elif kind == "valence":
                     v = lexicon.valence[term] * scale
@@ -180,15 +194,16 @@ def zh_valence(text: str, lexicon: ZhLexicon) -> float:
                     negate, scale = False, 1.0
                 elif kind == "neutral":  # ends a pending negation ("不用" ... is not a negation of what follows)
                     negate = False
-            if question:
-                for p in clause_parts:
-                    p[0] = 0.0
+            if question == "plain":  # "您满意吗？" asks, it does not state satisfaction
+                clause_parts = []
+            elif question == "rhetorical":  # "到底什么时候能解决？" is no praise
+                clause_parts = [p for p in clause_parts if p[0] < 0]
             sentence_parts += clause_parts
-        parts += [(float(v), bool(pol)) for v, pol in sentence_parts]
-    parts += [(v, False) for pattern, v in lexicon.patterns for _ in pattern.finditer(text)]
+        parts += sentence_parts
+    parts += [[v, False] for pattern, v in lexicon.patterns for _ in pattern.finditer(text)]
     if any(v <= COMPLAINT_LEVEL for v, polite in parts if not polite):
-        parts = [(v * POLITE_DISCOUNT if polite and v > 0 else v, polite) for v, polite in parts]
-    return sum(v for v, _ in parts)
+        parts = [[v * POLITE_DISCOUNT if polite and v > 0 else v, polite] for v, polite in parts]
+    return float(sum(v for v, _ in parts))
 
 
 # ---------------------------------------------------------------- English
