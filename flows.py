@@ -4,10 +4,10 @@
   same task (scorecard, alerts, redacted copies through the redaction boundary; pipeline/analysis.py).
 - `rescore_flow(config)`: each stored transcript analysed again with the current forms and policy, one task
   per call; a call that fails is recorded and the others go on.
-- `batch_flow(config)`: discover new recordings and map the per-call task over them with bounded
-  concurrency (the thread pool size), collecting calls as they complete, retrying transient storage errors,
-  persisting results, and publishing a table + markdown artifact summarising the batch; then rebuild the
-  reports.
+- `batch_flow(config)`: discover new recordings (and transcripts or chat logs given in their place) and map
+  the per-call task over them with bounded concurrency (the thread pool size), collecting calls as they
+  complete, retrying transient storage errors, persisting results, and publishing a table + markdown
+  artifact summarising the batch; then rebuild the reports.
 - `reports_flow(config, out_dir)`: build the reports (scorecards, alert queue, coaching, dashboard) on
   demand, into `out_dir` and under `reports/` in the object store.
 
@@ -144,8 +144,9 @@ def _analyser(cfg: PipelineConfig, source) -> CallAnalyser | None:
 @task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_is_transient, cache_policy=NO_CACHE,
       persist_result=True, task_run_name="process-{ref.call_id}")
 def process_call_task(ref: RecordingRef, cfg: PipelineConfig) -> Outcome:
+    """One call: a recording is transcribed, a transcript or chat log imported (no model loaded for it)."""
     source = cfg.open_source()
-    return process_recording(ref, source, _store(cfg), _transcriber(cfg),
+    return process_recording(ref, source, _store(cfg), None if ref.is_text else _transcriber(cfg),
                              options=cfg.transcribe_options(), limits=cfg.audio_limits(),
                              conversation=cfg.conversation_options(), diarizer=_diarizer(cfg),
                              redact_audio=cfg.redact_audio, analyser=_analyser(cfg, source))
@@ -244,7 +245,8 @@ def batch_flow(cfg: PipelineConfig) -> BatchSummary:
         ref, result = ref_of[id(fut)], fut.result(raise_on_failure=False)
         outcome = by_call[ref.call_id] = _failed_outcome(ref, result) if isinstance(result, BaseException) else result
         progress.report(len(by_call), len(refs), ref.call_id, outcome.status, outcome.audio_seconds,
-                        "transcribed and analysed" if outcome.status == "done" else outcome.code or "")
+                        ("imported and analysed" if ref.is_text else "transcribed and analysed")
+                        if outcome.status == "done" else outcome.code or "")
     summary = BatchSummary(tuple(by_call[r.call_id] for r in refs))
     _publish(summary, cfg.open_source().describe())
     _rebuild_reports(cfg)

@@ -48,6 +48,14 @@ class ChannelLayoutError(BadAudioError):
     code = "E107"
 
 
+class TranscriptFileError(BadAudioError):
+    """A transcript or chat log given in place of a recording (transcribe.imported) is malformed: the
+    message names the file, the line or record and shows a corrected example, never the file's text.
+    Permanent like bad audio: the call is quarantined until the object changes."""
+
+    code = "E108"
+
+
 class UnsafeKeyError(CallQAError):
     """An object key with '..' segments, a leading '/', a backslash or control characters: results would be
     written outside their prefix (or folder). Permanent: the call is quarantined until the object is renamed."""

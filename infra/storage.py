@@ -2,6 +2,8 @@
 
 Layout inside a source (results sit beside the recordings, under their own prefixes):
     <prefix>/<path>/<name>.<ext>     recording (any audio container; decoded by content)
+    <prefix>/<path>/<name>.transcript.json   a transcript instead of a recording (callqa or WhisperX JSON)
+    <prefix>/<path>/<name>.csv|.jsonl        a two-role chat log instead of a recording (also .chat.csv|.chat.jsonl)
     <prefix>/<path>/<name>.json      optional metadata sidecar (agent, queue, direction, started_at, language)
     transcripts/<path>/<name>.json   transcript written by the pipeline (+ .rttm, .vtt, .srt exports)
     metrics/<path>/<name>.json       conversation metrics (talk time, silence, overtalk, holds, ...)
@@ -20,10 +22,9 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from core.errors import StorageError, UnsafeKeyError
+from core.keys import RESULT_PREFIXES, SIDECAR_SUFFIX, input_kind, input_stem, input_suffix, sidecar_key  # noqa: F401
 
-SIDECAR_SUFFIX = ".json"
 VERSION_SEP = "+"  # call version = recording etag + sidecar etag (neither S3 nor local etags contain it)
-RESULT_PREFIXES = ("transcripts/", "metrics/", "quarantine/", "redacted/", "scorecards/", "reports/")
 
 
 @dataclass(frozen=True)
@@ -34,13 +35,25 @@ class RecordingRef:
     call_id: str
     sidecar_key: str | None = None
     unsafe: bool = False  # the key would escape its prefix: quarantined as E111 under an opaque id
+    kind: str = "recording"  # "recording", or "transcript" / "chat": text in place of audio (core.keys.input_kind)
+
+    @property
+    def is_text(self) -> bool:
+        """A transcript or chat log: imported (transcribe.imported), not decoded and transcribed."""
+        return self.kind in ("transcript", "chat")
 
 
 def call_id_for(key: str, prefix: str) -> str:
-    """Stable id from the key: path below the prefix without extension ("2026/11/call-0001")."""
+    """Stable id from the key: path below the prefix without extension ("2026/11/call-0001"); a transcript
+    or chat input loses its whole input suffix (`c.transcript.json`, `c.chat.csv` give "c")."""
     rel = key[len(prefix):] if prefix and key.startswith(prefix) else key
-    p = PurePosixPath(rel.lstrip("/"))
-    return str(p.with_suffix("")) if p.suffix else str(p)
+    return input_stem(str(PurePosixPath(rel.lstrip("/"))))
+
+
+def _stem_tag(key: str) -> str:
+    """Tells apart inputs with one stem: `wav`, `flac`, `transcript-json`, `chat-csv`, `csv`."""
+    suffix = input_suffix(key) or PurePosixPath(key).suffix.lower()
+    return suffix.lstrip(".").replace(".", "-")
 
 
 _UNSAFE_KEY = re.compile(r"(?:^|/)\.\.(?:/|$)|^/|\\|[\x00-\x1f\x7f]")
@@ -51,32 +64,35 @@ def unsafe_key(key: str) -> bool:
 
 
 def _pair_recordings(entries: list[tuple[str, str, int]], prefix: str) -> list[RecordingRef]:
-    """Recordings among (key, etag, size) listings; a `<stem>.json` next to a recording is its sidecar.
-    Two recordings with one stem (`dup.wav`, `dup.flac`) get distinct ids (`dup~wav`, `dup~flac`) instead of
-    overwriting each other's results; a key that would escape its prefix gets an opaque id and `unsafe`."""
+    """Calls among (key, etag, size) listings: recordings, transcripts and chat logs (by name:
+    `core.keys.input_kind`); a `<stem>.json` next to one is its sidecar, never a call of its own, and the
+    pipeline's results (under `RESULT_PREFIXES`) are skipped. Two inputs with one stem (`dup.wav`,
+    `dup.flac`, `dup.transcript.json`) get distinct ids (`dup~wav`, `dup~flac`, `dup~transcript-json`)
+    instead of overwriting each other's results; a key that would escape its prefix gets an opaque id and
+    `unsafe`."""
     keys = {k for k, _, _ in entries}
     etags = {k: e for k, e, _ in entries}
     recordings = [(k, e, s) for k, e, s in sorted(entries)
                   if not k.endswith("/") and not any(k.startswith(p) for p in RESULT_PREFIXES)
-                  and not k.endswith(SIDECAR_SUFFIX)]
+                  and input_kind(k) != "sidecar"]
     stems = Counter(call_id_for(k, prefix) for k, _, _ in recordings)
     refs = []
     for key, etag, size in recordings:
+        kind = input_kind(key)
         if unsafe_key(key):
             refs.append(RecordingRef(key, etag, size, "unsafe-" + hashlib.sha256(key.encode()).hexdigest()[:16],
-                                     unsafe=True))
+                                     unsafe=True, kind=kind))
             continue
-        stem = str(PurePosixPath(key).with_suffix("")) if PurePosixPath(key).suffix else key
-        sidecar = stem + SIDECAR_SUFFIX
+        sidecar = sidecar_key(key)
         call_id = call_id_for(key, prefix)
         if stems[call_id] > 1:
-            call_id += "~" + PurePosixPath(key).suffix.lstrip(".").lower()
-        has_sidecar = sidecar in keys and sidecar != key
+            call_id += "~" + _stem_tag(key)
+        has_sidecar = sidecar is not None and sidecar in keys
         # the call's version covers its metadata too: a sidecar that arrives, changes or is fixed later
         # makes a new version (pipeline.process re-analyses it without transcribing again)
         version = f"{etag}{VERSION_SEP}{etags[sidecar]}" if has_sidecar else etag
         refs.append(RecordingRef(key=key, etag=version, size=size, call_id=call_id,
-                                 sidecar_key=sidecar if has_sidecar else None))
+                                 sidecar_key=sidecar if has_sidecar else None, kind=kind))
     return refs
 
 
@@ -150,7 +166,8 @@ class S3Source:
     def ref_for(self, key: str) -> RecordingRef:
         def _stat():
             folder = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
-            names = [o.object_name for o in self.client.list_objects(self.bucket, prefix=folder)]
+            names = [(o.object_name, (o.etag or "").strip('"'), o.size or 0)
+                     for o in self.client.list_objects(self.bucket, prefix=folder)]
             st = self.client.stat_object(self.bucket, key)
             return names, st
 
@@ -158,7 +175,8 @@ class S3Source:
             names, st = self._guard("reading a recording's details", _stat)
         except FileNotFoundError:
             raise StorageError(f"no recording at key {key!r} in bucket {self.bucket}") from None
-        entries = [(n, "", 0) for n in names if n != key] + [(key, (st.etag or "").strip('"'), st.size or 0)]
+        # the siblings' etags too: the call's version covers its sidecar's, as in list_recordings
+        entries = [n for n in names if n[0] != key] + [(key, (st.etag or "").strip('"'), st.size or 0)]
         return next(r for r in _pair_recordings(entries, self.prefix) if r.key == key)
 
     def download(self, ref: RecordingRef, dest_dir: Path) -> Path:

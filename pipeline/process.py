@@ -4,6 +4,11 @@
 `quarantine/<id>.json`) and returns the outcome, so a batch goes on. Everything else (storage down, model
 or config problems, bugs) is recorded as failed and re-raised: the orchestrator retries transient errors,
 and the next run picks the call up again.
+
+A transcript or chat log in place of a recording (`RecordingRef.is_text`) takes the same path with
+`transcribe.imported` instead of decoding, transcription and diarization: same claim and lease, same
+analysis through the redaction boundary (CallAnalyser.run), same writes, minus the redacted audio (there is
+none). A malformed file is quarantined (E108) like corrupt audio.
 """
 from __future__ import annotations
 
@@ -18,11 +23,12 @@ from typing import TYPE_CHECKING, Literal
 
 from infra.audio import AudioLimits, inspect_recording
 from pipeline.conversation import ConversationOptions, Diarizer, transcribe_conversation
-from core.errors import BadAudioError, CallQAError, MetadataError, UnexpectedError, UnsafeKeyError
+from core.errors import (BadAudioError, CallQAError, MetadataError, RecordingTooLargeError, UnexpectedError,
+                         UnsafeKeyError)
 from pipeline.exports import to_rttm, to_srt, to_webvtt
 from pipeline.metadata import CallMetadata, build_call, parse_sidecar
 from core.metrics import ConversationMetrics, conversation_metrics
-from core.keys import metrics_key, quarantine_key, scorecard_key, transcript_key  # noqa: F401  (re-exported)
+from core.keys import metrics_key, quarantine_key, scorecard_key, sidecar_key, transcript_key  # noqa: F401
 from pipeline.analysis import CallAnalyser
 from pipeline.lease import TEMP_PREFIX, Heartbeat, sweep_temporary
 from core.models import Call, Transcript
@@ -78,13 +84,14 @@ def _quarantine(source: RecordingSource, store: ResultsStore, ref: RecordingRef,
 
 
 def process_recording(ref: RecordingRef, source: RecordingSource, store: ResultsStore,
-                      transcriber: Transcriber, *, options: TranscribeOptions = TranscribeOptions(),
+                      transcriber: Transcriber | None, *, options: TranscribeOptions = TranscribeOptions(),
                       limits: AudioLimits = AudioLimits(),
                       conversation: ConversationOptions = ConversationOptions(),
                       diarizer: Diarizer | None = None, redact_audio: bool = True,
                       workdir: Path | None = None, analyser: "CallAnalyser | None" = None) -> Outcome:
-    """Transcribe one recording and, with `analyser`, analyse it right away in process (scorecard, alerts,
-    redacted transcript and audio through the redaction boundary); the call is `done` only then."""
+    """Transcribe one recording (or import a transcript or chat log: `transcriber` may then be None) and,
+    with `analyser`, analyse it right away in process (scorecard, alerts, redacted transcript and audio
+    through the redaction boundary); the call is `done` only then."""
     started = time.monotonic()
     try:
         meta = _metadata(source, ref) if not ref.unsafe else None
@@ -102,26 +109,35 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
             "the object key has '..' segments, a leading '/', a backslash or control characters; rename it"),
             started)
     duration: float | None = None
-    if analyser is not None and (kept := _reusable_transcript(before, ref, call, source)) is not None:
+    # a transcript input is cheaply imported again (its own roles kept); a recording's stored transcript serves
+    if analyser is not None and not ref.is_text and \
+            (kept := _reusable_transcript(before, ref, call, source)) is not None:
         return _reanalyse_for_metadata(call, kept, source, store, analyser, started)
     try:
         with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX, dir=workdir) as tmp, \
                 Heartbeat(store, call.id, Path(tmp)):
-            local = source.download(ref, Path(tmp))
-            info = inspect_recording(local, limits)
-            duration = info.duration
-            transcript = transcribe_conversation(transcriber, local, call, info, options=options,
-                                                 conversation=conversation, diarizer=diarizer)
-            transcript = replace(transcript, warnings=transcript.warnings + info.warnings)
+            if ref.is_text:
+                transcript = _import_text(ref, call, source, Path(tmp), options)
+                audio_seconds = 0.0
+            else:
+                local = source.download(ref, Path(tmp))
+                info = inspect_recording(local, limits)
+                duration = audio_seconds = info.duration
+                transcript = transcribe_conversation(transcriber, local, call, info, options=options,
+                                                     conversation=conversation, diarizer=diarizer)
+                transcript = replace(transcript, warnings=transcript.warnings + info.warnings)
             key = transcript_key(call.id)
             intervals = _store_results(call, transcript, source, analyser)
-            if redact_audio:  # needs the recording, so done while it is here; kept under redacted/
+            if redact_audio and not ref.is_text:  # needs the recording, so done while it is here
                 from pipeline.compliance_stage import write_redacted_audio
 
                 write_redacted_audio(source, transcript, local, Path(tmp), intervals)
         store.mark_done(call.id, transcript_key=key, language=transcript.language,
-                        duration=info.duration, warnings=transcript.warnings)
-    except BadAudioError as e:  # the recording itself: quarantined until its object changes
+                        duration=transcript.duration if ref.is_text else info.duration,
+                        warnings=transcript.warnings)
+    except (BadAudioError, MetadataError) as e:
+        # the input itself (bad audio, a malformed transcript), or a sidecar that contradicts the transcript
+        # it describes: quarantined until its object changes
         return _quarantine(source, store, ref, e, started, duration)
     except CallQAError as e:  # storage, models, config: not the call's fault, so retried on the next run
         store.mark_failed(call.id, ref.etag, code=e.code, message=e.message, quarantined=False)
@@ -134,9 +150,23 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
                           quarantined=False)
         log.error("call %s failed unexpectedly: %s (will retry)", call.id, type(e).__name__)
         raise
-    log.info("call %s done: %.1f s audio, language %s", call.id, info.duration, transcript.language)
-    return Outcome(call.id, "done", audio_seconds=info.duration, wall_seconds=time.monotonic() - started,
+    log.info("call %s done: %.1f s %s, language %s", call.id, transcript.duration,
+             ref.kind if ref.is_text else "audio", transcript.language)
+    return Outcome(call.id, "done", audio_seconds=audio_seconds, wall_seconds=time.monotonic() - started,
                    language=transcript.language, transcript_key=key)
+
+
+def _import_text(ref: RecordingRef, call: Call, source: RecordingSource, tmp: Path,
+                 options: TranscribeOptions) -> Transcript:
+    """A transcript or chat log in place of a recording, parsed strictly (E108) into a role-labelled
+    transcript (transcribe.imported): no decoding, transcription or diarization."""
+    from transcribe.imported import MAX_BYTES, import_transcript
+
+    if ref.size > MAX_BYTES:  # before the download; the parser checks the bytes it got too
+        raise RecordingTooLargeError(f"{ref.key}: {ref.size / 1024**2:.0f} MiB, over the "
+                                     f"{MAX_BYTES // 1024**2} MiB a transcript or chat log may have; split it")
+    data = source.download(ref, tmp).read_bytes()
+    return import_transcript(data, ref.key, call, chinese_script=options.chinese_script, language=options.language)
 
 
 def _store_results(call: Call, transcript: Transcript, source: RecordingSource,
@@ -191,7 +221,7 @@ def load_stored_call(call_id: str, source: RecordingSource, store: ResultsStore)
     if raw is None:
         return None
     meta = _metadata(source, RecordingRef(record.object_key, record.etag, 0, call_id,
-                                          _sidecar_key(record.object_key)))
+                                          sidecar_key(record.object_key)))
     return build_call(RecordingRef(record.object_key, record.etag, 0, call_id), meta), \
         Transcript.from_json(raw.decode("utf-8"))
 
@@ -210,11 +240,6 @@ def reanalyse_stored_call(call_id: str, source: RecordingSource, store: ResultsS
     if stored is None:
         return None
     return analyser.run(*stored).scorecard is not None
-
-
-def _sidecar_key(object_key: str) -> str:
-    stem = object_key.rsplit(".", 1)[0] if "." in object_key.rsplit("/", 1)[-1] else object_key
-    return stem + ".json"
 
 
 def _write_results(source: RecordingSource, transcript: Transcript, kpis: ConversationMetrics) -> None:
