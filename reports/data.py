@@ -82,6 +82,7 @@ class QuestionResult:
     critical: bool
     rule_id: str
     evidence: tuple[EvidenceRef, ...]
+    explanation: str = ""  # fail / N/A: what was looked for and where (form text, no transcript)
 
 
 @dataclass(frozen=True)
@@ -241,7 +242,7 @@ def _scored(body: dict, language: str, segments, anchors: dict[int, str]) -> Sco
         QuestionResult(a["question_id"], a["section_id"], a["text"], a["answer"], a["points"],
                        a["effective_weight"], a["auto_fail"], a["critical"], a["rule_id"],
                        _evidence(a.get("evidence") or [], language, segments, anchors,
-                                 quote_redacted=bool(body.get("redacted"))))
+                                 quote_redacted=bool(body.get("redacted"))), a.get("explanation") or "")
         for a in body["answers"])
     sections = tuple(SectionResult(s["section_id"], s["title"], s["score"], s["points"], s["effective_weight"])
                      for s in body["sections"])

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from scoring.rules import EvalContext, Evidence, Phrases, Rule, RuleResult, _Filter, _children, _evidence, _number, register
+from scoring.rules import EvalContext, Evidence, Phrases, Rule, RuleResult, _Filter, _children, _examples, _number, register
 from scoring.vocab import VocabularyError, vocabulary
 
 
@@ -36,6 +36,9 @@ class FirstTurns(_Filter):
         middle = ctx.duration / 2
         return self.child.evaluate(ctx.narrowed(lambda u: u.turn in keep and (u.start < middle or u.turn == min(keep))))
 
+    def describe(self):
+        return f"{self.child.describe()}, in the first {int(self.arg)} turn(s)"
+
 
 @register
 @dataclass(frozen=True)
@@ -47,6 +50,9 @@ class LastTurns(_Filter):
         keep = set(_turns_in_scope(ctx)[-int(self.arg):])
         middle = ctx.duration / 2
         return self.child.evaluate(ctx.narrowed(lambda u: u.turn in keep and u.end > middle))
+
+    def describe(self):
+        return f"{self.child.describe()}, in the last {int(self.arg)} turn(s)"
 
 
 def _key(e: Evidence) -> tuple:
@@ -80,6 +86,9 @@ class Together(Rule):
         ev = tuple(Evidence(first[k].quote, first[k].speaker, first[k].role, first[k].start, first[k].end,
                             self.id, " + ".join(dict.fromkeys(merged[k]))) for k in sorted(common))
         return RuleResult(True, ev)
+
+    def describe(self):
+        return "one utterance with " + " and ".join(f"({c.describe()})" for c in self.children)
 
 
 def _turn_of(ctx: EvalContext, e: Evidence) -> int | None:
@@ -122,6 +131,9 @@ class FollowedBy(Rule):
                 return RuleResult(True, (x, y))
         return RuleResult(False, tuple(x for x, _ in self.pairs(ctx)))
 
+    def describe(self):
+        return f"({self.first.describe()}) answered within {self.turns} turn(s) by ({self.second.describe()})"
+
 
 @register
 @dataclass(frozen=True)
@@ -135,6 +147,9 @@ class Unanswered(FollowedBy):
                                 f"{x.detail}; no answer within {self.turns} turn(s)")
                        for x, y in self.pairs(ctx) if y is None)
         return RuleResult(bool(missed), missed)
+
+    def describe(self):
+        return f"({self.first.describe()}) not answered within {self.turns} turn(s) by ({self.second.describe()})"
 
 
 @register
@@ -161,9 +176,11 @@ class Terms(Rule):
         return RuleResult(r.matched, tuple(_evidence_with(e, self.id, f"{self.name}: {e.detail.removeprefix('phrase: ')}")
                                            for e in r.evidence))
 
+    def describe(self):
+        return f"a term from the word list '{self.name}' (e.g. {_examples(self.matcher.phrases, 2)})"
+
 
 def _evidence_with(e: Evidence, rule_id: str, detail: str) -> Evidence:
     return Evidence(e.quote, e.speaker, e.role, e.start, e.end, rule_id, detail)
 
 
-__all__ = ["FirstTurns", "LastTurns", "Together", "FollowedBy", "Unanswered", "Terms", "_evidence"]

@@ -13,7 +13,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from core.errors import FormError
 from core.yamlspec import line_of, read_mapping, read_text, source_lines, unknown_key_message
-from scoring import dialogue  # noqa: F401  (registers the conversation operators: first_turns, terms, ...)
 from scoring.rules import Rule, RuleSpecError, build_rule
 
 FORM_EXAMPLE = """\

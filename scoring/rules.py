@@ -17,16 +17,15 @@ protocol, and the model itself is injected at evaluation time through ``EvalCont
 from __future__ import annotations
 
 import difflib
-import operator
 import re
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable, ClassVar, Protocol
 
 import numpy as np
 import regex
 
 from core.saferegex import compile_user_regex
-from core.metrics import ConversationMetrics, RoleMetrics, match_phrase
+from core.metrics import ConversationMetrics, match_phrase
 from core.models import ROLES, Segment, Transcript
 from core.chinese import CJK
 
@@ -153,6 +152,11 @@ class Rule:
     def evaluate(self, ctx: EvalContext) -> RuleResult:
         raise NotImplementedError
 
+    def describe(self) -> str:
+        """What the rule looks for, in words, from the form alone (never transcript text): the explanation
+        of a fail or N/A answer."""
+        return self.op
+
     @classmethod
     def fail(cls, message: str, path: tuple) -> RuleSpecError:
         return RuleSpecError(f"'{cls.op}' rule: {message}", path, cls.example)
@@ -183,6 +187,15 @@ def build_rule(spec: Any, rule_id: str, path: tuple = ()) -> Rule:
             raise cls.fail(f"unknown key '{key}' (allowed: {', '.join(allowed)}){hint}", path + (key,))
     rid = str(spec.get("id") or rule_id)
     return cls.parse(spec, rid, path, build_rule)
+
+
+def _examples(items, n: int = 3) -> str:
+    shown = ", ".join(f'"{x}"' for x in items[:n])
+    return f"{shown} ({len(items)} in all)" if len(items) > n else shown
+
+
+def _short(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[:n] + "…"
 
 
 def _str_list(cls: type[Rule], value: Any, path: tuple) -> tuple[str, ...]:
@@ -222,6 +235,9 @@ class Phrases(Rule):
                 ev.append(_evidence(u, self.id, f"phrase: {self.phrases[self.compare.index(hit)]}"))
         return RuleResult(bool(ev), tuple(ev))
 
+    def describe(self):
+        return f"a phrase such as {_examples(self.phrases)}"
+
 
 @register
 @dataclass(frozen=True)
@@ -247,6 +263,9 @@ class Regex(Rule):
         ev = [_evidence(u, self.id, f"pattern {self.pattern} matched: {m.group(0)}")
               for u in ctx.units if (m := self.compiled.search(u.norm))]
         return RuleResult(bool(ev), tuple(ev))
+
+    def describe(self):
+        return f"text matching the pattern {_short(self.pattern)}"
 
 
 @register
@@ -299,6 +318,9 @@ class Similar(Rule):
                 ev.append(_evidence(u, self.id, f"similarity {row[j]:.3f} to example: {self.examples[j]}"))
         return RuleResult(bool(ev), tuple(ev))
 
+    def describe(self):
+        return f"a sentence like {_examples(self.examples, 2)} (similarity >= {self.threshold:g})"
+
 
 # ---- filters ----
 
@@ -341,6 +363,9 @@ class RoleFilter(_Filter):
     def keep(self, u, ctx):
         return u.role == self.arg
 
+    def describe(self):
+        return f"{self.child.describe()}, said by the {self.arg}"
+
 
 @register
 @dataclass(frozen=True)
@@ -351,6 +376,9 @@ class WithinFirst(_Filter):
     def keep(self, u, ctx):
         return u.start < min(self.arg, ctx.duration / 2)
 
+    def describe(self):
+        return f"{self.child.describe()}, in the first {self.arg:g} s (at most half the call)"
+
 
 @register
 @dataclass(frozen=True)
@@ -360,6 +388,9 @@ class WithinLast(_Filter):
 
     def keep(self, u, ctx):
         return u.end > ctx.duration - self.arg and u.start >= ctx.duration / 2
+
+    def describe(self):
+        return f"{self.child.describe()}, in the last {self.arg:g} s (at most half the call)"
 
 
 # ---- combinators and relations ----
@@ -386,6 +417,9 @@ class All(Rule):
         results = [c.evaluate(ctx) for c in self.children]
         return RuleResult(all(r.matched for r in results), tuple(e for r in results for e in r.evidence))
 
+    def describe(self):
+        return "all of: " + "; ".join(f"({c.describe()})" for c in self.children)
+
 
 @register
 @dataclass(frozen=True)
@@ -396,6 +430,9 @@ class Any_(All):
     def evaluate(self, ctx):
         results = [c.evaluate(ctx) for c in self.children]
         return RuleResult(any(r.matched for r in results), tuple(e for r in results if r.matched for e in r.evidence))
+
+    def describe(self):
+        return "any of: " + "; ".join(f"({c.describe()})" for c in self.children)
 
 
 @register
@@ -413,6 +450,9 @@ class Not(Rule):
     def evaluate(self, ctx):
         r = self.child.evaluate(ctx)
         return RuleResult(not r.matched, r.evidence)  # evidence of what was found, i.e. why `not` failed
+
+    def describe(self):
+        return f"no {self.child.describe()}"
 
 
 @register
@@ -435,6 +475,10 @@ class Before(Rule):
         ok = a.matched and b.matched and a.first_start is not None and b.first_start is not None and (
             a.first_start < b.first_start if self.op == "before" else a.first_start > b.first_start)
         return RuleResult(bool(ok), a.evidence + b.evidence)
+
+    def describe(self):
+        word = "before" if self.op == "before" else "after"
+        return f"({self.first.describe()}) {word} ({self.second.describe()})"
 
 
 @register
@@ -474,68 +518,14 @@ class Near(Rule):
                     return RuleResult(True, (x, y))
         return RuleResult(False, a.evidence + b.evidence)
 
-
-# ---- metrics ----
-
-_CMP: dict[str, Callable[[float, float], bool]] = {
-    "lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge, "eq": operator.eq, "ne": operator.ne}
-_SYM = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
-_DERIVED: dict[str, Callable[[ConversationMetrics], float]] = {
-    "hold_count": lambda m: len(m.holds),
-    "unannounced_hold_count": lambda m: sum(1 for h in m.holds if not h.announced),
-    "longest_hold_seconds": lambda m: max((h.seconds for h in m.holds), default=0.0),
-    "interruption_count": lambda m: len(m.interruptions),
-}
-
-
-def metric_names() -> tuple[str, ...]:
-    numeric = ("float", "int", "float | None", "int | None", float, int)
-    top = [f.name for f in fields(ConversationMetrics) if f.type in numeric]
-    per_role = [f"{r}.{f.name}" for r in ROLES for f in fields(RoleMetrics) if f.type in numeric]
-    return tuple(top + per_role + list(_DERIVED))
-
-
-def metric_value(m: ConversationMetrics, name: str) -> float | None:
-    if name in _DERIVED:
-        return _DERIVED[name](m)
-    obj: Any = m
-    for part in name.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-@register
-@dataclass(frozen=True)
-class Metric(Rule):
-    """`{metric: longest_silence_seconds, lt: 30}`; several comparisons must all hold. A None value fails."""
-    op: ClassVar[str] = "metric"
-    params: ClassVar[tuple[str, ...]] = tuple(_CMP)
-    example: ClassVar[str] = "{metric: longest_silence_seconds, lt: 30}"
-    id: str
-    name: str
-    comparisons: tuple[tuple[str, float], ...]
-
-    @classmethod
-    def parse(cls, spec, rule_id, path, build):
-        name, names = spec["metric"], metric_names()
-        if name not in names:
-            close = difflib.get_close_matches(str(name), names, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise cls.fail(f"unknown metric {name!r} (known: {', '.join(names)}){hint}", path + ("metric",))
-        comps = tuple((k, _number(cls, spec[k], path + (k,), positive=False)) for k in _CMP if k in spec)
-        if not comps:
-            raise cls.fail(f"needs a comparison, one of {', '.join(_CMP)}", path)
-        return cls(rule_id, name, comps)
-
-    def evaluate(self, ctx):
-        if ctx.metrics is None:
-            return RuleResult(False, (Evidence("", None, None, None, None, self.id, "metrics unavailable"),))
-        v = metric_value(ctx.metrics, self.name)
-        ok = v is not None and all(_CMP[k](v, x) for k, x in self.comparisons)
-        cond = " and ".join(f"{_SYM[k]} {x:g}" for k, x in self.comparisons)
-        return RuleResult(ok, (Evidence("", None, None, None, None, self.id, f"{self.name}={v} (wanted {cond})"),))
+    def describe(self):
+        return f"({self.first.describe()}) within {self.seconds:g} s of ({self.second.describe()})"
 
 
 def evaluate(rule: Rule, transcript: Transcript, metrics: ConversationMetrics | None = None,
              similarity: SimilarityModel | None = None) -> RuleResult:
     return rule.evaluate(EvalContext(transcript, metrics, similarity))
+
+
+# the other operator modules register themselves; imported last because they build on the classes above
+from scoring import dialogue, metric_rules  # noqa: E402,F401

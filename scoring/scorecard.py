@@ -26,7 +26,7 @@ from typing import Any, Literal
 from core.metrics import ConversationMetrics
 from core.models import Transcript
 from scoring.forms import Form
-from scoring.rules import EvalContext, Evidence, SimilarityModel
+from scoring.rules import EvalContext, Evidence, Not, SimilarityModel
 
 AnswerValue = Literal["pass", "fail", "na"]
 
@@ -45,6 +45,7 @@ class Answer:
     rule_id: str
     rule_version: str
     evidence: tuple[Evidence, ...] = ()  # of `rule`, or of `na_when` when the answer is "na"
+    explanation: str = ""  # for fail and N/A: what was looked for and where (form text only, no transcript)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,21 @@ class Scorecard:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
 
 
+def explain(question: Any, answer: AnswerValue) -> str:
+    """Why a question failed or is N/A, from the rule tree: what was looked for and in which part of the
+    call. Evidence (quotes and times) says where something was or was not found."""
+    if answer == "pass":
+        return ""
+    if answer == "na":
+        na = question.na_when
+        return (f"Not applicable: the call has no {na.child.describe()}" if isinstance(na, Not)
+                else f"Not applicable: {na.describe()}")
+    rule = question.rule
+    if isinstance(rule, Not):
+        return f"Found {rule.child.describe()}"
+    return f"Not found: {rule.describe()}"
+
+
 def _r(x: float) -> float:
     return round(x, 4)
 
@@ -108,7 +124,7 @@ def score_call(form: Form, transcript: Transcript, metrics: ConversationMetrics 
     for sid, q, a, ev in raw:
         eff = 0.0 if a == "na" or sid not in scale else q.weight * scale[sid]
         answers.append(Answer(q.id, sid, q.text, a, q.weight, _r(eff), _r(eff if a == "pass" else 0.0),
-                              q.auto_fail, q.critical, q.rule.id, q.rule_version, ev))
+                              q.auto_fail, q.critical, q.rule.id, q.rule_version, ev, explain(q, a)))
 
     sections = []
     for s in form.sections:
