@@ -25,6 +25,12 @@ def _turns_in_scope(ctx: EvalContext) -> list[int]:
     return sorted({u.turn for u in ctx.units})
 
 
+def _speech_middle(ctx: EvalContext) -> float:
+    """Half way between the first and the last speech of the call (ringing and trailing silence excluded)."""
+    segs = [s for s in ctx.transcript.segments if s.text.strip()]
+    return (min(s.start for s in segs) + max(s.end for s in segs)) / 2 if segs else 0.0
+
+
 @register
 @dataclass(frozen=True)
 class FirstTurns(_Filter):
@@ -33,7 +39,7 @@ class FirstTurns(_Filter):
 
     def evaluate(self, ctx):
         keep = set(_turns_in_scope(ctx)[: int(self.arg)])
-        middle = ctx.duration / 2
+        middle = _speech_middle(ctx)
         return self.child.evaluate(ctx.narrowed(lambda u: u.turn in keep and (u.start < middle or u.turn == min(keep))))
 
     def describe(self):
@@ -48,7 +54,7 @@ class LastTurns(_Filter):
 
     def evaluate(self, ctx):
         keep = set(_turns_in_scope(ctx)[-int(self.arg):])
-        middle = ctx.duration / 2
+        middle = _speech_middle(ctx)
         return self.child.evaluate(ctx.narrowed(lambda u: u.turn in keep and u.end > middle))
 
     def describe(self):

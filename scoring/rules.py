@@ -528,4 +528,4 @@ def evaluate(rule: Rule, transcript: Transcript, metrics: ConversationMetrics | 
 
 
 # the other operator modules register themselves; imported last because they build on the classes above
-from scoring import dialogue, metric_rules  # noqa: E402,F401
+from scoring import dialogue, examples, metric_rules  # noqa: E402,F401
