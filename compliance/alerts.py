@@ -142,6 +142,7 @@ DataKind = Literal["national_id", "card_number", "credentials", "date_of_birth",
                    "email", "phone"]
 DATA_WORDS: dict[str, tuple[str, ...]] = {  # what an agent names when asking for each kind (zh in Simplified)
     "national_id": ("social security number", "ssn", "id number", "identity number", "passport number",
+                    "national insurance number", "national insurance",
                     "身份证", "证件号"),
     "card_number": ("card number", "full card", "credit card number", "卡号", "银行卡号", "信用卡号"),
     "credentials": ("password", "pin number", "your pin", "security code", "cvv", "verification code",
@@ -165,6 +166,8 @@ class DataRequestParams(_Params):
     request_phrases: tuple[str, ...] = Field(default=(
         "what is your", "what's your", "can i have your", "could i have your", "may i have your",
         "can you give me your", "could you give me your", "please provide", "tell me your", "read me your",
+        "can i take your", "could i take your", "can i grab your", "could i grab your", "can i get your",
+        "could i get your", "i'll need your", "i will need your", "请问您的", "麻烦提供", "给我您的",
         "i need your", "请提供", "请告诉我", "告诉我您的", "报一下", "说一下您的", "提供一下", "是多少"), min_length=1)
 
 
