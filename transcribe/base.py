@@ -1,6 +1,8 @@
 """The transcription seam: a backend only has to detect a language and transcribe one in-memory chunk of
 16 kHz mono float32 audio with word timestamps. Chunking of long recordings, timestamp offsets, language
-choice among the allowed set and Chinese script normalisation live in `transcribe.run`, shared by all."""
+choice among the allowed set (from speech windows of every channel), dropping hallucinations and Chinese
+script normalisation live in `transcribe.run`, shared by all. A backend that can also find speech
+(`SpeechDetector`) gets language detection on speech only and the no-speech check of each channel."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,6 +11,7 @@ from typing import Literal, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from core.models import Segment
+from transcribe.hallucination import HallucinationOptions
 
 SAMPLE_RATE = 16_000
 ZH_PROMPT = "以下是普通话的句子。"
@@ -21,7 +24,9 @@ class TranscribeOptions:
     chinese_script: Literal["zh-Hans", "zh-Hant"] = "zh-Hans"
     beam_size: int = 5
     chunk_seconds: float = 300.0  # long recordings are decoded and transcribed this much at a time
-    detect_seconds: float = 30.0  # audio used for language detection
+    detect_seconds: float = 30.0  # audio used for language detection when the backend cannot find speech
+    detect_windows: int = 3  # speech windows (of up to 30 s each) per channel used for language detection
+    hallucination: HallucinationOptions = HallucinationOptions()  # loops, prompt echoes, channels without speech
 
 
 @runtime_checkable
@@ -36,6 +41,14 @@ class Transcriber(Protocol):
         self, audio: np.ndarray, language: str, *, beam_size: int, initial_prompt: str | None
     ) -> list[Segment]:
         """Segments with word timestamps, in seconds relative to the start of `audio`."""
+
+
+@runtime_checkable
+class SpeechDetector(Protocol):
+    """Optional backend capability: voice activity detection."""
+
+    def speech_spans(self, audio: np.ndarray) -> list[tuple[float, float]]:
+        """(start, end) in seconds of each stretch of speech in `audio`, in order; [] when there is none."""
 
 
 def pick_language(probs: dict[str, float], allowed: Sequence[str]) -> tuple[str, float]:

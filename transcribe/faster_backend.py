@@ -6,6 +6,13 @@ from pathlib import Path
 import numpy as np
 
 from core.models import Segment, Word
+from transcribe.base import SAMPLE_RATE
+
+
+def _vad_options():
+    from faster_whisper.vad import VadOptions
+
+    return VadOptions(min_silence_duration_ms=500, speech_pad_ms=100)
 
 
 def _default_device() -> str:
@@ -38,8 +45,20 @@ class FasterWhisperTranscriber:
         self.vad_filter = vad_filter
 
     def language_probabilities(self, audio: np.ndarray) -> dict[str, float]:
-        _, _, all_probs = self.model.detect_language(audio)
+        """One 30 s window. `transcribe.run` gives it speech-only windows (see `speech_spans`) and combines
+        them over channels itself: WhisperModel.detect_language(language_detection_segments=n) stops at the
+        first window above its threshold and returns that window's probabilities alone, which is how a
+        quiet channel's noise came back as English with probability 1.0."""
+        _, _, all_probs = self.model.detect_language(np.ascontiguousarray(audio, dtype=np.float32))
         return dict(all_probs)
+
+    def speech_spans(self, audio: np.ndarray) -> list[tuple[float, float]]:
+        """Silero VAD as faster-whisper ships it, with short padding and joins, so that the spans add up to
+        about the time someone actually speaks (the no-speech check) and make tight detection windows."""
+        from faster_whisper.vad import get_speech_timestamps
+
+        spans = get_speech_timestamps(np.ascontiguousarray(audio, dtype=np.float32), _vad_options())
+        return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in spans]
 
     def transcribe_chunk(self, audio: np.ndarray, language: str, *, beam_size: int,
                          initial_prompt: str | None) -> list[Segment]:

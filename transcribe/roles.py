@@ -1,16 +1,24 @@
 """Agent or customer: which transcript speaker plays which role, decided by simple ordered rules.
 
 `label_roles` tries each rule in turn (the list is replaceable) and the first that gives an answer
-wins: the telephony metadata's agent channel, then who opens with agent phrases, then who speaks first.
-On a transfer (more than two speakers) an extra speaker who uses agent phrases is an agent too.
+wins: the telephony metadata's agent channel, then (when a channel's text was dropped) what the remaining
+speakers say, then who opens with agent phrases, then who speaks first. On a transfer (more than two
+speakers) an extra speaker who uses agent phrases is an agent too.
+
+A channel whose text `transcribe.hallucination` dropped (W005: no real speech, loops, prompt echoes) has
+no speaker here, so "who speaks first" or "who greets first" would compare the other party with nobody;
+`ContentRule` decides the remaining speakers from their own words instead, and `FirstSpeakerRule` abstains.
+Each SpeakerInfo's `rule` names the rule that decided it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, Sequence
 
+from core.chinese import CJK, to_script
 from core.metrics import match_phrase, speaker_of, speech_units
 from core.models import Call, Role, SpeakerInfo, Transcript
+from transcribe.hallucination import dropped_channels
 
 # Phrases an agent opens with; "strong" ones customers rarely say. Simplified and Traditional both.
 STRONG_AGENT_PHRASES = (
@@ -20,6 +28,22 @@ STRONG_AGENT_PHRASES = (
     "有什麼可以幫到您", "我是客服", "为您服务", "為您服務", "感谢致电", "感謝致電", "感谢您的来电", "感謝您的來電",
 )
 WEAK_AGENT_PHRASES = ("my name is", "您好", "敝姓")
+# What else each side typically says anywhere in a call (ContentRule); Chinese in Simplified only, the
+# text is compared in Simplified.
+AGENT_CONTENT_PHRASES = (
+    "verify your identity", "confirm your", "please hold", "put you on hold", "thank you for holding",
+    "thanks for holding", "anything else i can", "is there anything else", "have a great day", "let me check",
+    "let me look", "your account", "for your patience", "i have sent", "i can request",
+    "请稍等", "请您稍等", "核实您的身份", "核实一下您的", "感谢您的耐心等待", "还有什么可以帮您", "还有其他问题",
+    "为您", "帮您", "您的", "请您", "请问您",
+)
+CUSTOMER_PHRASES = (
+    "i want to", "i'd like to", "i would like to", "i have a question", "i have a problem", "my account",
+    "my bill", "my invoice", "my password", "my card", "can i get", "can you help me", "i was charged",
+    "i'm calling about", "i am calling about", "i am calling because", "i'm locked out", "i am locked out",
+    "speak to a manager", "i need help",
+    "我想", "我要", "我的", "帮我", "给我", "能不能", "我忘了", "登录不了", "为什么", "怎么回事", "找你们经理",
+)
 _CHANNEL_NAMES = {"0": 0, "1": 1, "left": 0, "right": 1, "l": 0, "r": 1}
 
 
@@ -114,7 +138,8 @@ class ChannelMetadataRule:
         channels = speaker_channels(transcript)
         if not channels:
             return None  # a mono transcript: the channel says nothing about its speakers
-        if agent_channel not in (known := sorted(set(channels.values()))):
+        # a channel whose text was dropped is still a channel of the call (the agent's, often)
+        if agent_channel not in (known := sorted(set(channels.values()) | dropped_channels(transcript.warnings))):
             raise ValueError(f"call attribute agent_channel must be {', '.join(map(str, known))}, 'left' or "
                              f"'right', not {attrs[self.attribute]!r}")
         infos = []
@@ -122,6 +147,52 @@ class ChannelMetadataRule:
             ch = channels.get(spk)
             role: Role = "unknown" if ch is None else "agent" if ch == agent_channel else "customer"
             infos.append(SpeakerInfo(spk, role, 0.0 if ch is None else 1.0, self.name, ch))
+        return tuple(infos)
+
+
+def _simplified(text: str) -> str:
+    return to_script(text, "zh-Hans") if CJK.search(text) else text
+
+
+def content_scores(text: str) -> tuple[int, int, bool]:
+    """(agent score, customer score, has a strong agent phrase) of everything one speaker said: distinct
+    phrases found, a strong agent phrase counting twice."""
+    text = _simplified(text)
+    strong = sum(1 for p in STRONG_AGENT_PHRASES if match_phrase(text, (p,)))
+    agent = 2 * strong + sum(1 for p in WEAK_AGENT_PHRASES + AGENT_CONTENT_PHRASES if match_phrase(text, (p,)))
+    customer = sum(1 for p in CUSTOMER_PHRASES if match_phrase(text, (p,)))
+    return agent, customer, strong > 0
+
+
+@dataclass(frozen=True)
+class ContentRule:
+    """Only when a channel's text was dropped (W005, `transcribe.hallucination`): each remaining speaker is
+    an agent or a customer by what they say over the whole call (agent phrases such as "how can I help",
+    "please hold", "请稍等" against customer phrases such as "I want to", "my bill", "我想"); unknown when
+    that is a tie. The other party said nothing usable, so comparing who spoke or greeted first means nothing."""
+    name: str = "content"
+    confidence: float = 0.7
+    strong_confidence: float = 0.8
+
+    def assign(self, transcript: Transcript, call: Call | None) -> tuple[SpeakerInfo, ...] | None:
+        if not dropped_channels(transcript.warnings):
+            return None
+        order = speaker_order(transcript)
+        if not order:
+            return None
+        texts: dict[str, list[str]] = {}
+        for _, spk, text in _utterances(transcript):
+            texts.setdefault(spk, []).append(text)
+        infos = []
+        for spk in order:
+            agent, customer, strong = content_scores(" ".join(texts.get(spk, ())))
+            if agent > customer:
+                infos.append(SpeakerInfo(spk, "agent", self.strong_confidence if strong else self.confidence,
+                                         self.name))
+            elif customer > agent:
+                infos.append(SpeakerInfo(spk, "customer", self.confidence, self.name))
+            else:
+                infos.append(SpeakerInfo(spk, "unknown", 0.0, self.name))
         return tuple(infos)
 
 
@@ -156,11 +227,13 @@ class FirstSpeakerRule:
     confidence: float = 0.6
 
     def assign(self, transcript: Transcript, call: Call | None) -> tuple[SpeakerInfo, ...] | None:
+        if dropped_channels(transcript.warnings):
+            return None  # the other party's channel was dropped: being first says nothing
         order = speaker_order(transcript)
         return complete_roles(transcript, order[0], self.confidence, self.name) if order else None
 
 
-DEFAULT_RULES: tuple[RoleRule, ...] = (ChannelMetadataRule(), GreetingRule(), FirstSpeakerRule())
+DEFAULT_RULES: tuple[RoleRule, ...] = (ChannelMetadataRule(), ContentRule(), GreetingRule(), FirstSpeakerRule())
 
 
 def label_roles(transcript: Transcript, call: Call | None = None,

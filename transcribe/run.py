@@ -1,27 +1,118 @@
-"""Backend-independent transcription of a whole recording: language choice, chunking, offsets, scripts."""
+"""Backend-independent transcription of a whole recording: language choice, chunking, offsets, scripts, and
+dropping what the model made up (`transcribe.hallucination`).
+
+Language: unless the call's metadata (or the options) force one, it is detected on speech, not on the first
+30 s of whatever the channel holds: up to `detect_windows` VAD-speech windows of each channel (both parties of
+a stereo call), their probability distributions averaged weighted by seconds of speech, then restricted to the
+allowed languages. A quiet channel thus has little say, and both channel transcripts of a call get the same
+language. Backends without VAD (`SpeechDetector`) fall back to the first `detect_seconds` of each channel.
+"""
 from __future__ import annotations
 
-from dataclasses import replace
+import itertools
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from infra.audio import SAMPLE_RATE, iter_chunks
+from infra.audio import SAMPLE_RATE, iter_chunks, probe
 from core.models import Segment, Transcript
-from transcribe.base import ZH_PROMPT, TranscribeOptions, Transcriber, pick_language
+from transcribe.base import ZH_PROMPT, SpeechDetector, TranscribeOptions, Transcriber, pick_language
+from transcribe.hallucination import clean_channel
 from core.chinese import to_script
 
 Progress = Callable[[float, float], None]  # (seconds done, total seconds)
+WINDOW_SECONDS = 30.0  # Whisper's input length
+
+
+@dataclass(frozen=True)
+class LanguageGuess:
+    language: str
+    probability: float  # among the allowed languages; 1.0 when forced
+    windows: int = 0  # audio windows the probabilities came from (0 = forced)
+    speech_seconds: float = 0.0  # speech in those windows
+
+
+def speech_windows(audio: np.ndarray, spans: Sequence[tuple[float, float]],
+                   window_seconds: float = WINDOW_SECONDS) -> list[tuple[np.ndarray, float]]:
+    """(samples, seconds of speech) per window: the spans' audio back to back, cut every `window_seconds`."""
+    limit = max(1, int(window_seconds * SAMPLE_RATE))
+    windows: list[np.ndarray] = []
+    parts: list[np.ndarray] = []
+    filled = 0
+    for start, end in spans:
+        a, b = max(0, int(start * SAMPLE_RATE)), min(len(audio), int(end * SAMPLE_RATE))
+        while a < b:
+            take = min(b - a, limit - filled)
+            parts.append(audio[a:a + take])
+            filled, a = filled + take, a + take
+            if filled == limit:
+                windows.append(np.concatenate(parts))
+                parts, filled = [], 0
+    if parts:
+        windows.append(np.concatenate(parts))
+    return [(w, len(w) / SAMPLE_RATE) for w in windows]
+
+
+def spread(items: Sequence, n: int) -> list:
+    """Up to `n` of `items`, evenly spread from the first to the last."""
+    if n <= 0 or not items:
+        return []
+    if len(items) <= n:
+        return list(items)
+    if n == 1:
+        return [items[0]]
+    return [items[round(i * (len(items) - 1) / (n - 1))] for i in range(n)]
+
+
+def combine_probabilities(weighted: Iterable[tuple[Mapping[str, float], float]]) -> dict[str, float]:
+    """Mean of language distributions weighted by seconds of speech (all of every distribution is kept, so
+    noise that spreads its mass over nn/cy/th weighs little against speech that is clearly one language)."""
+    total, out = 0.0, {}
+    for probs, weight in weighted:
+        if weight <= 0:
+            continue
+        total += weight
+        for lang, p in probs.items():
+            out[lang] = out.get(lang, 0.0) + weight * p
+    return {lang: p / total for lang, p in out.items()} if total > 0 else {}
+
+
+def detect_language(transcriber: Transcriber, samples: Mapping[int | None, tuple[np.ndarray, list | None]],
+                    options: TranscribeOptions) -> LanguageGuess:
+    """Language of a call from the start (`samples`: channel -> (audio, speech spans or None = backend
+    has no VAD)) of each channel."""
+    weighted: list[tuple[dict[str, float], float]] = []
+    for audio, spans in samples.values():
+        if spans is None:
+            sample = audio[: int(options.detect_seconds * SAMPLE_RATE)]
+            windows = [(sample, len(sample) / SAMPLE_RATE)] if len(sample) else []
+        else:
+            windows = spread(speech_windows(audio, spans), options.detect_windows)
+        weighted.extend((transcriber.language_probabilities(w), seconds) for w, seconds in windows)
+    if not weighted:  # no speech on any channel (its words are dropped anyway): the first seconds, as before
+        sample = next((a for a, _ in samples.values() if len(a)), np.zeros(0, np.float32))
+        sample = sample[: int(options.detect_seconds * SAMPLE_RATE)]
+        if not len(sample):
+            return LanguageGuess("unknown", 0.0)
+        lang, p = pick_language(transcriber.language_probabilities(sample), options.allowed_languages)
+        return LanguageGuess(lang, p, 1, 0.0)
+    lang, p = pick_language(combine_probabilities(weighted), options.allowed_languages)
+    return LanguageGuess(lang, p, len(weighted), round(sum(s for _, s in weighted), 3))
 
 
 def choose_language(transcriber: Transcriber, audio: np.ndarray, options: TranscribeOptions,
                     forced: str | None = None) -> tuple[str, float]:
+    """Language of one piece of audio (speech windows of it when the backend has VAD); `forced` wins."""
     forced = forced or options.language
     if forced:
         return forced, 1.0
-    sample = audio[: int(options.detect_seconds * SAMPLE_RATE)]
-    return pick_language(transcriber.language_probabilities(sample), options.allowed_languages)
+    spans = transcriber.speech_spans(audio) if isinstance(transcriber, SpeechDetector) else None
+    guess = detect_language(transcriber, {None: (audio, spans)}, options)
+    return guess.language, guess.probability
 
 
 def _shift(seg: Segment, offset: float, script: str | None) -> Segment:
@@ -32,19 +123,85 @@ def _shift(seg: Segment, offset: float, script: str | None) -> Segment:
                    end=round(seg.end + offset, 3), words=words)
 
 
+def _party_channels(path: Path, channel: int | None) -> tuple[int, ...]:
+    """Channels to detect the language on besides `channel`: the other one of a stereo recording."""
+    if channel is None:
+        return ()
+    streams = [s for s in probe(path).get("streams", []) if s.get("codec_type") == "audio"]
+    count = int(streams[0].get("channels") or 1) if streams else 1
+    return (1 - channel,) if count == 2 and channel in (0, 1) else ()
+
+
+def _first_chunk(path: Path, options: TranscribeOptions, channel: int | None) -> np.ndarray:
+    chunks = iter_chunks(path, options.chunk_seconds, channel=channel)
+    try:
+        first = next(chunks, None)
+    finally:
+        chunks.close()
+    return first[1] if first is not None else np.zeros(0, np.float32)
+
+
+# The last few detections, so the other channel of a call (transcribed next, often told no language when the
+# first channel had no words) gets the same answer without decoding and detecting again.
+_DETECTED: OrderedDict[tuple, LanguageGuess] = OrderedDict()
+_DETECTED_LOCK = threading.Lock()
+
+
+def _cache_key(transcriber: Transcriber, path: Path, options: TranscribeOptions, channels: set) -> tuple:
+    st = Path(path).stat()
+    return (id(transcriber), transcriber.backend, transcriber.model_name, str(Path(path).resolve()),
+            st.st_mtime_ns, st.st_size, tuple(sorted(channels, key=lambda c: -1 if c is None else c)),
+            options.allowed_languages, options.detect_windows, options.detect_seconds, options.chunk_seconds)
+
+
+def _remember(key: tuple, guess: LanguageGuess, size: int = 16) -> None:
+    with _DETECTED_LOCK:
+        _DETECTED[key] = guess
+        while len(_DETECTED) > size:
+            _DETECTED.popitem(last=False)
+
+
 def transcribe_recording(transcriber: Transcriber, path: Path, call_id: str, *, duration: float,
                          options: TranscribeOptions = TranscribeOptions(), language: str | None = None,
                          channel: int | None = None, speaker: str | None = None,
-                         progress: Progress | None = None) -> Transcript:
-    """Transcribe `path` chunk by chunk. `language` (from call metadata) overrides options.language."""
+                         progress: Progress | None = None,
+                         detect_channels: Sequence[int] | None = None) -> Transcript:
+    """Transcribe `path` (or one `channel` of it) chunk by chunk. `language` (from call metadata) overrides
+    options.language; otherwise the language is detected on `channel` and `detect_channels` (default: the
+    other channel of a stereo recording), so each party's transcript gets the call's language.
+
+    Then `transcribe.hallucination.clean_channel` drops prompt echoes and repeated-phrase loops, and every
+    word when the channel has no real speech; its W005/W006/W007 warnings land in `Transcript.warnings`."""
+    vad = transcriber if isinstance(transcriber, SpeechDetector) else None
+    chunks = iter_chunks(path, options.chunk_seconds, channel=channel)
+    first = next(chunks, None)
+    first_spans = vad.speech_spans(first[1]) if vad is not None and first is not None else None
+    forced = language or options.language
+    if forced:
+        guess = LanguageGuess(forced, 1.0)
+    else:
+        others = _party_channels(path, channel) if detect_channels is None else detect_channels
+        key = _cache_key(transcriber, path, options, {channel, *others})
+        if (guess := _DETECTED.get(key)) is None:
+            samples: dict[int | None, tuple[np.ndarray, list | None]] = {}
+            if first is not None:
+                samples[channel] = (first[1], first_spans)
+            for ch in others:
+                if ch not in samples:
+                    audio = _first_chunk(path, options, ch)
+                    samples[ch] = (audio, vad.speech_spans(audio) if vad is not None and len(audio) else None)
+            guess = detect_language(transcriber, samples, options)
+            _remember(key, guess)
+    lang = guess.language
+    script = options.chinese_script if lang == "zh" else None
+    prompt = ZH_PROMPT if lang == "zh" else None
+
     segments: list[Segment] = []
-    lang, lang_prob = "", 0.0
-    script: str | None = None
-    for offset, audio in iter_chunks(path, options.chunk_seconds, channel=channel):
-        if not lang:
-            lang, lang_prob = choose_language(transcriber, audio, options, language)
-            script = options.chinese_script if lang == "zh" else None
-        prompt = ZH_PROMPT if lang == "zh" else None
+    speech = 0.0
+    for i, (offset, audio) in enumerate(itertools.chain([first] if first is not None else [], chunks)):
+        if vad is not None:
+            spans = first_spans if i == 0 else vad.speech_spans(audio)
+            speech += sum(end - start for start, end in spans or ())
         for seg in transcriber.transcribe_chunk(audio, lang, beam_size=options.beam_size, initial_prompt=prompt):
             seg = _shift(seg, offset, script)
             if speaker or channel is not None:
@@ -53,8 +210,8 @@ def transcribe_recording(transcriber: Transcriber, path: Path, call_id: str, *, 
             segments.append(seg)
         if progress:
             progress(min(duration, offset + len(audio) / SAMPLE_RATE), duration)
-    return Transcript(call_id=call_id, language=lang or (language or options.language or "unknown"),
-                      language_probability=round(lang_prob, 4), duration=round(duration, 3),
-                      segments=tuple(segments), backend=transcriber.backend, model=transcriber.model_name,
-                      script=script)
-
+    cleaned = clean_channel(segments, prompt=prompt, speech_seconds=round(speech, 3) if vad is not None else None,
+                            channel=channel, options=options.hallucination)
+    return Transcript(call_id=call_id, language=lang, language_probability=round(guess.probability, 4),
+                      duration=round(duration, 3), segments=cleaned.segments, backend=transcriber.backend,
+                      model=transcriber.model_name, script=script, warnings=cleaned.warnings)
