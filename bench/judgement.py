@@ -1,7 +1,7 @@
 """Judgement accuracy on our own labelled calls (issue 14): SOP answers, risks and customer sentiment.
 
     python bench/judgement.py [--split dev|test|all] [--lang en|zh|zht] [--show] [--json FILE]
-    python bench/judgement.py --audio RESULTS_DIR   # compare stored results of the audio third (bench/judgement_audio.py)
+    python bench/judgement_audio.py [--split test|dev|all]   # the audio third through the real pipeline, vs text
 
 The calls are hand-written YAML files in bench/judgement/calls/ (format: bench/judgement/FORMAT.md), each
 with a fixed `split`: rules are tuned on `dev` and reported on `test`. Text mode runs the production
@@ -98,14 +98,20 @@ def build_analysis_parts():
     return reviewer, load_policy(default_policy_path())
 
 
+def mood_label(value: float | None) -> str | None:
+    """The label of a customer third's mean sentiment score (the default neutral band)."""
+    if value is None:
+        return None
+    from scoring.sentiment import SentimentScore
+
+    return SentimentScore.from_score(value).label
+
+
 def mood(summary, which: str) -> str | None:
     traj = summary.trajectory("customer") if summary is not None else None
     if traj is None:
         return None
-    from scoring.sentiment import SentimentScore
-
-    value = traj.start_mean if which == "start" else traj.end_mean
-    return SentimentScore.from_score(value).label
+    return mood_label(traj.start_mean if which == "start" else traj.end_mean)
 
 
 @dataclass
@@ -116,33 +122,55 @@ class Tally:
     misses: list
 
 
+def new_tally() -> Tally:
+    return Tally(defaultdict(Counter), defaultdict(Counter), Counter(), [])
+
+
+@dataclass(frozen=True)
+class Judged:
+    """What one call came to, from a live analysis (`judged_from_analysis`) or from stored results
+    (bench/judgement_audio.py): each question's answer with its evidence details, the raised risk ids
+    (ALIASES applied) with the evidence quotes of the first alert of each, the customer's start/end mood."""
+    answers: dict  # question id -> (answer, evidence details)
+    alerts: dict  # risk id -> evidence quotes of its first alert
+    moods: dict  # "start" / "end" -> positive | neutral | negative | None
+
+
+def judged_from_analysis(a) -> Judged:
+    answers = {x.question_id: (x.answer, "; ".join(dict.fromkeys(e.detail for e in x.evidence if e.detail))[:200])
+               for x in a.review.scorecard.answers} if a.review is not None else {}
+    alerts: dict = {}
+    for x in a.alerts:
+        alerts.setdefault(ALIASES.get(x.rule_id, x.rule_id), "; ".join(e.quote[:80] for e in x.evidence)[:200])
+    return Judged(answers, alerts, {which: mood(a.sentiment, which) for which in ("start", "end")})
+
+
+def tally_call(tally: Tally, c: LabelledCall, j: Judged) -> None:
+    """Count one call's judgements against its labels."""
+    for q, want in c.sop.items():
+        got, why = j.answers.get(q, ("missing", ""))
+        ok = got == want
+        tally.sop[q]["agree" if ok else "disagree"] += 1
+        if not ok:
+            tally.misses.append(f"{c.id} sop {q}: got {got}, want {want}  [{why}]")
+    raised = set(j.alerts)
+    for r in raised | c.risks:
+        kind = "tp" if r in raised and r in c.risks else "fp" if r in raised else "fn"
+        tally.risk[r][kind] += 1
+        if kind != "tp":
+            tally.misses.append(f"{c.id} risk {r}: {kind}  [{j.alerts.get(r, '')}]")
+    for which in ("start", "end"):
+        if which in c.sentiment:
+            got = j.moods.get(which)
+            tally.sentiment[f"{which}_{'agree' if got == c.sentiment[which] else 'disagree'}"] += 1
+            if got != c.sentiment[which]:
+                tally.misses.append(f"{c.id} sentiment {which}: got {got}, want {c.sentiment[which]}")
+
+
 def judge(calls: list[LabelledCall], analyse) -> Tally:
-    tally = Tally(defaultdict(Counter), defaultdict(Counter), Counter(), [])
+    tally = new_tally()
     for c in calls:
-        a = analyse(c)
-        answers = {x.question_id: x for x in a.review.scorecard.answers} if a.review is not None else {}
-        for q, want in c.sop.items():
-            got = answers[q].answer if q in answers else "missing"
-            ok = got == want
-            tally.sop[q]["agree" if ok else "disagree"] += 1
-            if not ok:
-                ans = answers.get(q)
-                why = "; ".join(dict.fromkeys(e.detail for e in ans.evidence if e.detail))[:200] if ans else ""
-                tally.misses.append(f"{c.id} sop {q}: got {got}, want {want}  [{why}]")
-        raised = {ALIASES.get(x.rule_id, x.rule_id) for x in a.alerts}
-        for r in raised | c.risks:
-            kind = "tp" if r in raised and r in c.risks else "fp" if r in raised else "fn"
-            tally.risk[r][kind] += 1
-            if kind != "tp":
-                ev = next((x for x in a.alerts if ALIASES.get(x.rule_id, x.rule_id) == r), None)
-                why = "; ".join(e.quote[:80] for e in ev.evidence)[:200] if ev else ""
-                tally.misses.append(f"{c.id} risk {r}: {kind}  [{why}]")
-        for which in ("start", "end"):
-            if which in c.sentiment:
-                got = mood(a.sentiment, which)
-                tally.sentiment[f"{which}_{'agree' if got == c.sentiment[which] else 'disagree'}"] += 1
-                if got != c.sentiment[which]:
-                    tally.misses.append(f"{c.id} sentiment {which}: got {got}, want {c.sentiment[which]}")
+        tally_call(tally, c, judged_from_analysis(analyse(c)))
     return tally
 
 
@@ -185,6 +213,22 @@ def print_summary(s: dict, title: str) -> None:
               f"tp={v.get('tp', 0)} fp={v.get('fp', 0)} fn={v.get('fn', 0)}")
 
 
+def lang_of(c: LabelledCall) -> str:
+    """en | zh | zht, from the id (`zht_in_01`)."""
+    return c.id.split("_")[0]
+
+
+def select_calls(calls: list[LabelledCall], split: str, lang: str | None = None,
+                 only: str | None = None) -> list[LabelledCall]:
+    return [c for c in calls if split in ("all", c.split) and (lang is None or lang_of(c) == lang)
+            and (only is None or c.id.startswith(only))]
+
+
+def language_line(lang: str, s: dict, n: int) -> str:
+    return (f"  [{lang}] SOP {fmt(s['sop_agreement'])}  risk P {fmt(s['risk_precision'])} "
+            f"R {fmt(s['risk_recall'])}  sentiment {fmt(s['sentiment_accuracy'])}  ({n} calls)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", choices=("dev", "test", "all"), default="dev")
@@ -196,9 +240,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from pipeline.analysis import analyse_call
 
-    calls = [c for c in load_calls() if args.split in ("all", c.split)
-             and (args.lang is None or c.id.split("_")[0] == args.lang)
-             and (args.only is None or c.id.startswith(args.only))]
+    calls = select_calls(load_calls(), args.split, args.lang, args.only)
     reviewer, policy = build_analysis_parts()
 
     def analyse(c: LabelledCall):
@@ -209,12 +251,11 @@ def main(argv: list[str] | None = None) -> int:
     print_summary(s, f"text, split {args.split}, {len(calls)} calls")
     by_lang = {}
     for lang in ("en", "zh", "zht"):
-        sub = [c for c in calls if c.id.split("_")[0] == lang]
+        sub = [c for c in calls if lang_of(c) == lang]
         if sub and args.lang is None:
             ls = summary(judge(sub, analyse))
             by_lang[lang] = ls
-            print(f"  [{lang}] SOP {fmt(ls['sop_agreement'])}  risk P {fmt(ls['risk_precision'])} "
-                  f"R {fmt(ls['risk_recall'])}  sentiment {fmt(ls['sentiment_accuracy'])}  ({len(sub)} calls)")
+            print(language_line(lang, ls, len(sub)))
     if args.show:
         print("\n".join(t.misses))
     if args.json:

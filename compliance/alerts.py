@@ -217,12 +217,15 @@ _ENTITY_NAMES = {"CARD_NUMBER": "a full card number", "NATIONAL_ID": "a national
 
 @register_check("missing_disclosure", DisclosureParams)
 def _missing_disclosure(ctx: AlertContext, p: DisclosureParams, rule_id: str) -> tuple[Evidence, ...]:
+    if not any(u.role == "agent" for u in ctx.rules.units):
+        return ()  # no speaker is the agent (e.g. mono without diarization): nothing to judge
     rule = build_rule({"role": "agent", "rule": {"within_first": p.seconds, "rule": {"phrases": list(p.phrases)}}},
                       rule_id)
     if rule.evaluate(ctx.rules).matched:
         return ()
-    return (Evidence("", None, "agent", 0.0, p.seconds, rule_id,
-                     f"no recording/privacy disclosure by the agent in the first {p.seconds:g} s"),)
+    window = min(p.seconds, ctx.rules.duration / 2)  # within_first never reaches past the middle of the call
+    return (Evidence("", None, "agent", 0.0, round(window, 3), rule_id,
+                     f"no recording/privacy disclosure by the agent in the first {window:g} s"),)
 
 
 @register_check("deletion_not_acknowledged", DeletionParams)

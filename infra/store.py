@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 from sqlalchemy import (Boolean, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event,
-                        select, update)
+                        inspect, select, text, update)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -23,6 +23,7 @@ from core.models import Call
 
 State = Literal["processing", "done", "failed", "quarantined"]
 LEASE = timedelta(minutes=10)  # a claim not renewed for this long belongs to a crashed (killed) worker
+DEFAULT_TENANT = "default"  # every call, user and audit entry belongs to a tenant (one client company)
 
 
 def _now() -> datetime:
@@ -53,6 +54,8 @@ class CallRow(Base):
     warnings: Mapped[str] = mapped_column(Text, default="[]")
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    tenant: Mapped[str] = mapped_column(String(64), default=DEFAULT_TENANT, server_default=DEFAULT_TENANT,
+                                        index=True)
 
 
 class FailureRow(Base):
@@ -194,6 +197,7 @@ class ResultsStore:
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", lambda c, _: c.execute("PRAGMA journal_mode=WAL"))
         Base.metadata.create_all(self.engine)
+        _add_columns(self.engine)
         if url.startswith("sqlite") and (db := self.engine.url.database) not in (None, "", ":memory:"):
             for f in (Path(db), Path(db + "-wal"), Path(db + "-shm")):
                 if f.exists():
@@ -395,6 +399,16 @@ class ResultsStore:
         with Session(self.engine) as s:
             q = select(FailureRow).where(FailureRow.call_id == call_id).order_by(FailureRow.id)
             return [(f.code, f.message, f.transient) for f in s.scalars(q)]
+
+
+def _add_columns(engine) -> None:
+    """Additive migration of a database made by an older callqa: columns added since are created with their
+    defaults (`calls.tenant`: every existing call belongs to the default tenant)."""
+    have = {c["name"] for c in inspect(engine).get_columns("calls")}
+    if "tenant" not in have:
+        with engine.begin() as c:
+            c.execute(text(f"ALTER TABLE calls ADD COLUMN tenant VARCHAR(64) NOT NULL DEFAULT '{DEFAULT_TENANT}'"))
+            c.execute(text("CREATE INDEX IF NOT EXISTS ix_calls_tenant ON calls (tenant)"))
 
 
 def _naive(dt: datetime | None) -> datetime | None:

@@ -145,6 +145,66 @@ def cmd_status(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    """The reviewers' workspace (web/) on the results DB and object store the pipeline writes."""
+    import logging
+    import os
+
+    import uvicorn
+
+    from web.app import create_app
+
+    cfg = _config(args)
+    store, source = open_results_db(cfg.database_url), cfg.open_source()
+    app = create_app(store, source, secret_key=os.environ.get("CALLQA_WEB_SECRET") or None,
+                     secure_cookies=args.secure_cookies)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    print(f"callqa workspace on http://{args.host}:{args.port}/ (results {cfg.shown()['database_url']}, "
+          f"objects {source.describe()})", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning")
+    return 0
+
+
+def _password(args) -> str:
+    """The new user's password: $CALLQA_USER_PASSWORD, else typed twice at a prompt (never an argument)."""
+    import getpass
+    import os
+
+    if os.environ.get("CALLQA_USER_PASSWORD"):
+        return os.environ["CALLQA_USER_PASSWORD"]
+    if not sys.stdin.isatty():
+        from core.errors import ConfigError
+
+        raise ConfigError("no terminal to ask for the password: export CALLQA_USER_PASSWORD")
+    first = getpass.getpass(f"password for {args.name}: ")
+    if first != getpass.getpass("again: "):
+        from core.errors import ConfigError
+
+        raise ConfigError("the two passwords differ")
+    return first
+
+
+def cmd_users(args) -> int:
+    from infra.accounts import AccountStore
+
+    accounts = AccountStore(open_results_db(database_url(args.database_url)).engine)
+    try:
+        if args.action == "add":
+            u = accounts.add_user(args.name, args.role, _password(args), tenant=args.tenant, agent_id=args.agent_id,
+                                  display_name=args.display_name)
+            print(f"added {u.username} ({u.role}{', agent ' + u.agent_id if u.agent_id else ''}) to tenant {u.tenant}")
+        elif args.action == "password":
+            accounts.set_password(args.name, _password(args), tenant=args.tenant)
+            print(f"password of {args.name} changed")
+        else:
+            for u in accounts.users(args.tenant):
+                print(f"{u.username:24} {u.role:20} {u.agent_id or ''}")
+    except ValueError as e:
+        print(f"callqa: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_demo(args) -> int:
     workdir = Path(args.workdir).resolve()
     (workdir / "prefect").mkdir(parents=True, exist_ok=True)  # Prefect warns if its home is missing
@@ -220,6 +280,22 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("status", help="list calls and their processing state")
     s.add_argument("--db", dest="database_url")
     s.set_defaults(fn=cmd_status)
+    sv = sub.add_parser("serve", help="the reviewers' workspace (web app) on the results DB and object store")
+    _source_args(sv)
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--secure-cookies", action="store_true", help="mark cookies Secure (when served over HTTPS)")
+    sv.set_defaults(fn=cmd_serve)
+    u = sub.add_parser("users", help="workspace users: add (password from a prompt or $CALLQA_USER_PASSWORD), "
+                                     "password, list")
+    u.add_argument("action", choices=["add", "password", "list"])
+    u.add_argument("name", nargs="?", help="user name (add, password)")
+    u.add_argument("--role", choices=["qa_reviewer", "compliance_officer", "coach", "agent", "admin"])
+    u.add_argument("--agent-id", help="role agent: the `agent` field of this user's calls")
+    u.add_argument("--display-name")
+    u.add_argument("--tenant", default="default")
+    u.add_argument("--db", dest="database_url")
+    u.set_defaults(fn=cmd_users)
     d = sub.add_parser("demo", help="end to end on the embedded default: local S3 server, SQLite, "
                                     "ephemeral Prefect, packaged model, synthesised calls")
     d.add_argument("--workdir", default="var/demo")
@@ -227,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--keep-server", action="store_true", help="leave the S3 server running afterwards")
     d.set_defaults(fn=cmd_demo)
     args = parser.parse_args(argv)
+    if args.command == "users" and args.action in ("add", "password") and not args.name:
+        parser.error(f"users {args.action} needs a user name")
+    if args.command == "users" and args.action == "add" and not args.role:
+        parser.error("users add needs --role")
     from core.errors import CallQAError
 
     try:

@@ -484,9 +484,16 @@ class Before(Rule):
 @register
 @dataclass(frozen=True)
 class After(Before):
-    """`after: [A, B]`: both match and A's first match starts after B's first match."""
+    """`after: [A, B]`: some match of A starts after B's first match (a "thanks for waiting" in the opening
+    does not hide the one after the hold)."""
     op: ClassVar[str] = "after"
     example: ClassVar[str] = '{after: [{phrases: ["thank you for waiting"]}, {phrases: ["may I put you on hold"]}]}'
+
+    def evaluate(self, ctx):
+        a, b = self.first.evaluate(ctx), self.second.evaluate(ctx)
+        first_b = b.first_start
+        later = tuple(e for e in a.evidence if e.start is not None and first_b is not None and e.start > first_b)
+        return RuleResult(bool(later), (later or a.evidence) + b.evidence)
 
 
 @register

@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # layer of each top-level package (flows.py is a module; pipeline/cli.py, the command line, counts as its
 # own node on top of everything); a package may import lower layers only
 LAYERS = {"core": 0, "infra": 1, "transcribe": 2, "scoring": 3, "compliance": 4, "reports": 5, "pipeline": 6,
-          "flows": 7, "demo": 8, "cli": 9}
+          "flows": 7, "web": 8, "demo": 9, "cli": 10}
 CLI = "pipeline.cli"
 
 
@@ -59,3 +59,8 @@ def test_package_graph_has_no_cycle():
 def test_the_check_sees_lazy_imports():
     # the graph must include imports inside functions, which is where cycles used to hide
     assert "compliance" in package_imports()["pipeline"]
+
+
+def test_only_the_command_line_imports_the_web_app():
+    importers = sorted(p for p, dsts in package_imports().items() if "web" in dsts)
+    assert importers == ["cli"], f"web/ (the workspace) is imported by the command line only, not {importers}"

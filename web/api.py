@@ -1,0 +1,182 @@
+"""The JSON API under /api/: what the pages do, for other tools. Same session cookie as the pages (sign in
+with POST /api/session); every write needs the session's CSRF token in the X-CSRF-Token header."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from infra.search import MARK_END, MARK_START, CallFilter
+from infra.store import DEFAULT_TENANT
+from web.auth import READ_AUDIT, TooManyFailures, Viewer, api_viewer, api_writer, client_ip, require
+from web.service import call_filter
+
+router = APIRouter(prefix="/api", tags=["workspace"])
+
+
+class SignIn(BaseModel):
+    username: str
+    password: str
+    tenant: str = DEFAULT_TENANT
+
+
+class Me(BaseModel):
+    username: str
+    role: str
+    tenant: str
+    agent_id: str | None
+    csrf_token: str
+
+
+class CallSummary(BaseModel):
+    id: str
+    agent: str | None
+    queue: str | None
+    direction: str
+    started_at: datetime | None
+    language: str | None
+    duration: float | None
+    state: str
+    total: float | None
+    auto_failed: bool | None
+    alerts: int
+    snippet: str | None = Field(None, description="redacted excerpt around the search match, matches in [[...]]")
+
+
+class CallList(BaseModel):
+    items: list[CallSummary]
+    total: int
+    page: int
+    per_page: int
+
+
+class Alert(BaseModel):
+    id: int
+    call_id: str
+    agent: str | None
+    queue: str | None
+    category: str
+    severity: str
+    title: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    explanation: str | None
+    evidence: list[dict]
+
+
+class AlertStatusChange(BaseModel):
+    status: Literal["new", "acknowledged", "resolved", "false_positive"]
+    comment: str | None = None
+
+
+class Override(BaseModel):
+    question_id: str
+    answer: Literal["pass", "fail", "na"]
+    comment: str | None = None
+
+
+class Reason(BaseModel):
+    reason: str = Field(..., description="why the unredacted transcript is needed (kept in the audit log)")
+
+
+def _me(viewer: Viewer) -> Me:
+    u = viewer.user
+    return Me(username=u.username, role=u.role, tenant=u.tenant, agent_id=u.agent_id, csrf_token=viewer.csrf)
+
+
+def _alert(a) -> Alert:
+    return Alert(id=a.id, call_id=a.call_id, agent=a.agent, queue=a.queue, category=a.category, severity=a.severity,
+                 title=a.title, status=a.status, created_at=a.created_at, updated_at=a.updated_at,
+                 explanation=a.body.get("explanation"), evidence=a.body.get("evidence", []))
+
+
+@router.post("/session", response_model=Me)
+def sign_in(body: SignIn, request: Request):
+    """Sign in: sets the session cookie and returns the CSRF token for writes. JSON only (a cross-site form
+    cannot send it)."""
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        raise HTTPException(415, "send JSON")
+    ws = request.app.state.ws
+    try:
+        signed = ws.sessions.sign_in(body.tenant, body.username, body.password, client_ip(request))
+    except TooManyFailures:
+        raise HTTPException(429, "too many failed sign-ins for this user from this address; wait 15 minutes")
+    if signed is None:
+        raise HTTPException(401, "wrong user name or password")
+    user, cookie, csrf = signed
+    response = JSONResponse(Me(username=user.username, role=user.role, tenant=user.tenant, agent_id=user.agent_id,
+                               csrf_token=csrf).model_dump())
+    ws.sessions.set_session_cookie(response, cookie)
+    return response
+
+
+@router.delete("/session", status_code=204)
+def sign_out(request: Request, viewer: Viewer = Depends(api_writer)):
+    response = Response(status_code=204)
+    request.app.state.ws.sessions.sign_out(viewer, response)
+    return response
+
+
+@router.get("/me", response_model=Me)
+def me(viewer: Viewer = Depends(api_viewer)):
+    return _me(viewer)
+
+
+@router.get("/calls", response_model=CallList)
+def calls(request: Request, f: CallFilter = Depends(call_filter), viewer: Viewer = Depends(api_viewer)):
+    """The viewer's calls (agents: their own), filtered, sorted, paged; `q` searches redacted transcripts."""
+    page = request.app.state.ws.calls(viewer, f)
+    items = [CallSummary(**{**i.__dict__, "snippet": (i.snippet or "").replace(MARK_START, "[[")
+                            .replace(MARK_END, "]]") or None}) for i in page.items]
+    return CallList(items=items, total=page.total, page=page.page, per_page=page.per_page)
+
+
+@router.get("/calls/{call_id:path}")
+def call(request: Request, call_id: str, viewer: Viewer = Depends(api_viewer)) -> dict:
+    """A call: metadata, redacted transcript segments, scorecard (answers with evidence, explanation and the
+    reviewer's override), alerts (not for agents)."""
+    view = request.app.state.ws.call(viewer, call_id)
+    row = view["call"]
+    return {"call": {"id": row.id, "agent": row.agent, "queue": row.queue, "direction": row.direction,
+                     "started_at": row.started_at, "language": row.language, "duration": row.duration,
+                     "state": row.state},
+            "transcript": view["segments"], "scorecard": view["scorecard"],
+            "alerts": [_alert(a).model_dump() for a in view["alerts"]],
+            "audio_url": f"/audio/{call_id}" if view["has_audio"] else None}
+
+
+@router.post("/overrides/{call_id:path}", status_code=204)
+def override(request: Request, call_id: str, body: Override, viewer: Viewer = Depends(api_writer)):
+    request.app.state.ws.override(viewer, call_id, body.question_id, body.answer, body.comment)
+
+
+@router.get("/alerts", response_model=list[Alert])
+def alerts(request: Request, status: str = "new", category: str = "", severity: str = "",
+           viewer: Viewer = Depends(api_viewer)):
+    """The alert queue (compliance officers, admins); `status=all` for every status."""
+    return [_alert(a) for a in request.app.state.ws.alerts(viewer, status=status, category=category,
+                                                           severity=severity)]
+
+
+@router.post("/alerts/{alert_id}/status")
+def alert_status(request: Request, alert_id: int, body: AlertStatusChange, viewer: Viewer = Depends(api_writer)):
+    before = request.app.state.ws.set_alert_status(viewer, alert_id, body.status, body.comment)
+    return {"id": alert_id, "from": before, "to": body.status}
+
+
+@router.post("/unredacted/{call_id:path}")
+def unredacted(request: Request, call_id: str, body: Reason, viewer: Viewer = Depends(api_writer)):
+    """Compliance officers only: the unredacted transcript, after the view is written to the audit log."""
+    return {"call_id": call_id, "segments": request.app.state.ws.unredacted_transcript(viewer, call_id, body.reason)}
+
+
+@router.get("/audit")
+def audit(request: Request, action: str | None = None, call_id: str | None = None, limit: int = 500,
+          viewer: Viewer = Depends(api_viewer)) -> list[dict]:
+    require(viewer, READ_AUDIT)
+    return [e.__dict__ for e in request.app.state.ws.accounts.audit_log(
+        viewer.user.tenant, action=action, call_id=call_id, limit=min(max(limit, 1), 10_000))]

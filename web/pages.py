@@ -1,0 +1,165 @@
+"""The workspace's HTML pages: sign-in, calls list, call page, alert queue, audit log. Every POST form
+carries the session's CSRF token; everything shown goes through Jinja2's autoescape."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from infra.search import CallFilter
+from infra.store import ALERT_STATUSES, DEFAULT_TENANT
+from web.auth import (READ_AUDIT, UNREDACTED, TooManyFailures, Viewer, check_csrf, client_ip, page_viewer,
+                      permissions, require)
+from web.media import stream_object
+from web.service import MIN_REASON, call_filter
+
+router = APIRouter(include_in_schema=False)
+
+
+def _render(request: Request, name: str, viewer: Viewer | None, status_code: int = 200, **context):
+    ctx = {"viewer": viewer, "perms": permissions(viewer), **context}
+    return request.app.state.templates.TemplateResponse(request, name, ctx, status_code=status_code)
+
+
+def _safe_next(target: str | None) -> str:
+    return target if target and target.startswith("/") and not target.startswith("//") else "/calls"
+
+
+@router.get("/")
+def home():
+    return RedirectResponse("/calls", status_code=303)
+
+
+@router.get("/login")
+def login_form(request: Request, next: str | None = None):
+    ws = request.app.state.ws
+    token, cookie = ws.sessions.login_token(request)
+    response = _render(request, "login.html", None, login_token=token, next=_safe_next(next), error=None)
+    ws.sessions.set_login_cookie(response, cookie)
+    return response
+
+
+@router.post("/login")
+def login(request: Request, username: str = Form(...), password: str = Form(...), csrf_token: str = Form(""),
+          tenant: str = Form(DEFAULT_TENANT), next: str = Form("/calls")):
+    ws = request.app.state.ws
+    if not ws.sessions.check_login_token(request, csrf_token):
+        raise HTTPException(403, "the sign-in form expired or did not come from this site; reload it")
+    error, status = None, 200
+    try:
+        signed = ws.sessions.sign_in(tenant, username, password, client_ip(request))
+        if signed is None:
+            error, status = "Wrong user name or password.", 401
+    except TooManyFailures:
+        error, status = "Too many failed sign-ins for this user from this address; try again in 15 minutes.", 429
+    if error:
+        token, _ = ws.sessions.login_token(request)
+        return _render(request, "login.html", None, status_code=status, login_token=token, next=_safe_next(next),
+                       error=error)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    ws.sessions.set_session_cookie(response, signed[1])
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf_token: str = Form(""), viewer: Viewer = Depends(page_viewer)):
+    check_csrf(viewer, csrf_token)
+    response = RedirectResponse("/login", status_code=303)
+    request.app.state.ws.sessions.sign_out(viewer, response)
+    return response
+
+
+@router.get("/calls")
+def calls(request: Request, f: CallFilter = Depends(call_filter), viewer: Viewer = Depends(page_viewer)):
+    result = request.app.state.ws.calls(viewer, f)
+    params = {k: v for k, v in request.query_params.items() if k != "page" and v}
+    pages = max((result.total + result.per_page - 1) // result.per_page, 1)
+
+    def page_url(n: int) -> str:
+        return "/calls?" + urlencode({**params, "page": n})
+
+    return _render(request, "calls.html", viewer, result=result, facets=request.app.state.ws.facets(viewer),
+                   f=request.query_params, pages=pages, page_url=page_url)
+
+
+@router.get("/calls/{call_id:path}")
+def call_page(request: Request, call_id: str, viewer: Viewer = Depends(page_viewer)):
+    view = request.app.state.ws.call(viewer, call_id)
+    return _render(request, "call.html", viewer, **view, statuses=ALERT_STATUSES, min_reason=MIN_REASON)
+
+
+@router.get("/audio/{call_id:path}")
+def redacted_audio(request: Request, call_id: str, viewer: Viewer = Depends(page_viewer)):
+    key = request.app.state.ws.redacted_audio_key(viewer, call_id)
+    return stream_object(request.app.state.ws.source, key, request.headers.get("range"), "audio/wav")
+
+
+@router.post("/overrides/{call_id:path}")
+def override(request: Request, call_id: str, question_id: str = Form(...), answer: str = Form(...),
+             comment: str = Form(""), csrf_token: str = Form(""), viewer: Viewer = Depends(page_viewer)):
+    check_csrf(viewer, csrf_token)
+    request.app.state.ws.override(viewer, call_id, question_id, answer, comment)
+    return RedirectResponse(f"/calls/{call_id}#q-{question_id}", status_code=303)
+
+
+@router.get("/unredacted/{call_id:path}")
+def unredacted_form(request: Request, call_id: str, viewer: Viewer = Depends(page_viewer)):
+    require(viewer, UNREDACTED)
+    row = request.app.state.ws.call_row(viewer, call_id)
+    return _render(request, "unredacted.html", viewer, call=row, segments=None, reason="", min_reason=MIN_REASON)
+
+
+@router.post("/unredacted/{call_id:path}")
+def unredacted(request: Request, call_id: str, reason: str = Form(""), csrf_token: str = Form(""),
+               viewer: Viewer = Depends(page_viewer)):
+    check_csrf(viewer, csrf_token)
+    ws = request.app.state.ws
+    segments = ws.unredacted_transcript(viewer, call_id, reason)
+    return _render(request, "unredacted.html", viewer, call=ws.call_row(viewer, call_id), segments=segments,
+                   reason=reason, min_reason=MIN_REASON)
+
+
+@router.get("/alerts")
+def alert_queue(request: Request, status: str = "new", category: str = "", severity: str = "",
+                viewer: Viewer = Depends(page_viewer)):
+    alerts = request.app.state.ws.alerts(viewer, status=status, category=category, severity=severity)
+    return _render(request, "alerts.html", viewer, alerts=alerts, status=status, category=category,
+                   severity=severity, statuses=ALERT_STATUSES)
+
+
+@router.post("/alerts/{alert_id}/status")
+def alert_status(request: Request, alert_id: int, status: str = Form(...), comment: str = Form(""),
+                 csrf_token: str = Form(""), back: str = Form("/alerts"), viewer: Viewer = Depends(page_viewer)):
+    check_csrf(viewer, csrf_token)
+    request.app.state.ws.set_alert_status(viewer, alert_id, status, comment)
+    return RedirectResponse(_safe_next(back), status_code=303)
+
+
+@router.get("/admin/audit")
+def audit_page(request: Request, action: str = "", viewer: Viewer = Depends(page_viewer)):
+    require(viewer, READ_AUDIT)
+    entries = request.app.state.ws.accounts.audit_log(viewer.user.tenant, action=action or None)
+    return _render(request, "audit.html", viewer, entries=entries, action=action)
+
+
+@router.get("/admin/audit.csv")
+def audit_csv(request: Request, viewer: Viewer = Depends(page_viewer)):
+    require(viewer, READ_AUDIT)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["id", "at_utc", "user", "role", "action", "call_id", "alert_id", "ip", "detail"])
+    for e in request.app.state.ws.accounts.audit_log(viewer.user.tenant, limit=1_000_000):
+        w.writerow([_cell(v) for v in (e.id, e.at.isoformat(), e.username, e.role, e.action, e.call_id or "",
+                                       e.alert_id or "", e.ip or "", json.dumps(e.detail, ensure_ascii=False))])
+    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="callqa-audit.csv"'})
+
+
+def _cell(value) -> str:
+    """A CSV cell a spreadsheet will not run as a formula."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
