@@ -85,9 +85,11 @@ def _reviewer(cfg: PipelineConfig):
     with _models_lock:
         if key not in _models:
             from scoring.review import Reviewer
+            from scoring.sentiment_embedding import E5Sentiment
             from scoring.similarity import E5SimilarityModel
 
-            _models[key] = Reviewer(cfg.forms_dir, similarity=E5SimilarityModel())
+            similarity = E5SimilarityModel()  # one encoder and cache for SOP rules and sentiment
+            _models[key] = Reviewer(cfg.forms_dir, similarity=similarity, sentiment=E5Sentiment(similarity))
         return _models[key]
 
 

@@ -94,24 +94,19 @@ def build_analysis_parts():
     from scoring.review import Reviewer
     from scoring.similarity import E5SimilarityModel
 
-    reviewer = Reviewer(similarity=E5SimilarityModel())
+    from scoring.sentiment_embedding import E5Sentiment
+
+    similarity = E5SimilarityModel()
+    reviewer = Reviewer(similarity=similarity, sentiment=E5Sentiment(similarity))  # as flows._reviewer builds it
     return reviewer, load_policy(default_policy_path())
 
 
-def mood_label(value: float | None) -> str | None:
-    """The label of a customer third's mean sentiment score (the default neutral band)."""
-    if value is None:
-        return None
-    from scoring.sentiment import SentimentScore
-
-    return SentimentScore.from_score(value).label
-
-
 def mood(summary, which: str) -> str | None:
-    traj = summary.trajectory("customer") if summary is not None else None
-    if traj is None:
+    """The call's own start/end label for the customer (SentimentSummary.start_customer / final_customer)."""
+    if summary is None:
         return None
-    return mood_label(traj.start_mean if which == "start" else traj.end_mean)
+    score = summary.start_customer if which == "start" else summary.final_customer
+    return score.label if score is not None else None
 
 
 @dataclass

@@ -63,7 +63,6 @@ from bench.judgement import (  # noqa: E402
     lang_of,
     language_line,
     load_calls,
-    mood_label,
     new_tally,
     print_summary,
     select_calls,
@@ -146,9 +145,8 @@ def judged_from_stored(card: dict | None, alerts: list[dict]) -> Judged:
         quotes = "; ".join((e.get("quote") or "")[:80] for e in a.get("evidence", ()))[:200]
         raised.setdefault(ALIASES.get(a["rule_id"], a["rule_id"]), quotes)
     sentiment = (card or {}).get("sentiment") or {}
-    traj = next((t for t in sentiment.get("trajectories", ()) if t.get("role") == "customer"), None)
-    moods = {"start": mood_label(traj["start_mean"]) if traj else None,
-             "end": mood_label(traj["end_mean"]) if traj else None}
+    moods = {"start": (sentiment.get("start_customer") or {}).get("label"),
+             "end": (sentiment.get("final_customer") or {}).get("label")}
     return Judged(answers, raised, moods)
 
 

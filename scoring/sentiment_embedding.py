@@ -160,22 +160,26 @@ class E5Sentiment:
         return text
 
     def score(self, texts: list[str], language: str | None) -> list[SentimentScore]:
-        if not texts:
-            return []
         stripped = [t.strip() for t in texts]
-        values = [self.lexicon.value(t, language)[1] for t in stripped]  # also validates the language
-        if self.fallback_reason is None:
-            keep = [i for i, t in enumerate(stripped) if t]
-            try:
-                emb = self.similarity.encode([self._prepare(stripped[i], language) for i in keep]) if keep \
-                    else np.empty((0, self.head.dim), dtype=np.float32)
-            except (ImportError, OSError) as e:
-                self._fall_back(f"the similarity model failed to load ({type(e).__name__}: {e})", e)
-            else:
-                feats = self.head.features(np.asarray(emb), np.asarray([values[i] for i in keep]))
-                probs = self.head.probabilities(feats) if keep else np.empty((0, len(self.head.classes)))
-                out = [SentimentScore("neutral", 0.0)] * len(texts)
-                for i, p in zip(keep, probs):
-                    out[i] = score_from_probabilities(p, self.head.classes)
-                return out
+        if self.fallback_reason is None and stripped:
+            scored = self._score_e5(stripped, language)
+            if scored is not None:
+                return scored
         return self.lexicon.score(stripped, language)
+
+    def _score_e5(self, texts: list[str], language: str | None) -> list[SentimentScore] | None:
+        values = [self.lexicon.value(t, language)[1] for t in texts]  # also rejects unsupported languages
+        # Backchannels ("Sure.", "好的。") state no feeling; the embedding reads them as mildly positive.
+        keep = [i for i, t in enumerate(texts) if t and not self.lexicon.is_backchannel(t, language)]
+        out = [SentimentScore("neutral", 0.0)] * len(texts)
+        if not keep:
+            return out
+        try:
+            emb = np.asarray(self.similarity.encode([self._prepare(texts[i], language) for i in keep]))
+        except (ImportError, OSError) as e:
+            self._fall_back(f"the similarity model failed to load ({type(e).__name__}: {e})", e)
+            return None
+        probs = self.head.probabilities(self.head.features(emb, np.asarray([values[i] for i in keep])))
+        for i, p in zip(keep, probs):
+            out[i] = score_from_probabilities(p, self.head.classes)
+        return out

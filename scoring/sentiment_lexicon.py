@@ -76,7 +76,9 @@ class ZhLexicon:
     polite: frozenset[str] = frozenset()  # positive entries that are mere politeness (谢谢, 好的)
     rhetorical: frozenset[str] = frozenset()  # question words that make a question an accusation
     adverbial: Mapping[str, float] = field(default_factory=dict)  # 好 before a negative entry: an intensifier
-    patterns: tuple[tuple[re.Pattern, float], ...] = field(default=())
+    acknowledgements: frozenset[str] = frozenset()  # a clause that is only 好 / 行 acknowledges
+    patterns: tuple[tuple[re.Pattern, float], ...] = field(default=())  # every match adds its valence
+    replace: tuple[tuple[re.Pattern, float], ...] = field(default=())  # span removed first, valence added
 
     @cached_property
     def max_len(self) -> int:
@@ -107,6 +109,11 @@ class ZhLexicon:
                 i += 1
         return out
 
+    def is_backchannel(self, text: str) -> bool:
+        """Only acknowledgements ("好的。", "嗯，对"): Simplified text."""
+        clauses = [c for c in _CLAUSE_SPLIT.split(text) if c]
+        return bool(clauses) and all(c in self.acknowledgements for c in clauses)
+
     @classmethod
     def load(cls, path: str | Path | None = None) -> "ZhLexicon":
         d, where = _read_yaml("zh_sentiment.yaml", path)
@@ -134,7 +141,9 @@ class ZhLexicon:
             polite=polite,
             rhetorical=frozenset(d.get("rhetorical") or ()),
             adverbial={k: float(v) for k, v in (d.get("adverbial") or {}).items()},
+            acknowledgements=frozenset(d.get("acknowledgements") or ()),
             patterns=_compile_patterns(d.get("patterns"), where, "patterns"),
+            replace=_compile_patterns(d.get("replace"), where, "replace"),
         )
 
 
@@ -143,17 +152,19 @@ _SENTENCE_SPLIT = re.compile(r"(?<=[。！？!?；;])")
 NEGATION_SCALE = -0.74  # VADER's N_SCALAR: "不差" is mildly positive, not as positive as "好"
 POLITE_DISCOUNT = 0.25  # 谢谢 next to a complaint is a formula, not satisfaction
 COMPLAINT_LEVEL = -1.5  # a contribution at or below this makes the utterance a complaint
-_YES_NO_ENDINGS = ("吗", "嘛", "么", "麽", "咩")
-_QUESTION_WORDS = re.compile(r"有没有|能不能|可不可以|是不是|会不会|要不要|好不好|行不行|对不对|"
-                             r"什么|怎么|怎样|哪|几|多少|多久|谁|为什么|为何|点样|几时|几耐")
+_YES_NO_ENDINGS = ("吗", "么", "麽", "咩", "了没有", "了没")  # not 嘛: "根本是在摆烂嘛" asserts
+_A_NOT_A = re.compile(r"有没有|能不能|可不可以|是不是|会不会|要不要|好不好|行不行|对不对|可唔可以|系唔系|有冇")
+_QUESTION_WORDS = re.compile(r"什么|怎么|怎样|哪|几|多少|多久|谁|为什么|为何|点样|几时|几耐")
 
 
-def _question_kind(clause: str, last_of_question: bool, toks: list[tuple[str, str]]) -> str | None:
+def _question_kind(clause: str, last_of_question: bool, exclaims: bool, toks: list[tuple[str, str]],
+                   rhetorical: frozenset[str]) -> str | None:
     """None (a statement), "plain" (asks: states no feeling) or "rhetorical" (accuses)."""
     yes_no = clause.endswith(_YES_NO_ENDINGS) and not clause.endswith(("什么", "怎么", "甚么"))
-    if not (yes_no or (last_of_question and _QUESTION_WORDS.search(clause))):
+    a_not_a = not exclaims and _A_NOT_A.search(clause)
+    if not (yes_no or a_not_a or (last_of_question and _QUESTION_WORDS.search(clause))):
         return None
-    if any(k == "rhetorical" for k, _ in toks) or (yes_no and "不是" in clause):
+    if any(term in rhetorical for _, term in toks) or (yes_no and "不是" in clause):
         return "rhetorical"
     return "plain"
 
@@ -161,13 +172,17 @@ def _question_kind(clause: str, last_of_question: bool, toks: list[tuple[str, st
 def zh_valence(text: str, lexicon: ZhLexicon) -> float:
     """Raw (unbounded) valence of Simplified Chinese text."""
     parts: list[list] = []  # [contribution, is politeness]
+    for pattern, v in lexicon.replace:
+        parts += [[v, False] for _ in pattern.finditer(text)]
+        text = pattern.sub("，", text)
     for sentence in _SENTENCE_SPLIT.split(text):
         asks = sentence.rstrip().endswith(("？", "?"))
-        clauses = [c for c in _CLAUSE_SPLIT.split(sentence) if c]
+        exclaims = sentence.rstrip().endswith(("！", "!"))
+        clauses = [c for c in _CLAUSE_SPLIT.split(sentence) if c and c not in lexicon.acknowledgements]
         sentence_parts: list[list] = []
         for ci, clause in enumerate(clauses):
             toks = lexicon.tokens(clause)
-            question = _question_kind(clause, asks and ci == len(clauses) - 1, toks)
+            question = _question_kind(clause, asks and ci == len(clauses) - 1, exclaims, toks, lexicon.rhetorical)
             negate, scale = False, 1.0
             clause_parts: list[list] = []
             for ti, (kind, term) in enumerate(toks):
@@ -214,9 +229,16 @@ class EnRules:
     overrides: Mapping[str, float]  # VADER lexicon entries replaced (0 removes a word's valence)
     phrases: tuple[tuple[re.Pattern, float], ...]  # added to VADER's reading of the text
     replace: tuple[tuple[re.Pattern, float], ...]  # span removed before VADER; valence added instead
-    request_question: re.Pattern  # a sentence that asks for something; its negative words state no feeling
+    request_question: re.Pattern  # a sentence that asks for something; its words state no feeling
     request_scale: float
     polite: tuple[re.Pattern, ...]  # thanks/politeness formulas, discounted next to a complaint
+    backchannel: re.Pattern | None = None  # one acknowledgement ("okay", "sure"); see is_backchannel
+
+    def is_backchannel(self, text: str) -> bool:
+        if self.backchannel is None:
+            return False
+        pieces = [p.strip() for p in re.split(r"[.,!?;…]+", text) if p.strip()]
+        return bool(pieces) and all(self.backchannel.fullmatch(p) for p in pieces)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "EnRules":
@@ -224,15 +246,21 @@ class EnRules:
         if "request_question" not in d:
             raise ValueError(f"English sentiment rules {where} lack section 'request_question'")
         rq = d["request_question"]
+        if bad := [k for k in (d.get("overrides") or {}) if not isinstance(k, str)]:
+            raise ValueError(f"English sentiment rules {where}: override keys {bad} are not words "
+                             "(quote yes/no/on/off: YAML reads them as booleans)")
         try:
             polite = tuple(re.compile(p, re.IGNORECASE) for p in d.get("polite") or ())
             request = re.compile(rq["pattern"], re.IGNORECASE)
+            backchannel = re.compile(d["backchannel"], re.IGNORECASE) if d.get("backchannel") else None
         except (re.error, KeyError, TypeError) as err:
-            raise ValueError(f"English sentiment rules {where}: bad request_question/polite entry: {err}") from None
+            raise ValueError(f"English sentiment rules {where}: bad request_question/polite/backchannel entry: "
+                             f"{err}") from None
         return cls(overrides={str(k).lower(): float(v) for k, v in (d.get("overrides") or {}).items()},
                    phrases=_compile_patterns(d.get("phrases"), where, "phrases"),
                    replace=_compile_patterns(d.get("replace"), where, "replace"),
-                   request_question=request, request_scale=float(rq.get("scale", 0.0)), polite=polite)
+                   request_question=request, request_scale=float(rq.get("scale", 0.0)), polite=polite,
+                   backchannel=backchannel)
 
 
 _EN_SENTENCE = re.compile(r"[^.!?]+[.!?]*")
@@ -256,7 +284,7 @@ def en_valence(text: str, vader: Any, rules: EnRules | None) -> float:
     polite_parts, other_parts = [], []
     for s in sentences:
         raw = denormalise(vader.polarity_scores(s)["compound"])
-        if raw < 0 and rules.request_question.search(s) and s.rstrip().endswith("?"):
+        if rules.request_question.search(s) and s.rstrip().endswith("?"):
             raw *= rules.request_scale
         (polite_parts if raw > 0 and any(p.search(s) for p in rules.polite) else other_parts).append(raw)
     complaint = any(v <= COMPLAINT_LEVEL for v in other_parts + extra)

@@ -29,8 +29,10 @@ SCRIPTS = {
                          "My name is Sarah. How can I help you?"),
                      (C, "Hello, I would like to change my delivery address please."),
                      (A, "Of course, that is done now. Have a nice day.")]),
+    # "if you don't deal with it, I'll contact my lawyer and sue you": a lawyer named together with an announced
+    # action (a bare mention of a lawyer is no threat under the policy's legal_threat rule)
     "zh_risky": ("zh", [(A, "您好，我是客服小王，请问有什么可以帮您？"),
-                        (C, "你们再不处理，我就找律师起诉你们，还要发到网上曝光。")]),
+                        (C, "再不处理，我要联系我的律师，起诉你们。")]),
     # one call per remaining risk; DISCLOSED keeps missing_recording_disclosure out of them
     "abuse": ("en", [(A, DISCLOSED),
                      (C, "You are an idiot. I want to speak to a manager right now."),
@@ -55,7 +57,7 @@ CONTACTS = {"abuse": "2026-11-01T09:00:00+00:00", "deletion": "2026-11-04T09:00:
             "pii": "2026-11-08T09:00:00+00:00"}
 EXPECTED = {"abuse": {"abusive_language", "supervisor_request", "regulator_threat", "media_threat",
                       "negative_ending"},
-            "deletion": {"deletion_not_acknowledged"},
+            "deletion": {"opt_out_ignored"},  # the agent carries on selling instead of confirming
             "pii": {"pii_read_out", "repeated_contact"},
             "verification": {"pii_before_verification", "unneeded_data_request"}}
 
@@ -87,7 +89,7 @@ def test_threats_raise_reputation_alerts_with_customer_evidence(checked):
     assert {"media_threat", "legal_threat", "missing_recording_disclosure"} <= set(risky), sorted(risky)
     ev = risky["media_threat"]["evidence"][0]
     assert ev["role"] == "customer" and "press" in ev["quote"].lower() and ev["start"] > 2
-    # espeak-ng Mandarin is hard for whisper base: 律师/起诉 survive, 曝光 usually does not
+    # espeak-ng Mandarin is hard for whisper base: 律师 and 联系 survive, 起诉你们 and 曝光 usually do not
     assert "legal_threat" in alerts["zh_risky"], sorted(alerts["zh_risky"])
 
 

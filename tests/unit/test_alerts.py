@@ -76,6 +76,8 @@ def test_clean_call_raises_nothing(policy):
     ("supervisor_request", "C", "I want to speak to your manager now.", "en"),
     ("supervisor_request", "C", "我要找你们领导", "zh"),
     ("supervisor_request", "C", "我要找你們領導", "zh"),  # Traditional script too
+    ("agent_dismissive", "A", "That's not my problem, you should have read the terms.", "en"),
+    ("agent_dismissive", "A", "这个不归我管，你找别人去吧", "zh"),
 ])
 def test_reputation_phrases(policy, rule_id, spk, text, language):
     opening = DISCLOSE if language == "en" else "您好，本次通话可能会被录音。"
@@ -91,6 +93,12 @@ def test_reputation_phrases(policy, rule_id, spk, text, language):
 
 def test_threat_by_agent_is_not_a_customer_threat(policy):
     t = call(seg("A", 0.5, 5.0, DISCLOSE), seg("A", 6.0, 9.0, "You can of course speak to a manager."))
+    assert evaluate_policy(policy, t) == []
+
+
+def test_dismissive_customer_is_not_a_dismissive_agent(policy):
+    t = call(seg("A", 0.5, 5.0, DISCLOSE), seg("C", 6.0, 9.0, "That's not my problem, you sort it out."),
+             seg("A", 10.0, 12.0, "I'm sorry, let me help."))
     assert evaluate_policy(policy, t) == []
 
 
@@ -125,10 +133,12 @@ def test_pii_before_verification(policy):
     unanswered = call(seg("A", 0.5, 5.0, DISCLOSE), seg("A", 6.0, 9.0, "Can you confirm your date of birth?"),
                       seg("A", 10.0, 12.0, "Actually never mind. Your balance is 200 dollars."))
     assert set(alerts_by_id(evaluate_policy(policy, unanswered))) == {"pii_before_verification"}
-    # outbound calls are not held to the inbound verification order
-    assert evaluate_policy(policy, bad, call=Call("c1", "k", "e", direction="outbound")) == [] or \
-        "pii_before_verification" not in alerts_by_id(evaluate_policy(policy, bad, call=Call("c1", "k", "e",
-                                                                                             direction="outbound")))
+    # outbound calls are not held to the inbound verification order (this opening states no purpose, which an
+    # outbound call must: see test_missing_outbound_disclosure)
+    outbound = Call("c1", "k", "e", direction="outbound")
+    assert set(alerts_by_id(evaluate_policy(policy, bad, call=outbound))) == {"missing_outbound_disclosure"}
+    assert set(alerts_by_id(evaluate_policy(policy, bad, call=Call("c1", "k", "e", direction="inbound")))) == {
+        "pii_before_verification"}
 
 
 def test_missing_disclosure(policy):
@@ -137,6 +147,24 @@ def test_missing_disclosure(policy):
     assert (a.evidence[0].start, a.evidence[0].end) == (0.0, 45.0) and "45 s" in a.explanation
     zh_tw = call(seg("A", 0.5, 5.0, "您好，本通話可能會被錄音。"), language="zh")
     assert evaluate_policy(policy, zh_tw) == []
+
+
+def test_missing_outbound_disclosure(policy):
+    outbound, inbound = Call("c1", "k", "e", direction="outbound"), Call("c1", "k", "e", direction="inbound")
+    stated = call(seg("A", 0.5, 5.0, "Hi, this is Sam calling from Northwind Energy about your renewal. "
+                                     "This call may be recorded."), seg("C", 5.5, 7.0, "Oh, okay."))
+    assert evaluate_policy(policy, stated, call=outbound) == []
+    # a name and a question, but neither the company nor the purpose in the agent's first two turns
+    vague = call(seg("A", 0.5, 5.0, "Hi there, is that Mr Jones? This call may be recorded."),
+                 seg("C", 5.5, 7.0, "Yes, who's this?"), seg("A", 7.5, 9.0, "Have you thought about a new plan?"))
+    a = alerts_by_id(evaluate_policy(policy, vague, call=outbound))["missing_outbound_disclosure"]
+    assert (a.category, a.severity, a.rule_version) == ("privacy", "medium", policy_rule(policy, a.rule_id).version)
+    assert set(alerts_by_id(evaluate_policy(policy, vague, call=outbound))) == {"missing_outbound_disclosure"}
+    # the rule is for outbound calls only
+    assert evaluate_policy(policy, vague, call=inbound) == [] and evaluate_policy(policy, vague) == []
+    zh = call(seg("A", 0.5, 5.0, "您好，我是北风电力的小李，本次通话可能会被录音，打电话是想跟您确认一下续约的事情。"),
+              seg("C", 5.5, 7.0, "哦，好的。"), language="zh")
+    assert evaluate_policy(policy, zh, call=outbound) == []
 
 
 def test_opt_out_ignored(policy):
@@ -258,3 +286,32 @@ def test_unneeded_data_request(policy, text, queue, flagged):
     if flagged:
         ev = got["unneeded_data_request"].evidence[0]
         assert ev.role == "agent" and ev.start == 5.0 and "does not need" in ev.detail
+
+
+DELETION_POLICY = """\
+id: deletion
+version: "1"
+rules:
+  - id: deletion_not_acknowledged
+    version: "1"
+    category: privacy
+    severity: high
+    title: Data deletion / opt-out request not acknowledged
+    check: deletion_not_acknowledged
+    params: {seconds: 60}
+"""
+
+
+def test_deletion_not_acknowledged_check_still_works():
+    """The default policy uses opt_out_ignored now; the time-based check stays available to other policies."""
+    policy = parse_policy(DELETION_POLICY)
+    ask = "Please delete my data, I don't want to be a customer."
+    bad = call(seg("A", 0.5, 5.0, DISCLOSE), seg("C", 6.0, 9.0, ask), seg("A", 10.0, 12.0, "Anything else?"))
+    a = alerts_by_id(evaluate_policy(policy, bad))["deletion_not_acknowledged"]
+    assert (a.evidence[0].quote, a.evidence[0].speaker, a.evidence[0].start) == (ask, "C", 6.0)
+    good = call(seg("A", 0.5, 5.0, DISCLOSE), seg("C", 6.0, 9.0, ask),
+                seg("A", 10.0, 12.0, "Of course, we will delete your data within 30 days."))
+    assert evaluate_policy(policy, good) == []
+    zh = call(seg("A", 0.5, 5.0, "本次通话可能会被录音。"), seg("C", 6.0, 9.0, "以后不要再打给我了"),
+              seg("A", 100.0, 102.0, "好的，我们会删除您的号码"), language="zh", duration=110)
+    assert "deletion_not_acknowledged" in alerts_by_id(evaluate_policy(policy, zh))  # acknowledged too late

@@ -55,7 +55,10 @@ def test_stored_results_are_judged_like_an_analysis():
         {"question_id": "recap", "answer": "pass", "evidence": [{"detail": "recap: so"}, {"detail": "recap: so"},
                                                                   {"detail": ""}]}],
         "sentiment": {"trajectories": [{"role": "agent", "start_mean": 0.9, "end_mean": 0.9},
-                                       {"role": "customer", "start_mean": 0.0, "end_mean": -0.9}]}}
+                                       {"role": "customer", "start_mean": 0.0, "end_mean": -0.9}],
+                      # the call's own labels, as scoring.sentiment.SentimentSummary stores them
+                      "start_customer": {"label": "neutral", "score": 0.0},
+                      "final_customer": {"label": "negative", "score": -0.9}}}
     alias = next(iter(ALIASES))  # an alert id that answers a label of another name
     alerts = [{"rule_id": "legal_threat", "evidence": [{"quote": "my lawyer"}]},
               {"rule_id": alias, "evidence": [{"quote": "[NUMBER]"}]},

@@ -79,14 +79,16 @@ def test_unannounced_long_silence_is_a_hold_and_thresholds_apply():
     segs = [utt("A", 0, 2, "Hello there."), utt("C", 2.5, 4, "Hi."), utt("A", 30, 32, "Are you there?")]
     m = conversation_metrics(call(segs, duration=32))
     assert [(h.start, h.end, h.announced, h.phrase) for h in m.holds] == [(4.0, 30.0, False, None)]
-    assert m.dead_air_seconds == 0.0
+    # nobody announced it: the whole silence is dead air, however long (an announced hold is not: see EN_CALL)
+    assert m.dead_air_seconds == 26.0 and m.hold_seconds == 26.0
     m2 = conversation_metrics(call(segs, duration=32), hold_min_seconds=30.0, dead_air_min_seconds=1.0)
     assert m2.holds == () and m2.dead_air_seconds == 26.0 and m2.silences == ((4.0, 30.0),)
 
 
 def test_hold_phrase_of_the_customer_does_not_announce_a_hold():
     segs = [utt("A", 0, 2, "Hello there."), utt("C", 2.5, 4, "Please hold."), utt("A", 30, 32, "Back.")]
-    assert conversation_metrics(call(segs, duration=32)).holds[0].announced is False
+    m = conversation_metrics(call(segs, duration=32))
+    assert m.holds[0].announced is False and m.dead_air_seconds == 26.0
 
 
 def test_mandarin_call_counts_characters_per_minute_and_hold_phrase():

@@ -102,7 +102,12 @@ def test_alert_queue_sorted_and_linked(built):
     store, _, _, out = built
     html = _read(out, "alerts.html")
     rows = _rows(html, "alerts")
-    assert len(rows) == len(store.alerts()) == 5
+    # autofail: missing_recording_disclosure, media_threat, agent_dismissive, negative_ending;
+    # zh: missing_recording_disclosure, legal_threat
+    assert len(rows) == len(store.alerts()) == 6
+    assert sorted((a["call_id"], a["rule_id"]) for a in store.alerts()) == [
+        ("autofail", "agent_dismissive"), ("autofail", "media_threat"), ("autofail", "missing_recording_disclosure"),
+        ("autofail", "negative_ending"), ("zh", "legal_threat"), ("zh", "missing_recording_disclosure")]
     keys = [(SEVERITY_RANK[re.search(r'data-severity="(\w+)"', r).group(1)],
              re.search(r'data-date="([\d-]+)"', r).group(1)) for r in rows]
     assert [k[0] for k in keys] == sorted(k[0] for k in keys)

@@ -34,7 +34,9 @@ CALLS = {
     ]),
     "autofail": dict(agent="a-1001", queue="billing", started=datetime(2026, 11, 22, 14, 30), language="en", turns=[
         (A, "Hello, Northwind."),
-        (C, f"My bill is wrong again. Call me back on {PHONE} or I will go to the press about this."),
+        # the customer starts annoyed and ends upset after a dismissive agent: a "worsened" outcome
+        (C, f"Hi, I'm still waiting for an answer about my bill. Call me back on {PHONE} today or I will go to the "
+            "press about this."),
         (A, "That's not my problem, figure it out yourself."),
         (C, "This is awful, I am very upset and disappointed."),
     ]),

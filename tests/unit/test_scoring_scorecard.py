@@ -31,7 +31,7 @@ GOOD_EN = [
     utt("C", 5.5, 10.0, "I want to make a complaint, I was charged twice."),
     utt("A", 10.5, 14.0, VERIFY),
     utt("C", 14.5, 16.0, "March third, 1980."),
-    utt("A", 16.5, 20.0, "Thanks. May I put you on hold while I check?"),
+    utt("A", 16.5, 20.0, "May I put you on hold while I check?"),
     utt("C", 20.5, 21.0, "Sure."),
     # 30 s announced hold
     utt("A", 51.0, 55.0, "Thank you for holding. Your balance shows a double charge, I have refunded it."),
@@ -58,14 +58,31 @@ def test_good_call_scores_100_with_greeting_evidence():
         "dead_air": "pass", "recap": "pass", "further_help": "pass", "closing": "pass",
         "forbidden_phrases": "pass"}
     assert card.total == 100.0 and not card.auto_failed and card.critical_failures == ()
-    assert (card.form_id, card.form_version, card.call_id) == ("inbound_service_en", "1.0", "call-7")
+    assert (card.form_id, card.form_version, card.call_id) == ("inbound_service_en", "2.0", "call-7")
     greet = card.answer("greeting")
     assert (greet.rule_id, greet.rule_version, greet.points) == ("greeting", "1", 10.0)
     quote = "Thank you for calling Acme, my name is Dana. How can I help?"
-    assert [(e.quote, e.speaker, e.role, e.start, e.end) for e in greet.evidence] == [(quote, "A", "agent", 0.5, 5.0)] * 2
-    assert greet.evidence[0].detail == "phrase: thank you for calling"
-    assert greet.evidence[1].detail.endswith("matched: my name is Dana")
+    # the greeting by structure: a greeting word, an offer of help and the agent's name, all in the first turn
+    assert [(e.quote, e.speaker, e.role, e.start, e.end) for e in greet.evidence] == [
+        (quote, "A", "agent", 0.5, 5.0)] * 3
+    assert [e.detail for e in greet.evidence[:2]] == ["greeting_words: thank you for calling",
+                                                      "offer_help: how can i help"]
+    assert greet.evidence[2].detail.endswith("matched: my name is")
     assert [s.score for s in card.sections] == [100.0] * 4
+
+
+@pytest.mark.parametrize("at, text", [
+    # thanking the customer for their date of birth, then asking to hold: the thanks is not the hold's thanks
+    (16.5, "Thanks. May I put you on hold while I check?"),
+    # thanking a queued caller for waiting in the opening does not stand in for (or spoil) the thanks after the hold
+    (0.5, "Thank you for waiting, my name is Dana. How can I help?"),
+])
+def test_hold_thanks_said_before_the_hold_does_not_decide_hold_etiquette(at, text):
+    segs = [utt("A", s.start, s.end, text) if s.start == at else s for s in GOOD_EN]
+    card = score("inbound_service_en", segs)
+    # permission asked at 16.5, announced 30 s hold, "Thank you for holding" at 51.0: the etiquette was followed
+    assert card.answer("hold_etiquette").answer == "pass"
+    assert card.total == 100.0
 
 
 def test_missing_verification_fails_and_is_critical():
@@ -75,19 +92,38 @@ def test_missing_verification_fails_and_is_critical():
     v = card.answer("verification")
     assert (v.answer, v.points, v.effective_weight) == ("fail", 0.0, 15.0)
     assert [e.quote for e in v.evidence] == [GOOD_EN[6].text]  # account details given, unverified
-    assert card.critical_failures == ("verification: Agent verifies the caller's identity before discussing "
-                                      "account details",)
+    assert card.critical_failures == ("verification: Agent verifies the caller (asks for an identifier and gets an "
+                                      "answer) before giving account details",)
     assert card.total == 85.0
     assert card.sections[0].score == 40.0
+
+
+def test_verification_asked_but_not_answered_fails():
+    # the agent asks for the date of birth, but the customer never gives it before the balance is read out
+    segs = [s for s in GOOD_EN if s.start < 14.0] + [
+        utt("C", 14.5, 16.0, "Hang on, I need to find my passport."),
+        utt("A", 16.5, 20.0, "No worries. Your balance shows a double charge, I have refunded it."),
+        utt("C", 20.5, 22.0, "Great, thanks."),
+        utt("A", 22.5, 26.0, "So to confirm, the refund takes three days. Is there anything else?"),
+        utt("C", 26.5, 27.5, "No, that's all."),
+        utt("A", 28.0, 31.0, "Thank you for calling, have a nice day.")]
+    card = score("inbound_service_en", segs, duration=32.0)
+    v = card.answer("verification")
+    assert (v.answer, v.points, v.effective_weight) == ("fail", 0.0, 15.0)
+    assert card.critical_failures == ("verification: Agent verifies the caller (asks for an identifier and gets an "
+                                      "answer) before giving account details",)
+    # the same call with the date of birth given is verified
+    answered = [utt("C", 14.5, 16.0, "March third, 1980.") if s.start == 14.5 else s for s in segs]
+    assert score("inbound_service_en", answered, duration=32.0).answer("verification").answer == "pass"
 
 
 def test_auto_fail_zeroes_the_call():
     segs = GOOD_EN + [utt("A", 63.6, 63.9, "Honestly, that's not my problem.")]
     card = score("inbound_service_en", sorted(segs, key=lambda s: s.start))
     assert card.total == 0.0 and card.auto_failed
-    assert card.auto_fail_reasons == ("forbidden_phrases: Agent uses no forbidden phrases",)
+    assert card.auto_fail_reasons == ("forbidden_phrases: Agent is never dismissive, blaming or abusive",)
     (ev,) = card.answer("forbidden_phrases").evidence
-    assert (ev.quote, ev.start, ev.detail) == ("Honestly, that's not my problem.", 63.6, "phrase: that's not my problem")
+    assert (ev.quote, ev.start, ev.detail) == ("Honestly, that's not my problem.", 63.6, "dismissive: not my problem")
     assert sum(s.points for s in card.sections) == 90.0  # section scores are still reported
 
 
@@ -151,14 +187,29 @@ def test_everything_na_gives_no_total():
 
 def test_chinese_form_traditional_speech_and_forbidden_phrase_json():
     segs = [utt("A", 0.5, 5.0, "您好,敝姓陳,請問有什麼地方可以為您服務的嗎?"), utt("C", 5.5, 8.0, "我想查一下帳單"),
-            utt("A", 8.5, 12.0, "這個我不知道，你自己看"), utt("C", 12.5, 14.0, "好吧")]
+            utt("A", 8.5, 12.0, "這個不歸我管，你自己看"), utt("C", 12.5, 14.0, "好吧")]
     card = score("inbound_service_zh", segs, language="zh", duration=15.0)
     assert card.answer("greeting").answer == "pass"
-    assert card.total == 0.0 and card.auto_fail_reasons == ("forbidden_phrases: 坐席未使用服务禁语",)
+    assert card.total == 0.0 and card.auto_fail_reasons == ("forbidden_phrases: 坐席未推诿、指责或辱骂客户",)
+    (ev,) = card.answer("forbidden_phrases").evidence
+    assert (ev.quote, ev.start, ev.detail) == ("這個不歸我管，你自己看", 8.5, "dismissive: 不归我管")
     text = card.to_json()
-    assert "這個我不知道，你自己看" in text and "\\u" not in text
+    assert "這個不歸我管，你自己看" in text and "\\u" not in text
     d = json.loads(text)
     assert d["form_id"] == "inbound_service_zh" and d["answers"][0]["evidence"][0]["speaker"] == "A"
+
+
+@pytest.mark.parametrize("reply", [
+    "這個我不知道，你自己看",  # "I don't know, look it up yourself" (was a forbidden phrase in form 1.0)
+    "這不是我的問題",  # "that's not my problem" (was a forbidden phrase in form 1.0)
+    "这不是我的问题",
+])
+def test_zh_dismissive_replies_auto_fail(reply):
+    segs = [utt("A", 0.5, 5.0, "您好,敝姓陳,請問有什麼地方可以為您服務的嗎?"), utt("C", 5.5, 8.0, "我想查一下帳單"),
+            utt("A", 8.5, 12.0, reply), utt("C", 12.5, 14.0, "好吧")]
+    card = score("inbound_service_zh", segs, language="zh", duration=15.0)
+    assert card.answer("forbidden_phrases").answer == "fail"
+    assert card.total == 0.0 and card.auto_fail_reasons == ("forbidden_phrases: 坐席未推诿、指责或辱骂客户",)
 
 
 def test_simplified_greeting_passes_zh_form():
