@@ -89,16 +89,16 @@ def to_call(c: LabelledCall) -> Call:
                 language=c.language)
 
 
-def build_analysis_parts():
+def build_analysis_parts(forms_dir: Path | None = None, policy_file: Path | None = None):
+    """As flows builds them: the shipped (or given) forms and policy, e5 similarity and E5Sentiment."""
     from compliance.alerts import default_policy_path, load_policy
     from scoring.review import Reviewer
+    from scoring.sentiment_embedding import E5Sentiment
     from scoring.similarity import E5SimilarityModel
 
-    from scoring.sentiment_embedding import E5Sentiment
-
     similarity = E5SimilarityModel()
-    reviewer = Reviewer(similarity=similarity, sentiment=E5Sentiment(similarity))  # as flows._reviewer builds it
-    return reviewer, load_policy(default_policy_path())
+    reviewer = Reviewer(forms_dir, similarity=similarity, sentiment=E5Sentiment(similarity))
+    return reviewer, load_policy(policy_file or default_policy_path())
 
 
 def mood(summary, which: str) -> str | None:
@@ -231,12 +231,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default=None, help="call id prefix")
     ap.add_argument("--show", action="store_true", help="list every disagreement")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--forms", type=Path, default=None, help="forms folder (default: the shipped forms)")
+    ap.add_argument("--policy", type=Path, default=None, help="policy file (default: the shipped policy)")
     args = ap.parse_args(argv)
 
     from pipeline.analysis import analyse_call
 
     calls = select_calls(load_calls(), args.split, args.lang, args.only)
-    reviewer, policy = build_analysis_parts()
+    reviewer, policy = build_analysis_parts(args.forms, args.policy)
 
     def analyse(c: LabelledCall):
         return analyse_call(to_call(c), to_transcript(c), reviewer=reviewer, policy=policy)
