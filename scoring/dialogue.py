@@ -161,29 +161,38 @@ class Unanswered(FollowedBy):
 @register
 @dataclass(frozen=True)
 class Terms(Rule):
-    """A named word list from the vocabulary, matched like `phrases` (evidence names the list and term)."""
+    """A named word list from the vocabulary, matched like `phrases` (evidence names the list and term).
+    `except: OTHER` skips utterances that also hold a term of the list OTHER ("I'm being stupid" is not
+    abuse: `{terms: abusive, except: self_deprecation}`)."""
     op: ClassVar[str] = "terms"
-    example: ClassVar[str] = "{terms: media}"
+    params: ClassVar[tuple[str, ...]] = ("except",)
+    example: ClassVar[str] = "{terms: abusive, except: self_deprecation}"
     id: str
     name: str
     matcher: Phrases
+    exception: str | None = None
+    excluded: Phrases | None = None
 
     @classmethod
     def parse(cls, spec, rule_id, path, build):
-        name = spec["terms"]
-        try:
-            words = vocabulary().terms(str(name))
-        except VocabularyError as e:
-            raise cls.fail(str(e), path + ("terms",)) from None
-        return cls(rule_id, name, Phrases.parse({"phrases": list(words)}, rule_id, path, build))
+        def words(key):
+            try:
+                return Phrases.parse({"phrases": list(vocabulary().terms(str(spec[key])))}, rule_id, path, build)
+            except VocabularyError as e:
+                raise cls.fail(str(e), path + (key,)) from None
+        excluded = words("except") if "except" in spec else None
+        return cls(rule_id, spec["terms"], words("terms"), spec.get("except"), excluded)
 
     def evaluate(self, ctx):
         r = self.matcher.evaluate(ctx)
-        return RuleResult(r.matched, tuple(_evidence_with(e, self.id, f"{self.name}: {e.detail.removeprefix('phrase: ')}")
-                                           for e in r.evidence))
+        skip = {(e.start, e.quote) for e in self.excluded.evaluate(ctx).evidence} if self.excluded else set()
+        ev = tuple(_evidence_with(e, self.id, f"{self.name}: {e.detail.removeprefix('phrase: ')}")
+                   for e in r.evidence if (e.start, e.quote) not in skip)
+        return RuleResult(bool(ev), ev)
 
     def describe(self):
-        return f"a term from the word list '{self.name}' (e.g. {_examples(self.matcher.phrases, 2)})"
+        but = f", unless the same sentence holds a term from '{self.exception}'" if self.exception else ""
+        return f"a term from the word list '{self.name}' (e.g. {_examples(self.matcher.phrases, 2)}){but}"
 
 
 def _evidence_with(e: Evidence, rule_id: str, detail: str) -> Evidence:

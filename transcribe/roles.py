@@ -5,6 +5,14 @@ wins: the telephony metadata's agent channel, then (when a channel's text was dr
 speakers say, then who opens with agent phrases, then who speaks first. On a transfer (more than two
 speakers) an extra speaker who uses agent phrases is an agent too.
 
+Agent phrases are strong ("how can I help", "thank you for calling", "请问有什么可以帮您": customers rarely say
+them) or weak ("my name is", "您好": customers say them too, typically in reply: "Hi, my name is Bob, I'm
+calling about my bill", "您好，我想问一下我的账单"). A strong phrase decides wherever it falls in the opening;
+a weak one counts only for whoever spoke first, and what both parties say over the call (`content_scores`)
+breaks a tie between a weak greeting and who spoke first (see `GreetingRule`). A strong phrase inside a
+customer phrase ("I'm calling about your letter": "calling about your" inside "i'm calling about") is
+only a weak one.
+
 A channel whose text `transcribe.hallucination` dropped (W005: no real speech, loops, prompt echoes) has
 no speaker here, so "who speaks first" or "who greets first" would compare the other party with nobody;
 `ContentRule` decides the remaining speakers from their own words instead, and `FirstSpeakerRule` abstains.
@@ -12,11 +20,13 @@ Each SpeakerInfo's `rule` names the rule that decided it.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any, Protocol, Sequence
 
 from core.chinese import CJK, to_script
-from core.metrics import match_phrase, speaker_of, speech_units
+from core.metrics import speaker_of, speech_units
 from core.models import Call, Role, SpeakerInfo, Transcript
 from transcribe.hallucination import dropped_channels
 
@@ -44,6 +54,9 @@ CUSTOMER_PHRASES = (
     "speak to a manager", "i need help",
     "我想", "我要", "我的", "帮我", "给我", "能不能", "我忘了", "登录不了", "为什么", "怎么回事", "找你们经理",
 )
+# Customer words around a strong agent phrase that make it the customer's ("who did you say you're calling
+# from?"): the phrase inside counts as weak (`find_phrases`), the words around it for neither side.
+CUSTOMER_FRAMES = ("you're calling from", "you are calling from", "you calling from")
 _CHANNEL_NAMES = {"0": 0, "1": 1, "left": 0, "right": 1, "l": 0, "r": 1}
 
 
@@ -54,14 +67,30 @@ class RoleRule(Protocol):
         """Roles for the transcript's speakers, or None when this rule cannot tell."""
 
 
-def speaker_order(transcript: Transcript) -> list[str]:
-    """Speakers by the start of their first speech."""
+def first_starts(transcript: Transcript) -> dict[str, float]:
+    """The start of each speaker's first speech."""
     first: dict[str, float] = {}
     for seg in transcript.segments:
         for w, (start, _) in speech_units(seg):
             spk = speaker_of(w, seg)
             if spk is not None and start < first.get(spk, float("inf")):
                 first[spk] = start
+    return first
+
+
+def _first_turn_end(transcript: Transcript, speaker: str) -> float:
+    """The end of `speaker`'s speech in the segment where it first speaks."""
+    best: tuple[float, float] | None = None  # (start, end)
+    for seg in transcript.segments:
+        mine = [iv for w, iv in speech_units(seg) if speaker_of(w, seg) == speaker]
+        if mine and (best is None or mine[0][0] < best[0]):
+            best = (min(a for a, _ in mine), max(b for _, b in mine))
+    return best[1] if best else float("-inf")
+
+
+def speaker_order(transcript: Transcript) -> list[str]:
+    """Speakers by the start of their first speech."""
+    first = first_starts(transcript)
     return sorted(first, key=lambda s: (first[s], s))
 
 
@@ -86,11 +115,85 @@ def _utterances(transcript: Transcript) -> list[tuple[float, str, str]]:
     return sorted(out, key=lambda u: u[0])
 
 
+def _simplified(text: str) -> str:
+    return to_script(text, "zh-Hans") if CJK.search(text) else text
+
+
+@lru_cache(maxsize=4096)
+def _phrase_needle(phrase: str) -> tuple[bool, tuple[str, ...]]:
+    """(Chinese?, tokens) of a phrase, in Simplified script."""
+    tokens = tuple(re.findall(r"\w+", _simplified(phrase).lower()))
+    return bool(CJK.search(phrase)), tokens
+
+
+def _occurrences(tokens: list[str], at: dict[str, list[int]], compact: str, phrase: str) -> list[tuple[str, int, int]]:
+    """Where `phrase` occurs, as `core.metrics.match_phrase` finds it: a Latin phrase as a run of whole
+    tokens ("w", first token, end; `at`: where each token is), a Chinese one anywhere in the text without
+    spaces and punctuation ("c", first character, end)."""
+    chinese, pt = _phrase_needle(phrase)
+    if not pt:
+        return []
+    if chinese:
+        needle = "".join(pt)
+        out: list[tuple[str, int, int]] = []
+        i = compact.find(needle)
+        while i >= 0:
+            out.append(("c", i, i + len(needle)))
+            i = compact.find(needle, i + 1)
+        return out
+    n = len(pt)
+    return [("w", i, i + n) for i in at.get(pt[0], ()) if tuple(tokens[i:i + n]) == pt]
+
+
+def _overlap(a: tuple[str, int, int], b: tuple[str, int, int]) -> bool:
+    return a[0] == b[0] and a[1] < b[2] and b[1] < a[2]
+
+
+@dataclass(frozen=True)
+class Phrases:
+    """The distinct phrases found in one text. `framed`: strong agent phrases found only inside a customer
+    phrase ("i'm calling about" around "calling about your") or a `CUSTOMER_FRAMES` phrase ("you're calling
+    from"), which count as weak; the customer phrases around them are not counted either (an outbound
+    agent says "I'm calling about your account" too)."""
+    strong: frozenset[str]
+    framed: frozenset[str]
+    weak: frozenset[str]
+    agent: frozenset[str]
+    customer: frozenset[str]
+
+
+def find_phrases(text: str, strong: Sequence[str] = STRONG_AGENT_PHRASES,
+                 weak: Sequence[str] = WEAK_AGENT_PHRASES) -> Phrases:
+    """Agent (strong, weak, other) and customer phrases in `text`, compared in Simplified script."""
+    tokens = re.findall(r"\w+", _simplified(text).lower())
+    compact = "".join(tokens)
+    at: dict[str, list[int]] = {}
+    for i, tok in enumerate(tokens):
+        at.setdefault(tok, []).append(i)
+
+    def occ(phrases: Sequence[str]) -> dict[str, list[tuple[str, int, int]]]:
+        found: dict[str, list[tuple[str, int, int]]] = {}
+        needles: set[tuple[bool, tuple[str, ...]]] = set()  # a phrase listed in both scripts is one phrase
+        for p in phrases:
+            if _phrase_needle(p) not in needles and (o := _occurrences(tokens, at, compact, p)):
+                needles.add(_phrase_needle(p))
+                found[p] = o
+        return found
+
+    strong_at, customer_at = occ(strong), occ(CUSTOMER_PHRASES)
+    customer_spans = [o for os in (*customer_at.values(), *occ(CUSTOMER_FRAMES).values()) for o in os]
+    strong_spans = [o for os in strong_at.values() for o in os]
+    framed = {p for p, os in strong_at.items() if all(any(_overlap(o, c) for c in customer_spans) for o in os)}
+    cancelled = {p for p, os in customer_at.items() if all(any(_overlap(o, s) for s in strong_spans) for o in os)}
+    return Phrases(frozenset(set(strong_at) - framed), frozenset(framed), frozenset(occ(weak)),
+                   frozenset(occ(AGENT_CONTENT_PHRASES)), frozenset(set(customer_at) - cancelled))
+
+
 def _says_agent_phrase(utterances: list[tuple[float, str, str]], speaker: str, window: float) -> bool:
     """Whether `speaker` uses an agent phrase within `window` seconds of starting to speak."""
     mine = [(t, text) for t, spk, text in utterances if spk == speaker]
-    return bool(mine) and any(t < mine[0][0] + window and match_phrase(text, STRONG_AGENT_PHRASES + WEAK_AGENT_PHRASES)
-               for t, text in mine)
+    return bool(mine) and any(t < mine[0][0] + window and
+                              ((ph := find_phrases(text)).strong or ph.framed or ph.weak) for t, text in mine)
 
 
 def complete_roles(transcript: Transcript, agent: str, confidence: float, rule: str,
@@ -150,18 +253,13 @@ class ChannelMetadataRule:
         return tuple(infos)
 
 
-def _simplified(text: str) -> str:
-    return to_script(text, "zh-Hans") if CJK.search(text) else text
-
-
-def content_scores(text: str) -> tuple[int, int, bool]:
+def content_scores(text: str, weak: bool = True) -> tuple[int, int, bool]:
     """(agent score, customer score, has a strong agent phrase) of everything one speaker said: distinct
-    phrases found, a strong agent phrase counting twice."""
-    text = _simplified(text)
-    strong = sum(1 for p in STRONG_AGENT_PHRASES if match_phrase(text, (p,)))
-    agent = 2 * strong + sum(1 for p in WEAK_AGENT_PHRASES + AGENT_CONTENT_PHRASES if match_phrase(text, (p,)))
-    customer = sum(1 for p in CUSTOMER_PHRASES if match_phrase(text, (p,)))
-    return agent, customer, strong > 0
+    phrases found, a strong agent phrase counting twice; weak agent phrases count once unless `weak` is
+    false; a strong phrase inside a customer phrase ("I'm calling about your ...") counts for neither side."""
+    ph = find_phrases(text)
+    agent = 2 * len(ph.strong) + (len(ph.weak) if weak else 0) + len(ph.agent)
+    return agent, len(ph.customer), bool(ph.strong)
 
 
 @dataclass(frozen=True)
@@ -198,26 +296,70 @@ class ContentRule:
 
 @dataclass(frozen=True)
 class GreetingRule:
-    """The first speaker to open with an agent phrase within `window_seconds` of the first speech is
-    the agent: 0.9 for a strong phrase ("how can I help", "请问有什么可以帮您"), 0.8 for a weak one
-    ("my name is", "您好"). A strong phrase anywhere in the window beats an earlier weak one."""
+    """Agent phrases in the opening (`window_seconds` from the first speech) name the agent.
+
+    1. The first speaker of a strong phrase ("how can I help", "thank you for calling", "请问有什么可以帮您")
+       anywhere in the window: 0.9.
+    2. Else a weak phrase ("my name is", "您好", or a strong phrase inside a customer phrase: "I'm calling
+       about your letter") counts only when its speaker spoke first, or started within
+       `first_speaker_seconds` of the first speech while the first speaker was still speaking: 0.8.
+       Said in reply it is what customers say ("Order number." / "Er, hi, my name is Sam, ..."; 喂？/
+       您好，我想问一下我的账单), so it does not outrank who spoke first: the rule cannot tell (None, and
+       the next rule, who speaks first, decides) unless step 3 says otherwise.
+    3. What both say over the whole call (`content_scores`, leaving out the weak phrases themselves) can
+       overturn the choice of step 2 (the weak greeter who opened, or the first speaker when the greeter
+       only replied) for the other party (the first other speaker, or the replying greeter): 0.7 when the
+       one chosen talks like a customer (customer phrases outnumber agent phrases) and the other like an
+       agent. An outbound call the customer answers ("Hello?" / "Hi, my name is Ann from the bank, I need
+       to confirm your address" / "I want to ... my card"), or a customer who speaks first because the
+       agent's opening was lost ("Hi, my name is Bob, I'm calling about my bill" / "Let me check your
+       account")."""
     name: str = "greeting"
     window_seconds: float = 30.0
     strong: tuple[str, ...] = STRONG_AGENT_PHRASES
     weak: tuple[str, ...] = WEAK_AGENT_PHRASES
     strong_confidence: float = 0.9
     weak_confidence: float = 0.8
+    content_confidence: float = 0.7
+    first_speaker_seconds: float = 1.0
 
     def assign(self, transcript: Transcript, call: Call | None) -> tuple[SpeakerInfo, ...] | None:
         utterances = _utterances(transcript)
         if not utterances:
             return None
         until = utterances[0][0] + self.window_seconds
-        for phrases, confidence in ((self.strong, self.strong_confidence), (self.weak, self.weak_confidence)):
-            for start, spk, text in utterances:
-                if start < until and match_phrase(text, phrases):
-                    return complete_roles(transcript, spk, confidence, self.name, self.window_seconds)
-        return None
+        found = [(spk, find_phrases(text, self.strong, self.weak))
+                 for start, spk, text in utterances if start < until]
+        for spk, ph in found:
+            if ph.strong:
+                return complete_roles(transcript, spk, self.strong_confidence, self.name, self.window_seconds)
+        greeters = list(dict.fromkeys(spk for spk, ph in found if ph.weak or ph.framed))  # in time order
+        if not greeters:
+            return None
+        starts = first_starts(transcript)
+        order = sorted(starts, key=lambda s: (starts[s], s))
+        # who spoke first, or started within a second of it while the first was still speaking (not in reply)
+        first_end = min(_first_turn_end(transcript, order[0]), starts[order[0]] + self.first_speaker_seconds)
+        opener = next((g for g in greeters if g == order[0] or starts.get(g, float("inf")) < first_end), None)
+        # the weak greeter who opened the call, against the first other speaker; or the first speaker,
+        # against a greeter who only spoke in reply
+        if opener is not None:
+            chosen, other = opener, next((s for s in order if s != opener), None)
+        else:
+            chosen, other = order[0], greeters[0]
+        if other is not None and self._talks_like(utterances, chosen) == "customer" and \
+                self._talks_like(utterances, other) == "agent":
+            return complete_roles(transcript, other, self.content_confidence, self.name, self.window_seconds)
+        if opener is None:
+            return None
+        return complete_roles(transcript, opener, self.weak_confidence, self.name, self.window_seconds)
+
+    @staticmethod
+    def _talks_like(utterances: list[tuple[float, str, str]], speaker: str) -> Role:
+        """What a speaker's words over the whole call sound like, weak agent phrases left out."""
+        said = " ".join(text for _, spk, text in utterances if spk == speaker)
+        agent, customer, _ = content_scores(said, weak=False)
+        return "agent" if agent > customer else "customer" if customer > agent else "unknown"
 
 
 @dataclass(frozen=True)
