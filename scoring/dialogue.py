@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from scoring.rules import EvalContext, Evidence, Phrases, Rule, RuleResult, _Filter, _children, _examples, _number, register
+from scoring.rules import All, EvalContext, Evidence, Phrases, Rule, RuleResult, _Filter, _children, _examples, _number, register
 from scoring.vocab import VocabularyError, vocabulary
 
 
@@ -67,15 +67,10 @@ def _key(e: Evidence) -> tuple:
 
 @register
 @dataclass(frozen=True)
-class Together(Rule):
+class Together(All):
+    """`together: [A, B]`: parsed like `all`, but every child must match the same utterance."""
     op: ClassVar[str] = "together"
     example: ClassVar[str] = '{together: [{terms: media}, {terms: threat_intent}]}'
-    id: str
-    children: tuple[Rule, ...]
-
-    @classmethod
-    def parse(cls, spec, rule_id, path, build):
-        return cls(rule_id, _children(cls, spec[cls.op], None, rule_id, path + (cls.op,), build))
 
     def evaluate(self, ctx):
         results = [c.evaluate(ctx) for c in self.children]
