@@ -76,6 +76,14 @@ class StorageError(CallQAError):
     transient = True
 
 
+class DiskFullError(CallQAError):
+    """The worker's disk (temporary folder or local results) is full: transient, the call is retried and
+    nothing half-written is left behind."""
+
+    code = "E202"
+    transient = True
+
+
 class ModelError(CallQAError):
     """Model weights missing, corrupt or incompatible."""
 

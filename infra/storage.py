@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import errno
 import os
 import re
 import shutil
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from core.errors import StorageError, UnsafeKeyError
+from core.errors import DiskFullError, StorageError, UnsafeKeyError
 from core.keys import RESULT_PREFIXES, SIDECAR_SUFFIX, input_kind, input_stem, input_suffix, sidecar_key  # noqa: F401
 
 VERSION_SEP = "+"  # call version = recording etag + sidecar etag (neither S3 nor local etags contain it)
@@ -252,7 +253,14 @@ class LocalFolderSource:
         path = self._inside(key)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".partial")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # results: the service user only
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        tmp.replace(path)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # results: the service user only
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            tmp.replace(path)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)  # never leave a half-written result behind
+            if e.errno == errno.ENOSPC:
+                raise DiskFullError(f"no space left to write results under {self.root} ({key.split('/')[0]}/...); "
+                                    "free space and run again (the call is retried)") from None
+            raise

@@ -12,6 +12,7 @@ none). A malformed file is quarantined (E108) like corrupt audio.
 """
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import tempfile
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Literal
 
 from infra.audio import AudioLimits, inspect_recording
 from pipeline.conversation import ConversationOptions, Diarizer, transcribe_conversation
-from core.errors import (BadAudioError, CallQAError, MetadataError, RecordingTooLargeError, UnexpectedError,
+from core.errors import (BadAudioError, CallQAError, DiskFullError, MetadataError, RecordingTooLargeError, UnexpectedError,
                          UnsafeKeyError)
 from pipeline.exports import to_rttm, to_srt, to_webvtt
 from pipeline.metadata import CallMetadata, build_call, parse_sidecar
@@ -143,17 +144,28 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
         store.mark_failed(call.id, ref.etag, code=e.code, message=e.message, quarantined=False)
         log.error("call %s failed (will retry): %s", call.id, e)
         raise
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            return _unexpected(store, call, ref, e)
+        err = DiskFullError("no space left on the worker's disk while processing the call; free space and run "
+                            "again (the call is retried)")
+        store.mark_failed(call.id, ref.etag, code=err.code, message=err.message, quarantined=False)
+        log.error("call %s failed: %s", call.id, err)
+        raise err from None
     except Exception as e:
-        # Unexpected: record without the exception text (it may quote content), keep it retryable.
-        store.mark_failed(call.id, ref.etag, code=UnexpectedError.code,
-                          message=f"unexpected {type(e).__name__}",
-                          quarantined=False)
-        log.error("call %s failed unexpectedly: %s (will retry)", call.id, type(e).__name__)
-        raise
+        return _unexpected(store, call, ref, e)
     log.info("call %s done: %.1f s %s, language %s", call.id, transcript.duration,
              ref.kind if ref.is_text else "audio", transcript.language)
     return Outcome(call.id, "done", audio_seconds=audio_seconds, wall_seconds=time.monotonic() - started,
                    language=transcript.language, transcript_key=key)
+
+
+def _unexpected(store, call: Call, ref: RecordingRef, e: Exception):
+    """Unexpected: recorded without the exception text (it may quote content), kept retryable; re-raised."""
+    store.mark_failed(call.id, ref.etag, code=UnexpectedError.code, message=f"unexpected {type(e).__name__}",
+                      quarantined=False)
+    log.error("call %s failed unexpectedly: %s (will retry)", call.id, type(e).__name__)
+    raise e
 
 
 def _import_text(ref: RecordingRef, call: Call, source: RecordingSource, tmp: Path,

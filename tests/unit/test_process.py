@@ -138,3 +138,28 @@ def test_model_problem_fails_the_call_for_retry_instead_of_quarantining_it(folde
         process_recording(ref, src, store, _BrokenModel())
     assert store.get("good").state == "failed" and src.read("quarantine/good.json") is None
     assert process_recording(ref, src, store, FakeTranscriber()).status == "done"
+
+
+def test_full_disk_during_a_call_is_e202_and_retried(folder, monkeypatch):
+    """The worker's disk fills while a recording is copied to its temporary folder: the call is recorded as
+    E202 (transient, not quarantined) and is processed on the next run once there is space."""
+    import errno
+
+    from core.errors import DiskFullError
+
+    src = LocalFolderSource(folder / "src", "recordings/")
+    store = ResultsStore(f"sqlite:///{folder}/r.db")
+    good = next(r for r in discover(src, store) if r.key.endswith("good.wav"))
+    real_download = LocalFolderSource.download
+
+    def full(self, ref, dest):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(LocalFolderSource, "download", full)
+    with pytest.raises(DiskFullError):
+        process_recording(good, src, store, FakeTranscriber())
+    rec = store.get("good")
+    assert (rec.state, rec.error_code) == ("failed", "E202")
+    monkeypatch.setattr(LocalFolderSource, "download", real_download)
+    again = next(r for r in discover(src, store) if r.key.endswith("good.wav"))
+    assert process_recording(again, src, store, FakeTranscriber()).status == "done"

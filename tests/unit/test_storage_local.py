@@ -34,3 +34,36 @@ def test_local_folder_source_lists_writes_and_reads(tmp_path):
 def test_missing_local_folder_is_a_storage_error(tmp_path):
     with pytest.raises(StorageError, match="E201"):
         LocalFolderSource(tmp_path / "nope").list_recordings()
+
+
+def test_full_disk_is_a_coded_error_and_leaves_no_partial_file(tmp_path, monkeypatch):
+    """ENOSPC while writing a result: E202 (retried), no `.partial` left, the old result untouched. The
+    syscall is made to fail here; a real full filesystem is not available to unprivileged test runs."""
+    import errno
+    import os
+
+    from core.errors import DiskFullError
+
+    src = LocalFolderSource(tmp_path, "in/")
+    src.write("scorecards/c1.json", b"old")
+    real_fdopen = os.fdopen
+
+    class Full:
+        def __init__(self, f):
+            self.f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: Full(real_fdopen(fd, mode)))
+    with pytest.raises(DiskFullError) as err:
+        src.write("scorecards/c1.json", b"new")
+    assert err.value.code == "E202" and err.value.transient and "scorecards/" in str(err.value)
+    assert not list(tmp_path.rglob("*.partial"))
+    assert (tmp_path / "scorecards" / "c1.json").read_bytes() == b"old"
