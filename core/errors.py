@@ -84,6 +84,14 @@ class DiskFullError(CallQAError):
     transient = True
 
 
+class ResultsDatabaseError(CallQAError):
+    """The results database refused the work: read-only, locked for too long, or full. Transient: retried
+    by the next run once it is fixed; the message never carries SQL parameters (they may hold call data)."""
+
+    code = "E203"
+    transient = True
+
+
 class ModelError(CallQAError):
     """Model weights missing, corrupt or incompatible."""
 

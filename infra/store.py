@@ -18,7 +18,7 @@ from sqlalchemy import (Boolean, DateTime, Float, ForeignKey, Integer, String, T
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from core.errors import UnknownRecordError
+from core.errors import ResultsDatabaseError, UnknownRecordError
 from core.models import Call
 
 State = Literal["processing", "done", "failed", "quarantined"]
@@ -189,11 +189,31 @@ def _record(r: CallRow) -> CallRecord:
                       warnings=tuple(json.loads(r.warnings or "[]")), agent=r.agent, queue=r.queue)
 
 
+_DB_PROBLEMS = (  # (text in the driver's message, what to tell the operator)
+    ("readonly database", "the results database is read-only (file or folder permissions, or a read-only "
+                          "mount/replica); make it writable for the service user"),
+    ("read-only transaction", "the results database is a read-only server or replica; point --db at the primary"),
+    ("database is locked", "the results database stayed locked by another writer; run again"),
+    ("database or disk is full", "the results database's disk is full; free space and run again"),
+    ("no space left", "the results database's disk is full; free space and run again"),
+)
+
+
+def _coded_database_error(ctx) -> None:
+    """SQLAlchemy `handle_error` hook: a known database condition becomes E203 with a fix, instead of a raw
+    traceback whose text quotes the statement and its parameters."""
+    text = str(ctx.original_exception).lower()
+    for needle, advice in _DB_PROBLEMS:
+        if needle in text:
+            raise ResultsDatabaseError(advice) from None
+
+
 class ResultsStore:
     def __init__(self, url: str = "sqlite:///callqa.db", *, lease: timedelta = LEASE):
         self.lease = lease
         kwargs = {"connect_args": {"check_same_thread": False, "timeout": 30}} if url.startswith("sqlite") else {}
         self.engine = create_engine(url, **kwargs)
+        event.listen(self.engine, "handle_error", _coded_database_error)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", lambda c, _: c.execute("PRAGMA journal_mode=WAL"))
         Base.metadata.create_all(self.engine)

@@ -1,5 +1,7 @@
 import threading
 
+import pytest
+
 from core.models import Call
 from infra.store import ResultsStore
 
@@ -47,3 +49,19 @@ def test_concurrent_claims_give_the_call_to_exactly_one_worker(tmp_path):
     for t in threads:
         t.join()
     assert sum(wins) == 1
+
+
+def test_read_only_database_is_a_coded_error_without_sql(tmp_path):
+    """A results DB that refuses writes gives E203 with a fix, never a raw traceback quoting SQL parameters.
+    Opened read-only through SQLite's own `mode=ro` (file permissions do not stop root)."""
+    from core.errors import ResultsDatabaseError
+
+    db = tmp_path / "r.db"
+    secret = Call(id="call-with-secret-4111111111111111", object_key="recordings/x.wav", etag="e1")
+    assert ResultsStore(f"sqlite:///{db}").claim(secret)
+    ro = ResultsStore(f"sqlite:///file:{db}?mode=ro&uri=true")
+    assert ro.get("call-with-secret-4111111111111111") is not None  # reading still works
+    with pytest.raises(ResultsDatabaseError) as err:
+        ro.claim(Call(id="another-call", object_key="recordings/y.wav", etag="e2"))
+    assert err.value.code == "E203" and "read-only" in str(err.value)
+    assert "4111" not in str(err.value) and "INSERT" not in str(err.value) and "another-call" not in str(err.value)
