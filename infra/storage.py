@@ -64,13 +64,19 @@ def unsafe_key(key: str) -> bool:
     return bool(_UNSAFE_KEY.search(key))
 
 
-def _pair_recordings(entries: list[tuple[str, str, int]], prefix: str) -> list[RecordingRef]:
+def opaque_call_id(key: str) -> str:
+    """A call id that says nothing about the file name (for sites whose names carry personal data): a hash
+    of the whole key, stable across runs, distinct for `dup.wav` and `dup.flac`."""
+    return "c-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
+
+
+def _pair_recordings(entries: list[tuple[str, str, int]], prefix: str, opaque: bool = False) -> list[RecordingRef]:
     """Calls among (key, etag, size) listings: recordings, transcripts and chat logs (by name:
     `core.keys.input_kind`); a `<stem>.json` next to one is its sidecar, never a call of its own, and the
     pipeline's results (under `RESULT_PREFIXES`) are skipped. Two inputs with one stem (`dup.wav`,
     `dup.flac`, `dup.transcript.json`) get distinct ids (`dup~wav`, `dup~flac`, `dup~transcript-json`)
     instead of overwriting each other's results; a key that would escape its prefix gets an opaque id and
-    `unsafe`."""
+    `unsafe`. `opaque`: every call id is `opaque_call_id(key)`, so no file name reaches ids, logs or task names."""
     keys = {k for k, _, _ in entries}
     etags = {k: e for k, e, _ in entries}
     recordings = [(k, e, s) for k, e, s in sorted(entries)
@@ -88,6 +94,8 @@ def _pair_recordings(entries: list[tuple[str, str, int]], prefix: str) -> list[R
         call_id = call_id_for(key, prefix)
         if stems[call_id] > 1:
             call_id += "~" + _stem_tag(key)
+        if opaque:
+            call_id = opaque_call_id(key)
         has_sidecar = sidecar is not None and sidecar in keys
         # the call's version covers its metadata too: a sidecar that arrives, changes or is fixed later
         # makes a new version (pipeline.process re-analyses it without transcribing again)
@@ -114,12 +122,13 @@ class RecordingSource(Protocol):
 class S3Source:
     """Recordings in a bucket, read and written with the `minio` client (works with any S3 API)."""
 
-    def __init__(self, client, bucket: str, prefix: str = "recordings/"):
-        self.client, self.bucket, self.prefix = client, bucket, prefix
+    def __init__(self, client, bucket: str, prefix: str = "recordings/", *, opaque_ids: bool = False):
+        self.client, self.bucket, self.prefix, self.opaque_ids = client, bucket, prefix, opaque_ids
 
     @classmethod
     def connect(cls, endpoint: str, access_key: str, secret_key: str, bucket: str, *,
-                prefix: str = "recordings/", secure: bool = False, region: str | None = None) -> "S3Source":
+                prefix: str = "recordings/", secure: bool = False, region: str | None = None,
+                opaque_ids: bool = False) -> "S3Source":
         import urllib3
         from minio import Minio
 
@@ -130,7 +139,7 @@ class S3Source:
             retries=urllib3.Retry(total=2, backoff_factor=0.3, status_forcelist=(500, 502, 503, 504)))
         client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure,
                        region=region, http_client=http)
-        return cls(client, bucket, prefix)
+        return cls(client, bucket, prefix, opaque_ids=opaque_ids)
 
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
@@ -162,7 +171,7 @@ class S3Source:
             return [(o.object_name, (o.etag or "").strip('"'), o.size or 0)
                     for o in self.client.list_objects(self.bucket, prefix=self.prefix, recursive=True)]
 
-        return _pair_recordings(self._guard("listing recordings", _list), self.prefix)
+        return _pair_recordings(self._guard("listing recordings", _list), self.prefix, self.opaque_ids)
 
     def ref_for(self, key: str) -> RecordingRef:
         def _stat():
@@ -178,7 +187,7 @@ class S3Source:
             raise StorageError(f"no recording at key {key!r} in bucket {self.bucket}") from None
         # the siblings' etags too: the call's version covers its sidecar's, as in list_recordings
         entries = [n for n in names if n[0] != key] + [(key, (st.etag or "").strip('"'), st.size or 0)]
-        return next(r for r in _pair_recordings(entries, self.prefix) if r.key == key)
+        return next(r for r in _pair_recordings(entries, self.prefix, self.opaque_ids) if r.key == key)
 
     def download(self, ref: RecordingRef, dest_dir: Path) -> Path:
         dest = dest_dir / ("recording" + PurePosixPath(ref.key).suffix)
@@ -207,8 +216,8 @@ class S3Source:
 class LocalFolderSource:
     """Recordings in a folder; results are written under the same root, like the S3 layout."""
 
-    def __init__(self, root: Path, prefix: str = ""):
-        self.root, self.prefix = Path(root), prefix
+    def __init__(self, root: Path, prefix: str = "", *, opaque_ids: bool = False):
+        self.root, self.prefix, self.opaque_ids = Path(root), prefix, opaque_ids
 
     def describe(self) -> str:
         return f"file://{self.root}/{self.prefix}"
@@ -223,7 +232,7 @@ class LocalFolderSource:
                 st = f.stat()
                 entries.append((f.relative_to(self.root).as_posix(), f"{st.st_size}-{st.st_mtime_ns}",
                                 st.st_size))
-        return _pair_recordings(entries, self.prefix)
+        return _pair_recordings(entries, self.prefix, self.opaque_ids)
 
     def ref_for(self, key: str) -> RecordingRef:
         found = [r for r in self.list_recordings() if r.key == key]

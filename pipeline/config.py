@@ -68,6 +68,7 @@ class PipelineConfig(BaseModel):
     reports: bool = True  # rebuild the reports (reports/ in the object store) after each batch
     reports_dir: Path | None = None  # also write them to this local folder; None = object store only
     lease_minutes: float = Field(10.0, gt=0)  # a killed worker's call is picked up after this (heartbeat: 1/3)
+    opaque_call_ids: bool = False  # call ids hash the object key: file names never reach ids, logs, task names
     beam_size: int = Field(5, ge=1, le=10)
     chunk_seconds: float = Field(300.0, ge=30)
     concurrency: int = Field(2, ge=1, le=64)
@@ -97,8 +98,9 @@ class PipelineConfig(BaseModel):
         if self.s3 is not None:
             s = self.s3
             return S3Source.connect(s.endpoint, s.access_key, s.secret_key.get_secret_value(), s.bucket,
-                                    prefix=s.prefix, secure=s.secure, region=s.region)
-        return LocalFolderSource(self.local_root, self.local_prefix)
+                                    prefix=s.prefix, secure=s.secure, region=s.region,
+                                    opaque_ids=self.opaque_call_ids)
+        return LocalFolderSource(self.local_root, self.local_prefix, opaque_ids=self.opaque_call_ids)
 
     @field_serializer("database_url", when_used="json")
     def _hide_db_password(self, url: str) -> str:
@@ -137,7 +139,8 @@ class PipelineConfig(BaseModel):
                            ("CALLQA_LANGUAGE", "language"), ("CALLQA_CONCURRENCY", "concurrency"),
                            ("CALLQA_DIARIZATION", "diarization"),
                            ("CALLQA_DIARIZATION_PIPELINE", "diarization_pipeline"),
-                           ("CALLQA_REPORTS_DIR", "reports_dir"), ("CALLQA_LEASE_MINUTES", "lease_minutes")):
+                           ("CALLQA_REPORTS_DIR", "reports_dir"), ("CALLQA_LEASE_MINUTES", "lease_minutes"),
+                           ("CALLQA_OPAQUE_CALL_IDS", "opaque_call_ids")):
             if env.get(key):
                 values[field] = env[key]
         # the file sits below the environment: an environment value replaces a file value

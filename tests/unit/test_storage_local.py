@@ -67,3 +67,32 @@ def test_full_disk_is_a_coded_error_and_leaves_no_partial_file(tmp_path, monkeyp
     assert err.value.code == "E202" and err.value.transient and "scorecards/" in str(err.value)
     assert not list(tmp_path.rglob("*.partial"))
     assert (tmp_path / "scorecards" / "c1.json").read_bytes() == b"old"
+
+
+def test_opaque_call_ids_keep_file_names_out_of_ids(tmp_path):
+    """Sites whose file names carry personal data: every call id is a hash of the key, stable across runs
+    and distinct for two recordings with one stem; the default keeps readable ids."""
+    from infra.storage import opaque_call_id
+
+    rec = tmp_path / "in"
+    rec.mkdir()
+    for name in ("john-smith-07700900123.wav", "dup.wav", "dup.flac"):
+        (rec / name).write_bytes(b"RIFF")
+    (rec / "dup.json").write_text("{}")
+    ids = {r.key: r.call_id for r in LocalFolderSource(tmp_path, "in/", opaque_ids=True).list_recordings()}
+    assert set(ids) == {"in/john-smith-07700900123.wav", "in/dup.wav", "in/dup.flac"}
+    assert all(i.startswith("c-") and len(i) == 22 for i in ids.values()) and len(set(ids.values())) == 3
+    assert not any("smith" in i or "0770" in i or "dup" in i for i in ids.values())
+    assert ids["in/dup.wav"] == opaque_call_id("in/dup.wav")
+    again = {r.key: r.call_id for r in LocalFolderSource(tmp_path, "in/", opaque_ids=True).list_recordings()}
+    assert again == ids
+    readable = {r.call_id for r in LocalFolderSource(tmp_path, "in/").list_recordings()}
+    assert readable == {"john-smith-07700900123", "dup~wav", "dup~flac"}
+
+
+def test_opaque_call_ids_setting(monkeypatch, tmp_path):
+    from pipeline.config import PipelineConfig
+
+    monkeypatch.setenv("CALLQA_OPAQUE_CALL_IDS", "true")
+    cfg = PipelineConfig.from_env(local_root=tmp_path)
+    assert cfg.opaque_call_ids and cfg.open_source().opaque_ids
