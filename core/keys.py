@@ -72,6 +72,9 @@ def scorecard_key(call_id: str) -> str:
     return f"scorecards/{call_id}.json"
 
 
+ORPHAN_SIDECARS_KEY = "quarantine/orphan-sidecars.json"  # metadata sidecars no recording claims
+
+
 def quarantine_key(call_id: str) -> str:
     return f"quarantine/{call_id}.json"
 

@@ -105,6 +105,16 @@ def _pair_recordings(entries: list[tuple[str, str, int]], prefix: str, opaque: b
     return refs
 
 
+def _orphan_sidecars(entries: list[tuple[str, str, int]]) -> list[str]:
+    """Sidecar keys (`<stem>.json`) that no recording, transcript or chat log in the listing claims."""
+    def is_input_area(k: str) -> bool:
+        return not k.endswith("/") and not any(k.startswith(p) for p in RESULT_PREFIXES)
+
+    keys = [k for k, _, _ in entries if is_input_area(k)]
+    claimed = {sidecar_key(k) for k in keys if input_kind(k) != "sidecar"}
+    return sorted(k for k in keys if input_kind(k) == "sidecar" and k not in claimed)
+
+
 def recording_version(version: str) -> str:
     """The recording's own etag within a call version (without the sidecar's)."""
     return version.split(VERSION_SEP, 1)[0]
@@ -113,6 +123,7 @@ def recording_version(version: str) -> str:
 class RecordingSource(Protocol):
     def describe(self) -> str: ...
     def list_recordings(self) -> list[RecordingRef]: ...
+    def list_orphan_sidecars(self) -> list[str]: ...
     def ref_for(self, key: str) -> RecordingRef: ...
     def download(self, ref: RecordingRef, dest_dir: Path) -> Path: ...
     def read(self, key: str) -> bytes | None: ...
@@ -166,12 +177,18 @@ class S3Source:
         if not self._guard("bucket check", self.client.bucket_exists, self.bucket):
             self._guard("bucket create", self.client.make_bucket, self.bucket)
 
-    def list_recordings(self) -> list[RecordingRef]:
+    def _entries(self) -> list[tuple[str, str, int]]:
         def _list():
             return [(o.object_name, (o.etag or "").strip('"'), o.size or 0)
                     for o in self.client.list_objects(self.bucket, prefix=self.prefix, recursive=True)]
 
-        return _pair_recordings(self._guard("listing recordings", _list), self.prefix, self.opaque_ids)
+        return self._guard("listing recordings", _list)
+
+    def list_recordings(self) -> list[RecordingRef]:
+        return _pair_recordings(self._entries(), self.prefix, self.opaque_ids)
+
+    def list_orphan_sidecars(self) -> list[str]:
+        return _orphan_sidecars(self._entries())
 
     def ref_for(self, key: str) -> RecordingRef:
         def _stat():
@@ -222,7 +239,7 @@ class LocalFolderSource:
     def describe(self) -> str:
         return f"file://{self.root}/{self.prefix}"
 
-    def list_recordings(self) -> list[RecordingRef]:
+    def _entries(self) -> list[tuple[str, str, int]]:
         base = self.root / self.prefix
         if not base.is_dir():
             raise StorageError(f"recordings folder {base} does not exist")
@@ -232,7 +249,13 @@ class LocalFolderSource:
                 st = f.stat()
                 entries.append((f.relative_to(self.root).as_posix(), f"{st.st_size}-{st.st_mtime_ns}",
                                 st.st_size))
-        return _pair_recordings(entries, self.prefix, self.opaque_ids)
+        return entries
+
+    def list_recordings(self) -> list[RecordingRef]:
+        return _pair_recordings(self._entries(), self.prefix, self.opaque_ids)
+
+    def list_orphan_sidecars(self) -> list[str]:
+        return _orphan_sidecars(self._entries())
 
     def ref_for(self, key: str) -> RecordingRef:
         found = [r for r in self.list_recordings() if r.key == key]

@@ -29,7 +29,7 @@ from core.errors import (BadAudioError, CallQAError, DiskFullError, MetadataErro
 from pipeline.exports import to_rttm, to_srt, to_webvtt
 from pipeline.metadata import CallMetadata, build_call, parse_sidecar
 from core.metrics import ConversationMetrics, conversation_metrics
-from core.keys import metrics_key, quarantine_key, scorecard_key, sidecar_key, transcript_key  # noqa: F401
+from core.keys import ORPHAN_SIDECARS_KEY, metrics_key, quarantine_key, scorecard_key, sidecar_key, transcript_key  # noqa: F401
 from pipeline.analysis import CallAnalyser
 from pipeline.lease import TEMP_PREFIX, Heartbeat, sweep_temporary
 from core.models import Call, Transcript
@@ -60,7 +60,28 @@ def discover(source: RecordingSource, store: ResultsStore, *, workdir: Path | No
     """Recordings not yet done at their current etag (new, changed, failed transiently, or held by a worker
     whose lease lapsed); temporary folders of stopped workers are swept first."""
     sweep_temporary(store.lease.total_seconds(), workdir)
-    return [r for r in source.list_recordings() if store.needs_processing(r.call_id, r.etag)]
+    refs = [r for r in source.list_recordings() if store.needs_processing(r.call_id, r.etag)]
+    try:
+        record_orphan_sidecars(source)
+    except CallQAError as e:  # a trace, not a reason to stop the batch
+        log.warning("orphan sidecars not recorded: %s", e.code)
+    return refs
+
+
+def record_orphan_sidecars(source: RecordingSource) -> list[str]:
+    """Sidecars with no recording of the same name leave a trace: their keys in `ORPHAN_SIDECARS_KEY` (in the
+    store, beside the files themselves; logs get the count only, file names may carry personal data). The
+    record is rewritten only when the set changes, and emptied once every sidecar has its recording."""
+    orphans = source.list_orphan_sidecars()
+    raw = source.read(ORPHAN_SIDECARS_KEY)
+    before = json.loads(raw).get("sidecars", []) if raw else []
+    if orphans != before:
+        body = {"sidecars": orphans, "count": len(orphans), "seen_at": datetime.now(timezone.utc).isoformat(),
+                "why": "a metadata sidecar <stem>.json with no recording, transcript or chat log <stem>.<ext>"}
+        source.write(ORPHAN_SIDECARS_KEY, json.dumps(body, ensure_ascii=False, indent=1).encode())
+    if orphans:
+        log.warning("%d metadata sidecar(s) have no recording; listed in %s", len(orphans), ORPHAN_SIDECARS_KEY)
+    return orphans
 
 
 def _metadata(source: RecordingSource, ref: RecordingRef) -> CallMetadata | None:

@@ -163,3 +163,21 @@ def test_full_disk_during_a_call_is_e202_and_retried(folder, monkeypatch):
     monkeypatch.setattr(LocalFolderSource, "download", real_download)
     again = next(r for r in discover(src, store) if r.key.endswith("good.wav"))
     assert process_recording(again, src, store, FakeTranscriber()).status == "done"
+
+
+def test_orphan_sidecar_leaves_a_trace_until_its_recording_arrives(folder):
+    """A `<stem>.json` without a recording is listed in quarantine/orphan-sidecars.json (keys only there,
+    count only in logs); once the recording arrives the list is emptied and the call is processed."""
+    from core.keys import ORPHAN_SIDECARS_KEY
+
+    rec = folder / "src" / "recordings"
+    (rec / "late.json").write_text('{"agent": "a-2", "queue": "billing"}')
+    src = LocalFolderSource(folder / "src", "recordings/")
+    store = ResultsStore(f"sqlite:///{folder}/r.db")
+    assert all(r.call_id != "late" for r in discover(src, store))
+    record = json.loads(src.read(ORPHAN_SIDECARS_KEY))
+    assert record["sidecars"] == ["recordings/late.json"] and record["count"] == 1
+    write_tone_wav(rec / "late.wav", 2.0)
+    late = [r for r in discover(src, store) if r.call_id == "late"]
+    assert late and late[0].sidecar_key == "recordings/late.json"
+    assert json.loads(src.read(ORPHAN_SIDECARS_KEY))["sidecars"] == []
