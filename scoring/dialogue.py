@@ -92,8 +92,9 @@ class Together(All):
         return "one utterance with " + " and ".join(f"({c.describe()})" for c in self.children)
 
 
-def _turn_of(ctx: EvalContext, e: Evidence) -> int | None:
-    return next((u.turn for u in ctx.units if u.start == e.start and u.text == e.quote), None)
+def _turns_by_utterance(ctx: EvalContext) -> dict[tuple, int]:
+    """Turn index of each utterance in scope, keyed like evidence: (start, quote)."""
+    return {(u.start, u.text): u.turn for u in ctx.units}
 
 
 @register
@@ -116,21 +117,21 @@ class FollowedBy(Rule):
 
     def pairs(self, ctx: EvalContext) -> list[tuple[Evidence, Evidence | None]]:
         a, b = self.first.evaluate(ctx), self.second.evaluate(ctx)
+        turn = _turns_by_utterance(ctx)
         out = []
         for x in a.evidence:
-            tx = _turn_of(ctx, x)
+            tx = turn.get(_key(x))
             answer = None
             if tx is not None:
                 answer = next((y for y in b.evidence if y.start is not None and y.start > x.start
-                               and (ty := _turn_of(ctx, y)) is not None and 0 <= ty - tx <= self.turns), None)
+                               and (ty := turn.get(_key(y))) is not None and 0 <= ty - tx <= self.turns), None)
             out.append((x, answer))
         return out
 
     def evaluate(self, ctx):
-        for x, y in self.pairs(ctx):
-            if y is not None:
-                return RuleResult(True, (x, y))
-        return RuleResult(False, tuple(x for x, _ in self.pairs(ctx)))
+        pairs = self.pairs(ctx)  # both children evaluated once
+        answered = next(((x, y) for x, y in pairs if y is not None), None)
+        return RuleResult(True, answered) if answered else RuleResult(False, tuple(x for x, _ in pairs))
 
     def describe(self):
         return f"({self.first.describe()}) answered within {self.turns} turn(s) by ({self.second.describe()})"
