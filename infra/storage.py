@@ -20,7 +20,7 @@ import shutil
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from core.errors import DiskFullError, StorageError, UnsafeKeyError
 from core.keys import RESULT_PREFIXES, SIDECAR_SUFFIX, input_kind, input_stem, input_suffix, sidecar_key  # noqa: F401
@@ -115,6 +115,12 @@ def _orphan_sidecars(entries: list[tuple[str, str, int]]) -> list[str]:
     return sorted(k for k in keys if input_kind(k) == "sidecar" and k not in claimed)
 
 
+class Inventory(NamedTuple):
+    """One listing of the input prefix: the calls, and the sidecars no call claims."""
+    recordings: list[RecordingRef]
+    orphan_sidecars: list[str]
+
+
 def recording_version(version: str) -> str:
     """The recording's own etag within a call version (without the sidecar's)."""
     return version.split(VERSION_SEP, 1)[0]
@@ -123,7 +129,7 @@ def recording_version(version: str) -> str:
 class RecordingSource(Protocol):
     def describe(self) -> str: ...
     def list_recordings(self) -> list[RecordingRef]: ...
-    def list_orphan_sidecars(self) -> list[str]: ...
+    def inventory(self) -> "Inventory": ...
     def ref_for(self, key: str) -> RecordingRef: ...
     def download(self, ref: RecordingRef, dest_dir: Path) -> Path: ...
     def read(self, key: str) -> bytes | None: ...
@@ -187,8 +193,9 @@ class S3Source:
     def list_recordings(self) -> list[RecordingRef]:
         return _pair_recordings(self._entries(), self.prefix, self.opaque_ids)
 
-    def list_orphan_sidecars(self) -> list[str]:
-        return _orphan_sidecars(self._entries())
+    def inventory(self) -> Inventory:
+        entries = self._entries()  # one listing for both
+        return Inventory(_pair_recordings(entries, self.prefix, self.opaque_ids), _orphan_sidecars(entries))
 
     def ref_for(self, key: str) -> RecordingRef:
         def _stat():
@@ -254,8 +261,9 @@ class LocalFolderSource:
     def list_recordings(self) -> list[RecordingRef]:
         return _pair_recordings(self._entries(), self.prefix, self.opaque_ids)
 
-    def list_orphan_sidecars(self) -> list[str]:
-        return _orphan_sidecars(self._entries())
+    def inventory(self) -> Inventory:
+        entries = self._entries()  # one listing for both
+        return Inventory(_pair_recordings(entries, self.prefix, self.opaque_ids), _orphan_sidecars(entries))
 
     def ref_for(self, key: str) -> RecordingRef:
         found = [r for r in self.list_recordings() if r.key == key]

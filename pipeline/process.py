@@ -60,19 +60,19 @@ def discover(source: RecordingSource, store: ResultsStore, *, workdir: Path | No
     """Recordings not yet done at their current etag (new, changed, failed transiently, or held by a worker
     whose lease lapsed); temporary folders of stopped workers are swept first."""
     sweep_temporary(store.lease.total_seconds(), workdir)
-    refs = [r for r in source.list_recordings() if store.needs_processing(r.call_id, r.etag)]
+    listing = source.inventory()
+    refs = [r for r in listing.recordings if store.needs_processing(r.call_id, r.etag)]
     try:
-        record_orphan_sidecars(source)
+        record_orphan_sidecars(source, listing.orphan_sidecars)
     except CallQAError as e:  # a trace, not a reason to stop the batch
         log.warning("orphan sidecars not recorded: %s", e.code)
     return refs
 
 
-def record_orphan_sidecars(source: RecordingSource) -> list[str]:
+def record_orphan_sidecars(source: RecordingSource, orphans: list[str]) -> None:
     """Sidecars with no recording of the same name leave a trace: their keys in `ORPHAN_SIDECARS_KEY` (in the
     store, beside the files themselves; logs get the count only, file names may carry personal data). The
     record is rewritten only when the set changes, and emptied once every sidecar has its recording."""
-    orphans = source.list_orphan_sidecars()
     raw = source.read(ORPHAN_SIDECARS_KEY)
     before = json.loads(raw).get("sidecars", []) if raw else []
     if orphans != before:
@@ -81,7 +81,6 @@ def record_orphan_sidecars(source: RecordingSource) -> list[str]:
         source.write(ORPHAN_SIDECARS_KEY, json.dumps(body, ensure_ascii=False, indent=1).encode())
     if orphans:
         log.warning("%d metadata sidecar(s) have no recording; listed in %s", len(orphans), ORPHAN_SIDECARS_KEY)
-    return orphans
 
 
 def _metadata(source: RecordingSource, ref: RecordingRef) -> CallMetadata | None:
