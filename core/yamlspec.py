@@ -117,3 +117,23 @@ def read_text(path: str | Path, error: type[CallQAError], kind: str) -> tuple[st
         return path.read_text(encoding="utf-8-sig"), str(path)
     except (OSError, UnicodeDecodeError) as e:
         raise error(f"{path}: cannot read {kind} ({e.__class__.__name__}: {e})") from None
+
+
+def load_named_files(folder: str | Path, model, error: type[CallQAError], kind: str, example: str) -> dict:
+    """Every `*.yaml` in `folder` validated as the pydantic `model`, keyed by its `id`, which must equal the
+    file name (word lists, example sets): `error` names the file and the problems, with `example`."""
+    from pydantic import ValidationError
+
+    loaded = {}
+    for path in sorted(Path(folder).glob("*.yaml")):
+        text, where = read_text(path, error, kind)
+        _, data = read_mapping(text, where, error, kind, example)
+        try:
+            item = model.model_validate(data)
+        except ValidationError as e:
+            problems = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
+            raise error(f"{where}: invalid {kind} ({problems})\n  e.g.\n{example}") from None
+        if item.id != path.stem:
+            raise error(f"{where}: id {item.id!r} must equal the file name {path.stem!r}")
+        loaded[item.id] = item
+    return loaded

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import CallQAError
-from core.yamlspec import did_you_mean, read_mapping, read_text
+from core.yamlspec import did_you_mean, load_named_files
 from scoring.rules import Rule, Similar, register
 
 EXAMPLE = """\
@@ -57,19 +57,7 @@ class ExampleSet(BaseModel):
 
 
 def load_example_sets(folder: str | Path) -> dict[str, ExampleSet]:
-    sets: dict[str, ExampleSet] = {}
-    for path in sorted(Path(folder).glob("*.yaml")):
-        text, where = read_text(path, ExampleSetError, "example set")
-        _, data = read_mapping(text, where, ExampleSetError, "example set", EXAMPLE)
-        try:
-            es = ExampleSet.model_validate(data)
-        except ValidationError as e:
-            problems = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
-            raise ExampleSetError(f"{where}: invalid example set ({problems})\n  e.g.\n{EXAMPLE}") from None
-        if es.id != path.stem:
-            raise ExampleSetError(f"{where}: id {es.id!r} must equal the file name {path.stem!r}")
-        sets[es.id] = es
-    return sets
+    return load_named_files(folder, ExampleSet, ExampleSetError, "example set", EXAMPLE)
 
 
 def shipped_examples_dir() -> Path:

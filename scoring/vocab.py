@@ -20,10 +20,10 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import CallQAError
-from core.yamlspec import did_you_mean, read_mapping, read_text
+from core.yamlspec import did_you_mean, load_named_files
 
 EXAMPLE = """\
 id: media
@@ -57,20 +57,10 @@ class Vocabulary:
 
     @classmethod
     def load(cls, folder: str | Path) -> "Vocabulary":
-        lists: dict[str, WordList] = {}
-        for path in sorted(Path(folder).glob("*.yaml")):
-            text, where = read_text(path, VocabularyError, "vocabulary")
-            node, data = read_mapping(text, where, VocabularyError, "vocabulary", EXAMPLE)
-            try:
-                wl = WordList.model_validate(data)
-            except ValidationError as e:
-                problems = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
-                raise VocabularyError(f"{where}: invalid word list ({problems})\n  e.g.\n{EXAMPLE}") from None
-            if wl.id != path.stem:
-                raise VocabularyError(f"{where}: id {wl.id!r} must equal the file name {path.stem!r}")
+        lists: dict[str, WordList] = load_named_files(folder, WordList, VocabularyError, "word list", EXAMPLE)
+        for wl in lists.values():
             if not wl.all_terms():
-                raise VocabularyError(f"{where}: word list {wl.id!r} holds no terms\n  e.g.\n{EXAMPLE}")
-            lists[wl.id] = wl
+                raise VocabularyError(f"{Path(folder) / wl.id}.yaml: word list {wl.id!r} holds no terms\n  e.g.\n{EXAMPLE}")
         return cls(lists)
 
     def terms(self, name: str) -> tuple[str, ...]:
