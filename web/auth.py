@@ -22,13 +22,17 @@ SESSION_LIFETIME = timedelta(hours=12)
 MAX_FAILURES, FAILURE_WINDOW = 5, timedelta(minutes=15)
 
 # who may do what (agents additionally see only calls whose `agent` field is their agent id)
-VIEW_ALERTS = {"qa_reviewer", "compliance_officer", "coach", "admin"}  # alerts on the call page
+VIEW_ALERTS = {"qa_reviewer", "qa_lead", "compliance_officer", "coach", "admin"}  # alerts on the call page
 ALERT_QUEUE = {"compliance_officer", "admin"}
 ACT_ON_ALERTS = {"compliance_officer"}
-OVERRIDE = {"qa_reviewer", "admin"}
+OVERRIDE = {"qa_reviewer", "qa_lead", "admin"}
+REVIEW_QUEUE = {"qa_reviewer", "qa_lead"}  # a sampled queue of calls to review; blind calibration scoring
+QA_LEAD = {"qa_lead", "admin"}  # sampling rules, calibration sessions, the disputes queue
+RESPOND_TO_SCORECARD = {"agent"}  # acknowledge a scorecard of one's own call, dispute an answer
+COACHING = {"coach", "admin"}  # per-agent picks, coaching assignments
+DASHBOARD = {"qa_reviewer", "qa_lead", "compliance_officer", "coach", "admin"}
 UNREDACTED = {"compliance_officer"}
 READ_AUDIT = {"admin"}
-
 
 @dataclass(frozen=True)
 class Viewer:
@@ -123,7 +127,10 @@ def permissions(viewer: Viewer | None) -> dict:
     if viewer is None:
         return {}
     return {"alert_queue": viewer.can(ALERT_QUEUE), "act_on_alerts": viewer.can(ACT_ON_ALERTS),
-            "override": viewer.can(OVERRIDE), "unredacted": viewer.can(UNREDACTED), "audit": viewer.can(READ_AUDIT)}
+            "override": viewer.can(OVERRIDE), "unredacted": viewer.can(UNREDACTED), "audit": viewer.can(READ_AUDIT),
+            "review_queue": viewer.can(REVIEW_QUEUE), "qa_lead": viewer.can(QA_LEAD),
+            "respond": viewer.can(RESPOND_TO_SCORECARD), "coaching": viewer.can(COACHING),
+            "dashboard": viewer.can(DASHBOARD), "agent": viewer.user.role == "agent"}
 
 
 def client_ip(request: Request) -> str:

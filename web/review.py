@@ -1,0 +1,6 @@
+"""Workspace feature module: pages and API routes for review (filled in by its owner)."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
