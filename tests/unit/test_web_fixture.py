@@ -62,7 +62,7 @@ CALLS = {
     ]),
 }
 # role -> (user name, agent id); "acme.admin" is an admin of the other tenant
-USERS = {"qa": ("qa_reviewer", None), "qa2": ("qa_reviewer", None), "lead": ("qa_lead", None), "comp": ("compliance_officer", None), "coach": ("coach", None),
+USERS = {"qa": ("qa_reviewer", None), "qa2": ("qa_reviewer", None), "qalead": ("qa_lead", None), "comp": ("compliance_officer", None), "coach": ("coach", None),
          "agent1": ("agent", "a-1001"), "agent2": ("agent", "a-2002"), "admin": ("admin", None)}
 
 
