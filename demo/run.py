@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 from demo.badfiles import write_bad_recordings
@@ -24,6 +25,17 @@ def upload_folder(client, bucket: str, folder: Path, prefix: str) -> int:
             client.fput_object(bucket, prefix + f.relative_to(folder).as_posix(), str(f))
             n += 1
     return n
+
+
+def _workspace(cfg, *, keep_open: bool) -> bool:
+    from demo.workspace import DEMO_PASSWORD, add_demo_users, serve
+    from infra.store import ResultsStore
+
+    store = ResultsStore(cfg.database_url)
+    users = add_demo_users(store)
+    print(f"[demo] workspace users (password {DEMO_PASSWORD!r}, demo only): " +
+          ", ".join(f"{name} ({role}{' ' + agent if agent else ''})" for name, role, agent in users))
+    return serve(store, cfg.open_source(), keep_open=keep_open)
 
 
 def prepare_samples(folder: Path) -> None:
@@ -59,7 +71,10 @@ def _show_call(client, call_id: str) -> None:
           f"{card['sentiment']['outcome']}")
 
 
-def run_demo(workdir: Path, *, backend: str = "faster-whisper", keep_server: bool = False) -> int:
+def run_demo(workdir: Path, *, backend: str = "faster-whisper", keep_server: bool = False,
+             serve: bool | None = None) -> int:
+    """The demo end to end; then the workspace on its results (`serve`: keep it open until Ctrl-C; None: only
+    when run from a terminal; False: do not start it)."""
     from flows import run_batch
     from pipeline.config import PipelineConfig, S3Settings
     from demo.s3server import LocalS3Server
@@ -106,6 +121,8 @@ def run_demo(workdir: Path, *, backend: str = "faster-whisper", keep_server: boo
         print(f"[demo] reports: {workdir / 'reports' / 'index.html'} (also under reports/ in s3://{BUCKET}); "
               f"scorecards, alerts.html, coaching.html, dashboard.html")
         ok = first.count("done") > 0 and first.count("failed") == 0 and second.count("done") == 0
+        if serve is not False:
+            ok = _workspace(cfg, keep_open=sys.stdin.isatty() if serve is None else serve) and ok
         return 0 if ok else 1
     finally:
         if keep_server:

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import (Boolean, DateTime, Integer, String, Text, UniqueConstraint, delete, func, select, text,
-                        update)
+from sqlalchemy import (Boolean, DateTime, Integer, String, Text, UniqueConstraint, delete, func, inspect, select,
+                        text, update)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from infra.store import DEFAULT_TENANT, Base, _now
@@ -41,6 +41,7 @@ class UserRow(Base):
     external_subject: Mapped[str | None] = mapped_column(String(256))  # OIDC `sub`, later
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+    time_zone: Mapped[str | None] = mapped_column(String(64))  # IANA name; None: UTC
 
 
 class SessionRow(Base):
@@ -96,6 +97,7 @@ class User:
     role: str
     agent_id: str | None
     display_name: str | None
+    time_zone: str | None = None  # IANA name the user reads times in (None: UTC)
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,21 @@ class AuditEntry:
 
 
 def _user(r: UserRow) -> User:
-    return User(r.id, r.tenant, r.username, r.role, r.agent_id, r.display_name)
+    return User(r.id, r.tenant, r.username, r.role, r.agent_id, r.display_name, r.time_zone)
+
+
+def check_time_zone(name: str | None) -> str | None:
+    """An IANA time zone name (e.g. Asia/Shanghai), or None for UTC; ValueError names a valid example."""
+    if not name:
+        return None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}; use an IANA name such as Europe/London or Asia/Shanghai") \
+            from None
+    return name
 
 
 def hash_password(password: str) -> str:
@@ -125,6 +141,9 @@ class AccountStore:
     def __init__(self, engine):
         self.engine = engine
         Base.metadata.create_all(engine, tables=_TABLES)
+        if "time_zone" not in {c["name"] for c in inspect(engine).get_columns("users")}:
+            with engine.begin() as c:
+                c.execute(text("ALTER TABLE users ADD COLUMN time_zone VARCHAR(64)"))
         if engine.dialect.name == "sqlite":
             with engine.begin() as c:
                 for stmt in _SQLITE_APPEND_ONLY:
@@ -132,7 +151,8 @@ class AccountStore:
 
     # users
     def add_user(self, username: str, role: str, password: str | None, *, tenant: str = DEFAULT_TENANT,
-                 agent_id: str | None = None, display_name: str | None = None) -> User:
+                 agent_id: str | None = None, display_name: str | None = None, time_zone: str | None = None) -> User:
+        time_zone = check_time_zone(time_zone)
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
         if role == "agent" and not agent_id:
@@ -143,6 +163,7 @@ class AccountStore:
             if s.scalar(select(UserRow).where(UserRow.tenant == tenant, UserRow.username == username)):
                 raise ValueError(f"user {username!r} exists already in tenant {tenant!r}")
             row = UserRow(tenant=tenant, username=username, role=role, agent_id=agent_id, display_name=display_name,
+                          time_zone=time_zone,
                           password_hash=hash_password(password) if password is not None else None)
             s.add(row)
             s.commit()
@@ -157,6 +178,13 @@ class AccountStore:
             s.commit()
             if res.rowcount != 1:
                 raise ValueError(f"no user {username!r} in tenant {tenant!r}")
+
+    def set_time_zone(self, user: User, time_zone: str | None) -> None:
+        time_zone = check_time_zone(time_zone)
+        with Session(self.engine) as s:
+            s.execute(update(UserRow).where(UserRow.tenant == user.tenant, UserRow.id == user.id)
+                      .values(time_zone=time_zone))
+            s.commit()
 
     def users(self, tenant: str = DEFAULT_TENANT) -> list[User]:
         with Session(self.engine) as s:

@@ -1,5 +1,6 @@
 """The workspace's read queries on the results database, every one scoped by tenant: calls with filters,
-sorting, paging and full-text search over the REDACTED transcripts (SQLite FTS5), a call's scorecard,
+sorting, paging and full-text search over the REDACTED transcripts (SQLite FTS5, or Postgres full text with
+the 'simple' configuration and a GIN index), a call's scorecard,
 overrides and alerts, the alert queue.
 
 The full-text index is kept beside the calls: `TranscriptIndex.sync` reads the redacted transcript
@@ -14,11 +15,14 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import String, and_, exists, func, select, text
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import String, and_, exists, func, or_, select, text
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from core.keys import redacted_transcript_key
-from infra.store import AlertRow, Base, CallRow, OverrideRow, ScorecardRow
+from infra.alert_queue import AlertItem, alert_in_tenant, list_alerts  # noqa: F401 (the alert queue's reads)
+from infra.review import ReviewRow
+from infra.review import ensure_tables as ensure_review_tables
+from infra.store import AlertRow, AnswerRow, Base, CallRow, OverrideRow, ScorecardRow
 
 MARK_START, MARK_END = "\ue000", "\ue001"  # snippet highlight markers (private use: never in a transcript)
 _CJK = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af])")
@@ -51,9 +55,11 @@ def unspaced(s: str) -> str:
 def fts_query(q: str) -> str | None:
     """A user's search words as an FTS5 query: every word (or CJK run) a quoted phrase, all of them required.
     Quotes are doubled, so no FTS operator in the input has any effect."""
-    phrases = [" ".join(_spaced(w).split()) for w in q.split()]
-    phrases = ['"' + p.replace('"', '""') + '"' for p in phrases if p and re.search(r"\w", p)]
-    return " ".join(phrases) or None
+    return _fts(search_phrases(q)) or None
+
+
+def _fts(phrases: list[str]) -> str:
+    return " ".join('"' + p.replace('"', '""') + '"' for p in phrases)
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,13 @@ class CallFilter:
     date_to: date | None = None  # inclusive
     auto_fail: bool | None = None
     has_alert: bool | None = None
+    form: str | None = None
+    failed_question: str | None = None  # the reviewed answer where a reviewer gave one, else the machine's
+    score_min: float | None = None
+    score_max: float | None = None
+    reviewed: bool | None = None  # a reviewer overrode or confirmed an answer
+    alert_category: str | None = None
+    alert_status: str | None = None
     sort: str = "started"
     descending: bool = True
     page: int = 1
@@ -86,6 +99,7 @@ class CallItem:
     total: float | None
     auto_failed: bool | None
     alerts: int
+    utc_offset_min: int | None = None  # the call's own clock, from its sidecar
     snippet: str | None = None  # redacted, with MARK_START/MARK_END around the matches
 
 
@@ -100,12 +114,18 @@ class CallPage:
 class TranscriptIndex:
     def __init__(self, engine):
         self.engine = engine
-        self.enabled = engine.dialect.name == "sqlite"
+        self.dialect = engine.dialect.name
+        self.enabled = self.dialect in ("sqlite", "postgresql")
         Base.metadata.create_all(engine, tables=[IndexedRow.__table__])
-        if self.enabled:
-            with engine.begin() as c:
+        with engine.begin() as c:
+            if self.dialect == "sqlite":
                 c.execute(text("CREATE VIRTUAL TABLE IF NOT EXISTS transcript_fts USING fts5(call_id UNINDEXED, "
                                "tenant UNINDEXED, body, tokenize='unicode61 remove_diacritics 2')"))
+            elif self.dialect == "postgresql":  # 'simple': no stemming, the same in every language
+                c.execute(text("CREATE TABLE IF NOT EXISTS transcript_text (call_id VARCHAR(512) PRIMARY KEY, "
+                               "tenant VARCHAR(64) NOT NULL, body TEXT NOT NULL, tsv tsvector GENERATED ALWAYS "
+                               "AS (to_tsvector('simple', body)) STORED)"))
+                c.execute(text("CREATE INDEX IF NOT EXISTS ix_transcript_text_tsv ON transcript_text USING GIN (tsv)"))
         with engine.begin() as c:  # the calls list's default order and its agent filter
             c.execute(text("CREATE INDEX IF NOT EXISTS ix_calls_tenant_started ON calls (tenant, started_at)"))
             c.execute(text("CREATE INDEX IF NOT EXISTS ix_calls_tenant_agent ON calls (tenant, agent)"))
@@ -128,8 +148,9 @@ class TranscriptIndex:
                 if raw is not None:
                     segments = json.loads(raw.decode("utf-8")).get("segments", ())
                     body = _spaced("\n".join(seg.get("text", "") for seg in segments))
-                s.execute(text("DELETE FROM transcript_fts WHERE call_id = :c"), {"c": call_id})
-                s.execute(text("INSERT INTO transcript_fts (call_id, tenant, body) VALUES (:c, :t, :b)"),
+                table = "transcript_fts" if self.dialect == "sqlite" else "transcript_text"
+                s.execute(text(f"DELETE FROM {table} WHERE call_id = :c"), {"c": call_id})
+                s.execute(text(f"INSERT INTO {table} (call_id, tenant, body) VALUES (:c, :t, :b)"),
                           {"c": call_id, "t": tenant, "b": body})
                 s.merge(IndexedRow(call_id=call_id, tenant=tenant, version=version))
             s.commit()
@@ -158,17 +179,28 @@ def list_calls(engine, tenant: str, f: CallFilter, *, only_agent: str | None = N
     has = exists().where(AlertRow.call_id == CallRow.id)
     if f.has_alert is not None:
         conds.append(has if f.has_alert else ~has)
-    match = fts_query(f.q) if f.q else None
-    if f.q and match is None:
+    if f.alert_category or f.alert_status:
+        conds.append(exists().where(AlertRow.call_id == CallRow.id,
+                                    *([AlertRow.category == f.alert_category] if f.alert_category else []),
+                                    *([AlertRow.status == f.alert_status] if f.alert_status else [])))
+    if f.form:
+        conds.append(ScorecardRow.form_id == f.form)
+    if f.score_min is not None:
+        conds.append(ScorecardRow.total >= f.score_min)
+    if f.score_max is not None:
+        conds.append(ScorecardRow.total <= f.score_max)
+    if f.failed_question:
+        conds.append(_fails(f.failed_question))
+    if f.reviewed is not None:
+        ensure_review_tables(engine)
+        conds.append(_reviewed() if f.reviewed else ~_reviewed())
+    phrases = search_phrases(f.q) if f.q else []
+    if f.q and not phrases:
         return CallPage([], 0, f.page, f.per_page)
-    if match and engine.dialect.name != "sqlite":
-        raise ValueError("full-text search needs SQLite FTS5 for now (Postgres full text is not built yet)")
-    hits = None
-    if match:
-        hits = text("SELECT call_id FROM transcript_fts WHERE transcript_fts MATCH :m AND tenant = :t") \
-            .bindparams(m=match, t=tenant).columns(call_id=String).subquery("hits")
+    hits = _hits(engine.dialect.name, tenant, phrases) if phrases else None
     cols = [CallRow.id, CallRow.agent, CallRow.queue, CallRow.direction, CallRow.started_at, CallRow.language,
-            CallRow.duration, CallRow.state, ScorecardRow.total, ScorecardRow.auto_failed, _alert_count()]
+            CallRow.duration, CallRow.state, ScorecardRow.total, ScorecardRow.auto_failed, _alert_count(),
+            CallRow.utc_offset_min]
 
     def scoped(q):
         q = q.outerjoin(ScorecardRow, ScorecardRow.call_id == CallRow.id)
@@ -182,24 +214,76 @@ def list_calls(engine, tenant: str, f: CallFilter, *, only_agent: str | None = N
         total = s.scalar(scoped(select(func.count()).select_from(CallRow)))
         rows = s.execute(scoped(select(*cols)).order_by(order.desc() if f.descending else order.asc(), CallRow.id)
                          .limit(per_page).offset((page - 1) * per_page)).all()
-        snippets = _snippets(s, match, tenant, [r[0] for r in rows]) if match else {}
+        snippets = _snippets(s, phrases, tenant, [r[0] for r in rows]) if phrases else {}
     items = [CallItem(*r, snippet=snippets.get(r[0])) for r in rows]
     return CallPage(items, total or 0, page, per_page)
 
 
-def _snippets(s: Session, match: str, tenant: str, call_ids: list[str]) -> dict[str, str]:
+def _fails(question_id: str):
+    """The call's answer to the question is fail: the latest reviewer answer where there is one, else the
+    machine's."""
+    later = aliased(OverrideRow)
+    human_fail = exists().where(OverrideRow.call_id == CallRow.id, OverrideRow.question_id == question_id,
+                                OverrideRow.human_answer == "fail",
+                                ~exists().where(later.call_id == CallRow.id, later.question_id == question_id,
+                                                later.id > OverrideRow.id))
+    machine_fail = exists().where(AnswerRow.call_id == CallRow.id, AnswerRow.question_id == question_id,
+                                  AnswerRow.answer == "fail")
+    overridden = exists().where(OverrideRow.call_id == CallRow.id, OverrideRow.question_id == question_id)
+    return or_(human_fail, and_(machine_fail, ~overridden))
+
+
+def _reviewed():
+    """A reviewer overrode an answer or confirmed the call (Mark reviewed, a settled dispute)."""
+    return or_(exists().where(OverrideRow.call_id == CallRow.id),
+               exists().where(ReviewRow.call_id == CallRow.id, ReviewRow.tenant == CallRow.tenant))
+
+
+def search_phrases(q: str) -> list[str]:
+    """A user's search words as phrases (CJK characters spaced as indexed), all of them required."""
+    phrases = [" ".join(_spaced(w).split()) for w in q.split()]
+    return [p for p in phrases if p and re.search(r"\w", p)]
+
+
+def _pg_query(phrases: list[str]) -> tuple[str, dict]:
+    """A tsquery of `phrases` (each a phrase of its words, all required), as SQL with bound parameters."""
+    parts = " && ".join(f"phraseto_tsquery('simple', :p{i})" for i in range(len(phrases)))
+    return f"({parts})", {f"p{i}": p for i, p in enumerate(phrases)}
+
+
+def _hits(dialect: str, tenant: str, phrases: list[str]):
+    if dialect == "sqlite":
+        return text("SELECT call_id FROM transcript_fts WHERE transcript_fts MATCH :m AND tenant = :t") \
+            .bindparams(m=_fts(phrases), t=tenant).columns(call_id=String).subquery("hits")
+    if dialect == "postgresql":
+        tsq, params = _pg_query(phrases)
+        return text(f"SELECT call_id FROM transcript_text WHERE tenant = :t AND tsv @@ {tsq}") \
+            .bindparams(t=tenant, **params).columns(call_id=String).subquery("hits")
+    raise ValueError(f"full-text search needs SQLite FTS5 or Postgres, not {dialect}")
+
+
+def _snippets(s: Session, phrases: list[str], tenant: str, call_ids: list[str]) -> dict[str, str]:
     """The matching excerpt of each call on the page (computed for the page only, not for every hit)."""
     if not call_ids:
         return {}
     marks = ", ".join(f":c{i}" for i in range(len(call_ids)))
-    q = text(f"SELECT call_id, snippet(transcript_fts, 2, :a, :b, '…', 12) FROM transcript_fts WHERE "
-             f"transcript_fts MATCH :m AND tenant = :t AND call_id IN ({marks})")
-    params = {"a": MARK_START, "b": MARK_END, "m": match, "t": tenant, **{f"c{i}": c for i, c in enumerate(call_ids)}}
+    params = {"a": MARK_START, "b": MARK_END, "t": tenant, **{f"c{i}": c for i, c in enumerate(call_ids)}}
+    if s.bind.dialect.name == "postgresql":
+        tsq, qp = _pg_query(phrases)
+        q = text(f"SELECT call_id, ts_headline('simple', body, {tsq}, :opts) FROM transcript_text "
+                 f"WHERE tenant = :t AND call_id IN ({marks})")
+        params.update(qp, opts=f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxWords=24, MinWords=8, '
+                                'MaxFragments=1, FragmentDelimiter="…"')
+    else:
+        q = text(f"SELECT call_id, snippet(transcript_fts, 2, :a, :b, '…', 12) FROM transcript_fts WHERE "
+                 f"transcript_fts MATCH :m AND tenant = :t AND call_id IN ({marks})")
+        params["m"] = _fts(phrases)
     return {cid: unspaced(snip) for cid, snip in s.execute(q, params)}
 
 
 def facets(engine, tenant: str, only_agent: str | None = None) -> dict:
-    """Distinct agents, queues, languages and directions of the tenant's calls (for the filter menus)."""
+    """Values for the filter menus: distinct agents, queues, languages, directions, forms, alert categories of
+    the tenant's calls, and each form's questions (id, text) from its latest scorecard."""
     out = {}
     with Session(engine) as s:
         for name, col in (("agents", CallRow.agent), ("queues", CallRow.queue), ("languages", CallRow.language),
@@ -208,6 +292,19 @@ def facets(engine, tenant: str, only_agent: str | None = None) -> dict:
             if only_agent is not None:
                 q = q.where(CallRow.agent == only_agent)
             out[name] = [v for v in s.scalars(q)]
+        scoped = (CallRow.tenant == tenant, *([CallRow.agent == only_agent] if only_agent is not None else []))
+        latest = (select(ScorecardRow.form_id, func.max(ScorecardRow.call_id).label("call_id"))
+                  .join(CallRow, CallRow.id == ScorecardRow.call_id).where(*scoped)
+                  .group_by(ScorecardRow.form_id).order_by(ScorecardRow.form_id))
+        out["forms"], out["questions"] = [], []
+        for form_id, call_id in s.execute(latest).all():
+            out["forms"].append(form_id)
+            body = json.loads(s.scalar(select(ScorecardRow.body).where(ScorecardRow.call_id == call_id)))
+            out["questions"] += [(a["question_id"], a.get("text") or a["question_id"]) for a in body["answers"]
+                                 if a["question_id"] not in {q for q, _ in out["questions"]}]
+        out["alert_categories"] = list(s.scalars(
+            select(AlertRow.category).distinct().join(CallRow, CallRow.id == AlertRow.call_id).where(*scoped)
+            .order_by(AlertRow.category)))
     return out
 
 
@@ -238,43 +335,3 @@ def call_overrides(engine, tenant: str, call_id: str) -> dict[str, dict]:
             out[o.question_id] = {"answer": o.human_answer, "reviewer": o.reviewer, "comment": o.comment,
                                   "at": o.at, "revisions": earlier + 1}
     return out
-
-
-@dataclass(frozen=True)
-class AlertItem:
-    id: int
-    call_id: str
-    agent: str | None
-    queue: str | None
-    category: str
-    severity: str
-    title: str
-    status: str
-    created_at: datetime
-    updated_at: datetime
-    body: dict  # stored alert dict, evidence redacted
-
-
-def list_alerts(engine, tenant: str, *, statuses: tuple[str, ...] | None = ("new",), category: str | None = None,
-                severity: str | None = None, call_id: str | None = None, limit: int = 500) -> list[AlertItem]:
-    q = select(AlertRow, CallRow.agent, CallRow.queue).join(CallRow, CallRow.id == AlertRow.call_id) \
-        .where(CallRow.tenant == tenant).order_by(AlertRow.id.desc()).limit(limit)
-    if statuses:
-        q = q.where(AlertRow.status.in_(statuses))
-    for col, value in ((AlertRow.category, category), (AlertRow.severity, severity), (AlertRow.call_id, call_id)):
-        if value:
-            q = q.where(col == value)
-    with Session(engine) as s:
-        return [AlertItem(a.id, a.call_id, agent, queue, a.category, a.severity, a.title, a.status, a.created_at,
-                          a.updated_at, json.loads(a.body)) for a, agent, queue in s.execute(q)]
-
-
-def alert_in_tenant(engine, tenant: str, alert_id: int) -> AlertItem | None:
-    with Session(engine) as s:
-        r = s.execute(select(AlertRow, CallRow.agent, CallRow.queue).join(CallRow, CallRow.id == AlertRow.call_id)
-                      .where(CallRow.tenant == tenant, AlertRow.id == alert_id)).first()
-        if r is None:
-            return None
-        a, agent, queue = r
-        return AlertItem(a.id, a.call_id, agent, queue, a.category, a.severity, a.title, a.status, a.created_at,
-                         a.updated_at, json.loads(a.body))

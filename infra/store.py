@@ -13,8 +13,8 @@ from pathlib import Path
 from datetime import datetime, timedelta, timezone
 from typing import Literal
 
-from sqlalchemy import (Boolean, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event,
-                        inspect, select, text, update)
+from sqlalchemy import (Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, create_engine, delete,
+                        event, inspect, select, text, update)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -42,7 +42,8 @@ class CallRow(Base):
     agent: Mapped[str | None] = mapped_column(String(128))
     queue: Mapped[str | None] = mapped_column(String(128))
     direction: Mapped[str] = mapped_column(String(16), default="unknown")
-    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)  # UTC
+    utc_offset_min: Mapped[int | None] = mapped_column(Integer)  # the call's own clock (sidecar's offset)
     language: Mapped[str | None] = mapped_column(String(16))  # detected or forced
     duration: Mapped[float | None] = mapped_column(Float)
     size_bytes: Mapped[int] = mapped_column(Integer, default=0)
@@ -81,6 +82,16 @@ class ScorecardRow(Base):
     scored_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
 
 
+class AnswerRow(Base):
+    """One machine answer of a stored scorecard, beside its JSON body, so lists can filter by question
+    ("calls that failed greeting") without parsing every body. Rewritten with the scorecard."""
+    __tablename__ = "scorecard_answers"
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), primary_key=True)
+    question_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    answer: Mapped[str] = mapped_column(String(8))  # pass / fail / na
+    __table_args__ = (Index("ix_scorecard_answers_question", "question_id", "answer"),)
+
+
 class OverrideRow(Base):
     """A reviewer's answer to one question, stored beside the machine's, never replacing it."""
     __tablename__ = "overrides"
@@ -109,6 +120,21 @@ class AlertRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="new", index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+    assignee: Mapped[str | None] = mapped_column(String(128), index=True)  # a compliance officer's user name
+
+
+class StageRow(Base):
+    """A stage a call's current version (etag) has completed, with the version of what produced it: a run
+    after a crash resumes from the first incomplete stage (a stored transcript is never transcribed again)."""
+    __tablename__ = "call_stages"
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(16), primary_key=True)  # one of STAGES
+    etag: Mapped[str] = mapped_column(String(128))
+    version: Mapped[str] = mapped_column(String(256))
+    done_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+
+
+STAGES = ("transcribed", "analysed", "redacted")
 
 
 class ContactRow(Base):
@@ -218,6 +244,7 @@ class ResultsStore:
             event.listen(self.engine, "connect", lambda c, _: c.execute("PRAGMA journal_mode=WAL"))
         Base.metadata.create_all(self.engine)
         _add_columns(self.engine)
+        _backfill_answers(self.engine)
         if url.startswith("sqlite") and (db := self.engine.url.database) not in (None, "", ":memory:"):
             for f in (Path(db), Path(db + "-wal"), Path(db + "-shm")):
                 if f.exists():
@@ -256,6 +283,7 @@ class ResultsStore:
                 return False
             values = dict(object_key=call.object_key, etag=call.etag, agent=call.agent, queue=call.queue,
                           direction=call.direction, started_at=_naive(call.started_at),
+                          utc_offset_min=_offset_minutes(call.started_at),
                           language=call.language, size_bytes=call.size_bytes, state="processing",
                           error_code=None, error_message=None, updated_at=_now())
             if row is None:
@@ -291,6 +319,22 @@ class ResultsStore:
             s.add(FailureRow(call_id=call_id, etag=etag, code=code, message=message, transient=not quarantined))
             s.commit()
 
+    def mark_stage(self, call_id: str, stage: str, etag: str, version: str) -> None:
+        """Record that `stage` of the call's version `etag` is complete (written after its results are)."""
+        if stage not in STAGES:
+            raise ValueError(f"stage must be one of {STAGES}, not {stage!r}")
+        with self._lock, Session(self.engine) as s:
+            s.merge(StageRow(call_id=call_id, stage=stage, etag=etag, version=version, done_at=_now()))
+            s.commit()
+
+    def stages(self, call_id: str, etag: str | None = None) -> dict[str, tuple[str, datetime]]:
+        """stage -> (version, when) of the call's completed stages (of version `etag` when given)."""
+        with Session(self.engine) as s:
+            q = select(StageRow).where(StageRow.call_id == call_id)
+            if etag is not None:
+                q = q.where(StageRow.etag == etag)
+            return {r.stage: (r.version, r.done_at) for r in s.scalars(q)}
+
     def get(self, call_id: str) -> CallRecord | None:
         with Session(self.engine) as s:
             row = s.get(CallRow, call_id)
@@ -308,6 +352,9 @@ class ResultsStore:
         with self._lock, Session(self.engine) as s:
             s.merge(ScorecardRow(call_id=call_id, form_id=form_id, form_version=form_version, total=total,
                                  auto_failed=auto_failed, body=body, scored_at=_now()))
+            s.execute(delete(AnswerRow).where(AnswerRow.call_id == call_id))
+            s.add_all(AnswerRow(call_id=call_id, question_id=a["question_id"], answer=a["answer"])
+                      for a in json.loads(body).get("answers", ()))
             s.commit()
 
     def scorecard(self, call_id: str) -> dict | None:
@@ -344,10 +391,11 @@ class ResultsStore:
         return len(pairs), sum(m == h for m, h in pairs)
 
     def replace_alerts(self, call_id: str, alerts: list[dict]) -> list[int]:
-        """Store a call's alerts from a (re-)check. Alerts a reviewer already handled are kept; untouched
-        ("new") ones from an earlier check are replaced, so a re-check never duplicates them."""
+        """Store a call's alerts from a (re-)check. Alerts a reviewer already handled (or assigned) are kept;
+        untouched ones ("new", nobody's) from an earlier check are replaced, so a re-check never duplicates them."""
         with self._lock, Session(self.engine) as s:
-            for old in s.scalars(select(AlertRow).where(AlertRow.call_id == call_id, AlertRow.status == "new")):
+            for old in s.scalars(select(AlertRow).where(AlertRow.call_id == call_id, AlertRow.status == "new",
+                                                        AlertRow.assignee.is_(None))):
                 s.delete(old)
             handled = {(r.rule_id, r.rule_version) for r in
                        s.scalars(select(AlertRow).where(AlertRow.call_id == call_id))}
@@ -367,13 +415,23 @@ class ResultsStore:
             return [{**json.loads(r.body), "id": r.id, "status": r.status} for r in s.scalars(q)]
 
     def set_alert_status(self, alert_id: int, status: str) -> None:
-        if status not in ALERT_STATUSES:
+        self.update_alerts([alert_id], status=status)
+
+    def update_alerts(self, alert_ids, *, status: str | None = None, assign: bool = False,
+                      assignee: str | None = None) -> None:
+        """Set the status (unless None) and, with `assign`, the assignee (None: nobody) of every alert in
+        `alert_ids` in one transaction: all of them or none (ValueError when one does not exist)."""
+        if status is not None and status not in ALERT_STATUSES:
             raise ValueError(f"status must be one of {ALERT_STATUSES}, not {status!r}")
+        ids = sorted(set(alert_ids))
+        values = {"updated_at": _now(), **({"status": status} if status else {}),
+                  **({"assignee": assignee} if assign else {})}
         with self._lock, Session(self.engine) as s:
-            res = s.execute(update(AlertRow).where(AlertRow.id == alert_id).values(status=status, updated_at=_now()))
+            res = s.execute(update(AlertRow).where(AlertRow.id.in_(ids)).values(**values))
+            if res.rowcount != len(ids):
+                s.rollback()
+                raise ValueError(f"{len(ids) - res.rowcount} of the {len(ids)} alerts do not exist")
             s.commit()
-            if res.rowcount != 1:
-                raise ValueError(f"no alert with id {alert_id}")
 
     def record_contact(self, call_id: str, customer_id: str, topic: str | None, started_at: datetime) -> None:
         """Remember (or update, on a re-check) that this customer called at `started_at` about `topic`."""
@@ -429,6 +487,30 @@ def _add_columns(engine) -> None:
         with engine.begin() as c:
             c.execute(text(f"ALTER TABLE calls ADD COLUMN tenant VARCHAR(64) NOT NULL DEFAULT '{DEFAULT_TENANT}'"))
             c.execute(text("CREATE INDEX IF NOT EXISTS ix_calls_tenant ON calls (tenant)"))
+    if "utc_offset_min" not in have:
+        with engine.begin() as c:
+            c.execute(text("ALTER TABLE calls ADD COLUMN utc_offset_min INTEGER"))
+    if "assignee" not in {c["name"] for c in inspect(engine).get_columns("alerts")}:  # alerts.assignee: nobody
+        with engine.begin() as c:
+            c.execute(text("ALTER TABLE alerts ADD COLUMN assignee VARCHAR(128)"))
+            c.execute(text("CREATE INDEX IF NOT EXISTS ix_alerts_assignee ON alerts (assignee)"))
+
+
+def _backfill_answers(engine) -> None:
+    """Scorecards stored before `scorecard_answers` existed get their answer rows once."""
+    with Session(engine) as s:
+        if s.scalar(select(AnswerRow.call_id).limit(1)) is not None or \
+                s.scalar(select(ScorecardRow.call_id).limit(1)) is None:
+            return
+        for call_id, body in s.execute(select(ScorecardRow.call_id, ScorecardRow.body)):
+            s.add_all(AnswerRow(call_id=call_id, question_id=a["question_id"], answer=a["answer"])
+                      for a in json.loads(body).get("answers", ()))
+        s.commit()
+
+
+def _offset_minutes(dt: datetime | None) -> int | None:
+    offset = dt.utcoffset() if dt is not None else None
+    return None if offset is None else int(offset.total_seconds() // 60)
 
 
 def _naive(dt: datetime | None) -> datetime | None:

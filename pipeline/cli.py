@@ -191,7 +191,7 @@ def cmd_users(args) -> int:
     try:
         if args.action == "add":
             u = accounts.add_user(args.name, args.role, _password(args), tenant=args.tenant, agent_id=args.agent_id,
-                                  display_name=args.display_name)
+                                  display_name=args.display_name, time_zone=args.time_zone)
             print(f"added {u.username} ({u.role}{', agent ' + u.agent_id if u.agent_id else ''}) to tenant {u.tenant}")
         elif args.action == "password":
             accounts.set_password(args.name, _password(args), tenant=args.tenant)
@@ -211,7 +211,8 @@ def cmd_demo(args) -> int:
     offline_defaults(prefect_home=workdir / "prefect")
     from demo.run import run_demo
 
-    return run_demo(workdir, backend=args.backend, keep_server=args.keep_server)
+    return run_demo(workdir, backend=args.backend, keep_server=args.keep_server,
+                    serve=False if args.no_serve else (True if args.serve else None))
 
 
 def _source_args(p: argparse.ArgumentParser) -> None:
@@ -295,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     u.add_argument("--role", choices=list(ROLES))
     u.add_argument("--agent-id", help="role agent: the `agent` field of this user's calls")
     u.add_argument("--display-name")
+    u.add_argument("--time-zone", help="IANA name the user reads times in, e.g. Asia/Shanghai (default UTC)")
     u.add_argument("--tenant", default="default")
     u.add_argument("--db", dest="database_url")
     u.set_defaults(fn=cmd_users)
@@ -303,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--workdir", default="var/demo")
     d.add_argument("--backend", default="faster-whisper", choices=["faster-whisper", "openai-whisper"])
     d.add_argument("--keep-server", action="store_true", help="leave the S3 server running afterwards")
+    d.add_argument("--serve", action="store_true", help="keep the workspace open afterwards until Ctrl-C (the "
+                                                         "default when run from a terminal)")
+    d.add_argument("--no-serve", action="store_true", help="do not start the workspace")
     d.set_defaults(fn=cmd_demo)
     args = parser.parse_args(argv)
     if args.command == "users" and args.action in ("add", "password") and not args.name:

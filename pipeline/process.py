@@ -28,7 +28,7 @@ from core.errors import (BadAudioError, CallQAError, DiskFullError, MetadataErro
                          UnsafeKeyError)
 from pipeline.exports import to_rttm, to_srt, to_webvtt
 from pipeline.metadata import CallMetadata, build_call, parse_sidecar
-from core.metrics import ConversationMetrics, conversation_metrics
+from core.metrics import conversation_metrics
 from core.keys import ORPHAN_SIDECARS_KEY, metrics_key, quarantine_key, scorecard_key, sidecar_key, transcript_key  # noqa: F401
 from pipeline.analysis import CallAnalyser
 from pipeline.lease import TEMP_PREFIX, Heartbeat, sweep_temporary
@@ -134,27 +134,43 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
     if analyser is not None and not ref.is_text and \
             (kept := _reusable_transcript(before, ref, call, source)) is not None:
         return _reanalyse_for_metadata(call, kept, source, store, analyser, started)
+    # stages this version of the call completed before a crash: a stored transcript is not transcribed again
+    done_stages = store.stages(call.id, ref.etag)
+    stored = _stored_transcript(source, call.id) if "transcribed" in done_stages and not ref.is_text else None
     try:
         with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX, dir=workdir) as tmp, \
                 Heartbeat(store, call.id, Path(tmp)):
+            local = None
             if ref.is_text:
                 transcript = _import_text(ref, call, source, Path(tmp), options)
                 audio_seconds = 0.0
             else:
-                local = source.download(ref, Path(tmp))
-                info = inspect_recording(local, limits)
-                duration = audio_seconds = info.duration
-                transcript = transcribe_conversation(transcriber, local, call, info, options=options,
-                                                     conversation=conversation, diarizer=diarizer)
-                transcript = replace(transcript, warnings=transcript.warnings + info.warnings)
+                if stored is None or (redact_audio and "redacted" not in done_stages):
+                    local = source.download(ref, Path(tmp))
+                    info = inspect_recording(local, limits)
+                    duration = info.duration
+                if stored is None:
+                    audio_seconds = duration
+                    transcript = transcribe_conversation(transcriber, local, call, info, options=options,
+                                                         conversation=conversation, diarizer=diarizer)
+                    transcript = replace(transcript, warnings=transcript.warnings + info.warnings)
+                else:
+                    transcript, audio_seconds = stored, 0.0
+                    log.info("call %s resumed after its stored transcription", call.id)
             key = transcript_key(call.id)
+            if stored is None:
+                _write_transcript(source, transcript)
+                store.mark_stage(call.id, "transcribed", ref.etag, _transcription_version(ref, transcript))
             intervals = _store_results(call, transcript, source, analyser)
-            if redact_audio and not ref.is_text:  # needs the recording, so done while it is here
+            if analyser is not None:
+                store.mark_stage(call.id, "analysed", ref.etag, analyser_version(analyser))
+            if redact_audio and local is not None:  # needs the recording, so done while it is here
                 from pipeline.compliance_stage import write_redacted_audio
 
                 write_redacted_audio(source, transcript, local, Path(tmp), intervals)
+                store.mark_stage(call.id, "redacted", ref.etag, REDACTION_VERSION)
         store.mark_done(call.id, transcript_key=key, language=transcript.language,
-                        duration=transcript.duration if ref.is_text else info.duration,
+                        duration=duration if duration is not None else transcript.duration,
                         warnings=transcript.warnings)
     except (BadAudioError, MetadataError) as e:
         # the input itself (bad audio, a malformed transcript), or a sidecar that contradicts the transcript
@@ -201,16 +217,33 @@ def _import_text(ref: RecordingRef, call: Call, source: RecordingSource, tmp: Pa
     return import_transcript(data, ref.key, call, chinese_script=options.chinese_script, language=options.language)
 
 
+REDACTION_VERSION = "tone/1"  # how personal-data spans are covered in the redacted audio
+
+
+def analyser_version(analyser: "CallAnalyser") -> str:
+    """What the analysis stage ran with: the policy's id and version (forms are versioned per scorecard)."""
+    policy = getattr(analyser, "policy", None)
+    return f"policy {policy.id}@{policy.version}" if policy is not None else "no policy"
+
+
+def _transcription_version(ref: RecordingRef, transcript: Transcript) -> str:
+    return f"import/{ref.kind}" if ref.is_text else f"{transcript.backend}/{transcript.model}"
+
+
+def _stored_transcript(source: RecordingSource, call_id: str) -> Transcript | None:
+    raw = source.read(transcript_key(call_id))
+    return Transcript.from_json(raw.decode("utf-8")) if raw is not None else None
+
+
 def _store_results(call: Call, transcript: Transcript, source: RecordingSource,
                    analyser: "CallAnalyser | None") -> list[tuple[float, float]] | None:
-    """With `analyser`, the call's analysis through the redaction boundary (CallAnalyser.run), then the
-    transcript and its metrics; returns the audio intervals to cover (None: no analysis, the redacted-audio
-    writer finds them)."""
+    """With `analyser`, the call's analysis through the redaction boundary (CallAnalyser.run), then its
+    metrics; returns the audio intervals to cover (None: no analysis, the redacted-audio writer finds them)."""
     if analyser is None:
-        _write_results(source, transcript, conversation_metrics(transcript))
+        source.write(metrics_key(call.id), conversation_metrics(transcript).to_json().encode("utf-8"))
         return None
     persisted = analyser.run(call, transcript)
-    _write_results(source, transcript, persisted.metrics)
+    source.write(metrics_key(call.id), persisted.metrics.to_json().encode("utf-8"))
     return list(persisted.audio_intervals)
 
 
@@ -236,6 +269,12 @@ def _reanalyse_for_metadata(call: Call, transcript: Transcript, source: Recordin
                             analyser: "CallAnalyser", started: float) -> Outcome:
     try:
         _store_results(call, transcript, source, analyser)
+        _write_transcript(source, transcript)  # roles relabelled from the new metadata
+        # the recording did not change: its transcription and redacted audio stand for the new version
+        for stage, version in store.stages(call.id).items():
+            if stage != "analysed":
+                store.mark_stage(call.id, stage, call.etag, version[0])
+        store.mark_stage(call.id, "analysed", call.etag, analyser_version(analyser))
         store.mark_done(call.id, transcript_key=transcript_key(call.id), language=transcript.language,
                         duration=transcript.duration, warnings=transcript.warnings)
     except CallQAError as e:
@@ -274,11 +313,10 @@ def reanalyse_stored_call(call_id: str, source: RecordingSource, store: ResultsS
     return analyser.run(*stored).scorecard is not None
 
 
-def _write_results(source: RecordingSource, transcript: Transcript, kpis: ConversationMetrics) -> None:
-    """Transcript JSON last: its presence means every other result of the call is stored."""
+def _write_transcript(source: RecordingSource, transcript: Transcript) -> None:
+    """The transcript and its exports (RTTM, captions); the transcript JSON last: the `transcribed` stage."""
     call_id = transcript.call_id
     stem = transcript_key(call_id)[: -len(".json")]
-    source.write(metrics_key(call_id), kpis.to_json().encode("utf-8"))
     source.write(f"{stem}.rttm", to_rttm(transcript).encode("utf-8"), "text/plain")
     source.write(f"{stem}.vtt", to_webvtt(transcript).encode("utf-8"), "text/vtt")
     source.write(f"{stem}.srt", to_srt(transcript).encode("utf-8"), "application/x-subrip")

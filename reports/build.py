@@ -16,6 +16,7 @@ from datetime import date, datetime
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
+from infra.review import reviewed_everywhere
 from infra.storage import RecordingSource
 from infra.store import ResultsStore
 from reports import pages
@@ -50,8 +51,9 @@ def _check_call_id(call_id: str) -> None:
         raise ReportError(f"call id {call_id!r} cannot be used as a report path")
 
 
-def render_all(data: ReportData) -> dict[str, bytes]:
-    """Relative path -> file content, for every report page and export."""
+def render_all(data: ReportData, reviewed: dict | None = None) -> dict[str, bytes]:
+    """Relative path -> file content, for every report page and export. `reviewed`: reviewers' answers and
+    totals by call (`infra.review.reviewed_everywhere`) for the scorecards CSV; None: machine answers only."""
     env = pages.environment()
     dash = dashboard(data)
     agents = coaching(data)
@@ -62,7 +64,7 @@ def render_all(data: ReportData) -> dict[str, bytes]:
         "coaching.html": pages.coaching_page(env, data, agents, dash.mean_score),
         "dashboard.html": pages.dashboard_page(env, data, dash),
         "scorecards.json": pages.scorecards_json(data),
-        "scorecards.csv": pages.scorecards_csv(data),
+        "scorecards.csv": pages.scorecards_csv(data, reviewed),
     }
     for call in data.calls:
         _check_call_id(call.info.call_id)
@@ -84,7 +86,7 @@ def build_reports(store: ResultsStore, source: RecordingSource, out_dir: Path | 
         return out_dir is not None and not (out_dir / page).is_file()
 
     data = gather(store, source, since=since, until=until, incremental=True, page_missing=page_missing)
-    files = render_all(data)
+    files = render_all(data, reviewed_everywhere(store.engine))
     if out_dir is not None:
         keep = {c.info.page for c in data.calls}
         for old in (out_dir / "calls").rglob("*.html") if (out_dir / "calls").is_dir() else ():

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime
 
@@ -13,6 +14,7 @@ from markupsafe import Markup
 from reports import charts
 from reports.aggregate import AgentCoaching, Dashboard
 from reports.data import AlertItem, CallReport, ReportData
+from core.reviewed import ReviewedTotals
 
 
 def environment() -> Environment:
@@ -123,8 +125,9 @@ def scorecards_json(data: ReportData) -> str:
 
 
 SCORECARD_COLUMNS = ["call_id", "date", "agent", "queue", "language", "form_id", "form_version", "total",
-                     "auto_failed", "section_id", "question_id", "question", "answer", "points", "effective_weight",
-                     "auto_fail", "critical", "evidence_start", "evidence_role", "evidence_quote"]
+                     "reviewed_total", "auto_failed", "section_id", "question_id", "question", "answer",
+                     "reviewed_answer", "reviewer", "points", "effective_weight", "auto_fail", "critical",
+                     "evidence_start", "evidence_role", "evidence_quote"]
 ALERT_COLUMNS = ["alert_id", "severity", "category", "rule_id", "title", "status", "call_id", "call_date", "agent",
                  "queue", "evidence_start", "evidence_role", "evidence_quote", "link"]
 
@@ -148,17 +151,25 @@ def _csv(columns: list[str], rows: list[list]) -> str:
     return buf.getvalue()
 
 
-def scorecards_csv(data: ReportData) -> str:
+def scorecards_csv(data: ReportData, reviewed: Mapping[str, tuple[Mapping, ReviewedTotals]] | None = None) -> str:
+    """One row per call and question. `reviewed`: call id -> (question id -> latest override with `answer`
+    and `reviewer`, totals with them applied); the reviewed answer and total sit beside the machine's (the
+    machine's again where nobody reviewed the call)."""
     rows = []
     for c in data.calls:
         if c.scored is None:
             continue
         s = c.scored
+        overrides, totals = (reviewed or {}).get(c.info.call_id, ({}, None))
+        reviewed_total = s.total if totals is None else totals.total
         for q in s.questions:
             e = q.evidence[0] if q.evidence else None
+            o = overrides.get(q.question_id)
             rows.append([c.info.call_id, _iso(c.info.when), c.info.agent, c.info.queue, c.info.language, s.form_id,
-                         s.form_version, "" if s.total is None else s.total, s.auto_failed, q.section_id,
-                         q.question_id, q.text, q.answer, q.points, q.effective_weight, q.auto_fail, q.critical,
+                         s.form_version, "" if s.total is None else s.total,
+                         "" if reviewed_total is None else reviewed_total, s.auto_failed, q.section_id,
+                         q.question_id, q.text, q.answer, o.answer if o else q.answer, o.reviewer if o else "",
+                         q.points, q.effective_weight, q.auto_fail, q.critical,
                          "" if e is None or e.start is None else e.start, e.role if e else "", e.quote if e else ""])
     return _csv(SCORECARD_COLUMNS, rows)
 

@@ -2,19 +2,24 @@
 with POST /api/session); every write needs the session's CSRF token in the X-CSRF-Token header."""
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
 from typing import Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from infra.search import MARK_END, MARK_START, CallFilter
+from infra.search import MARK_END, MARK_START, CallFilter, CallItem
 from infra.store import DEFAULT_TENANT
-from web.auth import READ_AUDIT, TooManyFailures, Viewer, api_viewer, api_writer, client_ip, require
+from web import alert_api
+from web.alert_api import alert_out
+from web.auth import (READ_AUDIT, TooManyFailures, Viewer, api_viewer, api_writer, audio_grant, client_ip,
+                      require)
 from web.service import call_filter
 
 router = APIRouter(prefix="/api", tags=["workspace"])
+router.include_router(alert_api.router)  # the alert queue: /api/alerts...
 
 
 class SignIn(BaseModel):
@@ -31,46 +36,12 @@ class Me(BaseModel):
     csrf_token: str
 
 
-class CallSummary(BaseModel):
-    id: str
-    agent: str | None
-    queue: str | None
-    direction: str
-    started_at: datetime | None
-    language: str | None
-    duration: float | None
-    state: str
-    total: float | None
-    auto_failed: bool | None
-    alerts: int
-    snippet: str | None = Field(None, description="redacted excerpt around the search match, matches in [[...]]")
-
-
 class CallList(BaseModel):
-    items: list[CallSummary]
+    items: list[CallItem] = Field(..., description="snippet: redacted excerpt around the search match, "
+                                 "matches in [[...]]; utc_offset_min: the call's own clock")
     total: int
     page: int
     per_page: int
-
-
-class Alert(BaseModel):
-    id: int
-    call_id: str
-    agent: str | None
-    queue: str | None
-    category: str
-    severity: str
-    title: str
-    status: str
-    created_at: datetime
-    updated_at: datetime
-    explanation: str | None
-    evidence: list[dict]
-
-
-class AlertStatusChange(BaseModel):
-    status: Literal["new", "acknowledged", "resolved", "false_positive"]
-    comment: str | None = None
 
 
 class Override(BaseModel):
@@ -86,12 +57,6 @@ class Reason(BaseModel):
 def _me(viewer: Viewer) -> Me:
     u = viewer.user
     return Me(username=u.username, role=u.role, tenant=u.tenant, agent_id=u.agent_id, csrf_token=viewer.csrf)
-
-
-def _alert(a) -> Alert:
-    return Alert(id=a.id, call_id=a.call_id, agent=a.agent, queue=a.queue, category=a.category, severity=a.severity,
-                 title=a.title, status=a.status, created_at=a.created_at, updated_at=a.updated_at,
-                 explanation=a.body.get("explanation"), evidence=a.body.get("evidence", []))
 
 
 @router.post("/session", response_model=Me)
@@ -130,8 +95,8 @@ def me(viewer: Viewer = Depends(api_viewer)):
 def calls(request: Request, f: CallFilter = Depends(call_filter), viewer: Viewer = Depends(api_viewer)):
     """The viewer's calls (agents: their own), filtered, sorted, paged; `q` searches redacted transcripts."""
     page = request.app.state.ws.calls(viewer, f)
-    items = [CallSummary(**{**i.__dict__, "snippet": (i.snippet or "").replace(MARK_START, "[[")
-                            .replace(MARK_END, "]]") or None}) for i in page.items]
+    items = [replace(i, snippet=(i.snippet or "").replace(MARK_START, "[[").replace(MARK_END, "]]") or None)
+             for i in page.items]
     return CallList(items=items, total=page.total, page=page.page, per_page=page.per_page)
 
 
@@ -142,10 +107,11 @@ def call(request: Request, call_id: str, viewer: Viewer = Depends(api_viewer)) -
     view = request.app.state.ws.call(viewer, call_id)
     row = view["call"]
     return {"call": {"id": row.id, "agent": row.agent, "queue": row.queue, "direction": row.direction,
-                     "started_at": row.started_at, "language": row.language, "duration": row.duration,
+                     "started_at": row.started_at, "utc_offset_min": row.utc_offset_min,
+                     "language": row.language, "duration": row.duration,
                      "state": row.state},
             "transcript": view["segments"], "scorecard": view["scorecard"],
-            "alerts": [_alert(a).model_dump() for a in view["alerts"]],
+            "alerts": [alert_out(a).model_dump() for a in view["alerts"]],
             "audio_url": f"/audio/{call_id}" if view["has_audio"] else None}
 
 
@@ -154,24 +120,15 @@ def override(request: Request, call_id: str, body: Override, viewer: Viewer = De
     request.app.state.ws.override(viewer, call_id, body.question_id, body.answer, body.comment)
 
 
-@router.get("/alerts", response_model=list[Alert])
-def alerts(request: Request, status: str = "new", category: str = "", severity: str = "",
-           viewer: Viewer = Depends(api_viewer)):
-    """The alert queue (compliance officers, admins); `status=all` for every status."""
-    return [_alert(a) for a in request.app.state.ws.alerts(viewer, status=status, category=category,
-                                                           severity=severity)]
-
-
-@router.post("/alerts/{alert_id}/status")
-def alert_status(request: Request, alert_id: int, body: AlertStatusChange, viewer: Viewer = Depends(api_writer)):
-    before = request.app.state.ws.set_alert_status(viewer, alert_id, body.status, body.comment)
-    return {"id": alert_id, "from": before, "to": body.status}
-
-
 @router.post("/unredacted/{call_id:path}")
 def unredacted(request: Request, call_id: str, body: Reason, viewer: Viewer = Depends(api_writer)):
-    """Compliance officers only: the unredacted transcript, after the view is written to the audit log."""
-    return {"call_id": call_id, "segments": request.app.state.ws.unredacted_transcript(viewer, call_id, body.reason)}
+    """Compliance officers only: the unredacted transcript, after the view is written to the audit log, and the
+    URL of the original recording (a grant bound to this session, valid 30 minutes)."""
+    ws = request.app.state.ws
+    segments = ws.unredacted_transcript(viewer, call_id, body.reason)
+    grant = audio_grant(ws.sessions, viewer, call_id)
+    return {"call_id": call_id, "segments": segments,
+            "audio_url": f"/unredacted-audio/{quote(call_id, safe='/')}?grant={grant}"}
 
 
 @router.get("/audit")

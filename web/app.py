@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from infra.accounts import AccountStore
 from infra.search import MARK_END, MARK_START, TranscriptIndex
 from infra.store import DEFAULT_TENANT, ResultsStore
+from web import clock
 from web.auth import LoginRequired, Sessions, permissions
 from web.service import Workspace
 
@@ -53,6 +54,8 @@ def templates() -> Jinja2Templates:
     env.filters["highlight"] = _highlight
     env.filters["clock"] = _clock
     env.filters["urlpart"] = lambda s: quote(str(s), safe="/")
+    env.filters["calltime"] = clock.in_call_zone  # {{ c.started_at | calltime(c.utc_offset_min, viewer zone) }}
+    env.filters["usertime"] = clock.in_user_zone
     return Jinja2Templates(env=env)
 
 
@@ -60,7 +63,7 @@ def create_app(store: ResultsStore, source, *, secret_key: str | None = None, se
                sync_on_start: bool = True) -> FastAPI:
     """The app on `store` (results DB) and `source` (object store). Without `secret_key` a random one is made:
     sessions then end when the process does (set CALLQA_WEB_SECRET to keep them across restarts)."""
-    from web import api, coaching, dashboard, pages, review, sampling
+    from web import account, api, coaching, dashboard, pages, review, sampling
 
     accounts = AccountStore(store.engine)
     ws = Workspace(store, source, accounts, Sessions(accounts, secret_key or secrets.token_urlsafe(48),
@@ -73,7 +76,7 @@ def create_app(store: ResultsStore, source, *, secret_key: str | None = None, se
     app.state.ws = ws
     app.state.templates = templates()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (pages, api, review, sampling, coaching, dashboard):
+    for module in (pages, api, account, review, sampling, coaching, dashboard):
         app.include_router(module.router)
 
     @app.middleware("http")

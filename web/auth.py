@@ -58,6 +58,7 @@ class Sessions:
         self.accounts, self.secure = accounts, secure
         self._session = URLSafeTimedSerializer(secret_key, salt="callqa-session")
         self._login = URLSafeTimedSerializer(secret_key, salt="callqa-login")
+        self._grant = URLSafeTimedSerializer(secret_key, salt="callqa-unredacted-audio")
 
     def _cookie_args(self, max_age: int) -> dict:
         return dict(max_age=max_age, httponly=True, samesite="strict", secure=self.secure, path="/")
@@ -120,6 +121,25 @@ class Sessions:
             return None
         user, csrf = found
         return Viewer(user, csrf, sid, client_ip(request))
+
+
+GRANT_LIFETIME = timedelta(minutes=30)
+
+
+def audio_grant(sessions: Sessions, viewer: Viewer, call_id: str) -> str:
+    """A token for the unredacted recording of one call, bound to this session, given after the audited
+    reason: the player's many range requests carry it instead of a reason each."""
+    return sessions._grant.dumps({"sid": viewer.sid, "call": call_id})
+
+
+def check_audio_grant(sessions: Sessions, viewer: Viewer, call_id: str, token: str) -> None:
+    try:
+        grant = sessions._grant.loads(token or "", max_age=int(GRANT_LIFETIME.total_seconds()))
+    except BadSignature:
+        raise HTTPException(403, "open the unredacted view with a reason first (or again: the grant expired)") \
+            from None
+    if grant != {"sid": viewer.sid, "call": call_id}:
+        raise HTTPException(403, "this grant is for another session or call")
 
 
 def permissions(viewer: Viewer | None) -> dict:

@@ -12,12 +12,14 @@ from fastapi.responses import RedirectResponse, Response
 
 from infra.search import CallFilter
 from infra.store import ALERT_STATUSES, DEFAULT_TENANT
-from web.auth import (READ_AUDIT, UNREDACTED, TooManyFailures, Viewer, check_csrf, client_ip, page_viewer,
-                      permissions, require)
+from web import alert_pages
+from web.auth import (READ_AUDIT, UNREDACTED, TooManyFailures, Viewer, audio_grant, check_csrf, client_ip,
+                      page_viewer, permissions, require)
 from web.media import stream_object
 from web.service import MIN_REASON, call_filter
 
 router = APIRouter(include_in_schema=False)
+router.include_router(alert_pages.router)  # the alert queue's pages
 
 
 def _render(request: Request, name: str, viewer: Viewer | None, status_code: int = 200, **context):
@@ -120,23 +122,15 @@ def unredacted(request: Request, call_id: str, reason: str = Form(""), csrf_toke
     ws = request.app.state.ws
     segments = ws.unredacted_transcript(viewer, call_id, reason)
     return _render(request, "unredacted.html", viewer, call=ws.call_row(viewer, call_id), segments=segments,
-                   reason=reason, min_reason=MIN_REASON)
+                   reason=reason, min_reason=MIN_REASON, grant=audio_grant(ws.sessions, viewer, call_id))
 
 
-@router.get("/alerts")
-def alert_queue(request: Request, status: str = "new", category: str = "", severity: str = "",
-                viewer: Viewer = Depends(page_viewer)):
-    alerts = request.app.state.ws.alerts(viewer, status=status, category=category, severity=severity)
-    return _render(request, "alerts.html", viewer, alerts=alerts, status=status, category=category,
-                   severity=severity, statuses=ALERT_STATUSES)
-
-
-@router.post("/alerts/{alert_id}/status")
-def alert_status(request: Request, alert_id: int, status: str = Form(...), comment: str = Form(""),
-                 csrf_token: str = Form(""), back: str = Form("/alerts"), viewer: Viewer = Depends(page_viewer)):
-    check_csrf(viewer, csrf_token)
-    request.app.state.ws.set_alert_status(viewer, alert_id, status, comment)
-    return RedirectResponse(_safe_next(back), status_code=303)
+@router.get("/unredacted-audio/{call_id:path}")
+def unredacted_audio(request: Request, call_id: str, grant: str = "", viewer: Viewer = Depends(page_viewer)):
+    """The original recording, for the compliance officer who gave a reason in this session (see /unredacted)."""
+    ws = request.app.state.ws
+    key, media_type = ws.unredacted_recording(viewer, call_id, grant)
+    return stream_object(ws.source, key, request.headers.get("range"), media_type)
 
 
 @router.get("/admin/audit")

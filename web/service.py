@@ -13,11 +13,15 @@ from dataclasses import dataclass
 from fastapi import HTTPException
 
 from core.keys import redacted_audio_key, redacted_transcript_key, transcript_key
+from infra import review
 from infra.accounts import AccountStore
-from infra.search import (CallFilter, CallPage, TranscriptIndex, alert_in_tenant, call_overrides, call_scorecard,
-                          facets, get_call, list_alerts, list_calls)
+from infra.calibration import CalibrationStore
+from infra.search import (CallFilter, CallPage, TranscriptIndex, call_overrides, call_scorecard, facets, get_call,
+                          list_alerts, list_calls)
 from infra.store import ALERT_STATUSES, ResultsStore
-from web.auth import ACT_ON_ALERTS, ALERT_QUEUE, OVERRIDE, UNREDACTED, VIEW_ALERTS, Sessions, Viewer, require
+from web import alert_desk, timeline
+from web.auth import (ACT_ON_ALERTS, OVERRIDE, REVIEW_QUEUE, UNREDACTED, VIEW_ALERTS, Sessions, Viewer,
+                      check_audio_grant, require)
 from web.media import object_size
 
 SYNC_EVERY = 15.0  # seconds between full-text index refreshes on list requests
@@ -87,21 +91,27 @@ class Workspace:
                 segments.append({"index": i, "start": s["start"], "end": s["end"], "role": s.get("role"),
                                  "speaker": s.get("speaker"), "text": s.get("text", "")})
         card = call_scorecard(self.engine, tenant, call_id)
+        blind = CalibrationStore(self.engine).blind_pending(tenant, call_id, viewer.user.username) \
+            if viewer.can(REVIEW_QUEUE) else []
+        if blind:  # scoring this call blind in a calibration session: no machine answers, no alerts, until then
+            card = None
         overrides = call_overrides(self.engine, tenant, call_id) if card else {}
         if card:
             for a in card["answers"]:
                 a["override"] = overrides.get(a["question_id"])
             card["auto_fail_evidence"] = [{"question": a["text"], "evidence": a["evidence"]}
                                           for a in card["answers"] if a.get("auto_fail") and a["answer"] == "fail"]
-            card["reviewed_by"] = sorted({o["reviewer"] for o in overrides.values()})
+            card.update(review.review_state(self.engine, tenant, call_id, card, overrides))
         alerts = []
-        if viewer.can(VIEW_ALERTS):
+        if viewer.can(VIEW_ALERTS) and not blind:
             alerts = list_alerts(self.engine, tenant, statuses=None, call_id=call_id)
-        history = self.accounts.audit_log(tenant, action="alert_status", call_id=call_id) \
-            if viewer.can(VIEW_ALERTS) else []
-        return {"call": row, "segments": segments, "scorecard": card, "alerts": alerts,
-                "alert_history": history, "has_audio": object_size(self.source, redacted_audio_key(call_id)) is not None,
-                "has_redacted_transcript": raw is not None}
+        history = alert_desk.call_history(self, viewer, call_id) if not blind else []
+        return {"call": row, "segments": segments, "scorecard": card, "alerts": alerts, "blind_sessions": blind,
+                "alert_history": history, "alert_assignees": self.alert_assignees(viewer),
+                "has_audio": object_size(self.source, redacted_audio_key(call_id)) is not None,
+                "has_redacted_transcript": raw is not None,
+                "timeline": timeline.build(segments, row.duration, card.get("sentiment") if card else None),
+                "kpis": card.get("kpis") if card else None, "sentiment": card.get("sentiment") if card else None}
 
     def redacted_audio_key(self, viewer: Viewer, call_id: str) -> str:
         self.call_row(viewer, call_id)
@@ -117,34 +127,48 @@ class Workspace:
             raise HTTPException(404, "no such scored question on this call")
         comment = (comment or "").strip() or None
         self.store.add_override(call_id, question_id, answer, reviewer=viewer.user.username, comment=comment)
+        review.record_review(self.engine, viewer.user.tenant, call_id, viewer.user.username, kind="override")
         machine = next(a["answer"] for a in card["answers"] if a["question_id"] == question_id)
         self.accounts.audit(viewer.user, "override", call_id=call_id, ip=viewer.ip, question_id=question_id,
                             machine=machine, human=answer, comment=comment)
 
-    # alerts
-    def alerts(self, viewer: Viewer, *, status: str = "new", category: str | None = None,
-               severity: str | None = None):
-        require(viewer, ALERT_QUEUE)
-        if status != "all" and status not in ALERT_STATUSES:
-            raise HTTPException(422, f"status must be all or one of {', '.join(ALERT_STATUSES)}")
-        statuses = None if status == "all" else (status,)
-        return list_alerts(self.engine, viewer.user.tenant, statuses=statuses, category=category or None,
-                           severity=severity or None)
+    # alerts (the logic is in web/alert_desk.py)
+    def alerts(self, viewer: Viewer, f: alert_desk.AlertFilter = alert_desk.AlertFilter(), *, expand: str = "",
+               group: bool = True) -> alert_desk.QueueView:
+        """The alert queue (compliance officers, admins), filtered; low-severity repeats grouped unless not `group`."""
+        return alert_desk.queue(self, viewer, f, expand=expand, group=group)
 
     def set_alert_status(self, viewer: Viewer, alert_id: int, status: str, comment: str | None) -> str:
         """Change an alert's status (audited: who, when, from, to, comment); returns the old status."""
-        require(viewer, ACT_ON_ALERTS)
-        if status not in ALERT_STATUSES:
-            raise HTTPException(422, f"status must be one of {', '.join(ALERT_STATUSES)}")
-        alert = alert_in_tenant(self.engine, viewer.user.tenant, alert_id)
-        if alert is None:
-            raise HTTPException(404, "no such alert")
-        self.store.set_alert_status(alert_id, status)
-        self.accounts.audit(viewer.user, "alert_status", call_id=alert.call_id, alert_id=alert_id, ip=viewer.ip,
-                            **{"from": alert.status, "to": status, "comment": (comment or "").strip() or None})
-        return alert.status
+        return alert_desk.set_status(self, viewer, [alert_id], status, comment)[0].before
+
+    def assign_alert(self, viewer: Viewer, alert_id: int, assignee: str | None, comment: str | None):
+        """Assign an alert to a compliance officer of the tenant, "me", or nobody (audited); returns the Change."""
+        return alert_desk.assign(self, viewer, [alert_id], assignee, comment)[0]
+
+    def bulk_alerts(self, viewer: Viewer, alert_ids: list[int], action: str, assignee: str | None,
+                    comment: str | None) -> list:
+        """One action on several alerts, all or none, one audit entry each; returns their Changes."""
+        return alert_desk.bulk(self, viewer, alert_ids, action, assignee, comment)
+
+    def alert_history(self, viewer: Viewer, alert_id: int) -> list:
+        return alert_desk.history(self, viewer, alert_id)
+
+    def alert_assignees(self, viewer: Viewer) -> list[str]:
+        """Who the viewer may assign alerts to (empty for those who may not act on alerts)."""
+        return alert_desk.officers(self, viewer.user.tenant) if viewer.can(ACT_ON_ALERTS) else []
 
     # unredacted material
+    def unredacted_recording(self, viewer: Viewer, call_id: str, grant: str) -> tuple[str, str]:
+        """(object key, media type) of the call's original recording, for a compliance officer holding this
+        session's grant for the call (given when the audited reason was accepted)."""
+        import mimetypes
+
+        require(viewer, UNREDACTED)
+        row = self.call_row(viewer, call_id)
+        check_audio_grant(self.sessions, viewer, call_id, grant)
+        return row.object_key, mimetypes.guess_type(row.object_key)[0] or "application/octet-stream"
+
     def unredacted_transcript(self, viewer: Viewer, call_id: str, reason: str) -> list[dict]:
         if not viewer.can(UNREDACTED):
             self.accounts.audit(viewer.user, "unredacted_denied", call_id=call_id, ip=viewer.ip)
@@ -154,7 +178,7 @@ class Workspace:
         if len(reason) < MIN_REASON:
             raise HTTPException(422, f"give a reason of at least {MIN_REASON} characters")
         self.accounts.audit(viewer.user, "unredacted_view", call_id=call_id, ip=viewer.ip, reason=reason,
-                            what="transcript")
+                            what="transcript and recording")
         raw = self.source.read(row.transcript_key or transcript_key(call_id))
         if raw is None:
             raise HTTPException(404, "this call has no stored transcript")
@@ -177,12 +201,30 @@ def _day(value: str | None):
         raise HTTPException(422, "dates are YYYY-MM-DD") from None
 
 
+def _number(value: str | None, name: str) -> float | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise HTTPException(422, f"{name} must be a number") from None
+
+
 def call_filter(q: str | None = None, agent: str | None = None, queue: str | None = None,
                 language: str | None = None, direction: str | None = None, date_from: str | None = None,
                 date_to: str | None = None, auto_fail: str | None = None, has_alert: str | None = None,
-                sort: str = "started", order: str = "desc", page: int = 1, per_page: int = 50) -> CallFilter:
-    """The calls list's query parameters (pages and API alike); yes/no for the two flags, empty = any."""
+                form: str | None = None, failed_question: str | None = None, score_min: str | None = None,
+                score_max: str | None = None, reviewed: str | None = None, alert_category: str | None = None,
+                alert_status: str | None = None, sort: str = "started", order: str = "desc", page: int = 1,
+                per_page: int = 50) -> CallFilter:
+    """The calls list's query parameters (pages and API alike); yes/no for the flags, empty = any."""
+    if alert_status and alert_status not in ALERT_STATUSES:
+        raise HTTPException(422, f"alert_status must be one of {', '.join(ALERT_STATUSES)}")
     return CallFilter(q=(q or "").strip() or None, agent=agent or None, queue=queue or None,
                       language=language or None, direction=direction or None, date_from=_day(date_from),
                       date_to=_day(date_to), auto_fail=_yes_no(auto_fail), has_alert=_yes_no(has_alert),
+                      form=form or None, failed_question=failed_question or None,
+                      score_min=_number(score_min, "score_min"), score_max=_number(score_max, "score_max"),
+                      reviewed=_yes_no(reviewed), alert_category=alert_category or None,
+                      alert_status=alert_status or None,
                       sort=sort, descending=order != "asc", page=max(page, 1), per_page=min(max(per_page, 1), 200))

@@ -61,6 +61,7 @@ def test_the_check_sees_lazy_imports():
     assert "compliance" in package_imports()["pipeline"]
 
 
-def test_only_the_command_line_imports_the_web_app():
+def test_only_the_command_line_and_the_demo_import_the_web_app():
     importers = sorted(p for p, dsts in package_imports().items() if "web" in dsts)
-    assert importers == ["cli"], f"web/ (the workspace) is imported by the command line only, not {importers}"
+    assert importers == ["cli", "demo"], \
+        f"web/ (the workspace) is started by the command line and the demo only, not {importers}"

@@ -99,10 +99,11 @@ def _recording(path: Path, seconds: float, rate: int = 8000) -> None:
         w.writeframes(pcm.tobytes())
 
 
-def build(root: Path) -> tuple[ResultsStore, LocalFolderSource]:
-    """Results DB `root/r.db` and object store `root/src` with the calls above, analysed and redacted."""
+def build(root: Path, db_url: str | None = None) -> tuple[ResultsStore, LocalFolderSource]:
+    """Results DB (`root/r.db`, or `db_url`) and object store `root/src` with the calls above, analysed and
+    redacted."""
     src = LocalFolderSource(root / "src", "")
-    store = ResultsStore(f"sqlite:///{root}/r.db")
+    store = ResultsStore(db_url or f"sqlite:///{root}/r.db")
     analyser = CallAnalyser(store, src, reviewer=Reviewer(similarity=StubSimilarity()),
                             policy=load_policy(default_policy_path()))
     work = root / "work"
@@ -121,6 +122,7 @@ def build(root: Path) -> tuple[ResultsStore, LocalFolderSource]:
         persisted = analyser.run(call, transcript)
         recording = work / f"{call_id.replace('/', '_')}.wav"
         _recording(recording, transcript.duration)
+        src.write(call.object_key, recording.read_bytes())  # the original, for the unredacted player
         write_redacted_audio(src, transcript, recording, work, list(persisted.audio_intervals))
     with store.engine.begin() as c:  # the pipeline has no tenant input yet: move one call by hand
         from sqlalchemy import text

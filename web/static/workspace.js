@@ -20,12 +20,19 @@
         if (e.key === "Enter" || e.key === " ") { e.preventDefault(); seek(parseFloat(li.dataset.start)); }
       });
     });
-    document.querySelectorAll("a.seek[data-start]").forEach(function (a) {
+    var playhead = document.getElementById("playhead");
+    var timeline = document.getElementById("timeline");
+    document.querySelectorAll(".seek[data-start]").forEach(function (a) {
       a.addEventListener("click", function (e) { e.preventDefault(); seek(parseFloat(a.dataset.start)); });
     });
     if (player) {
       player.addEventListener("timeupdate", function () {
         var t = player.currentTime;
+        if (playhead && timeline) {
+          var x = String(Math.min(1000, t / parseFloat(timeline.dataset.duration) * 1000));
+          playhead.setAttribute("x1", x);
+          playhead.setAttribute("x2", x);
+        }
         lines.forEach(function (li) {
           var on = t >= parseFloat(li.dataset.start) && t < parseFloat(li.dataset.end);
           li.classList.toggle("current", on);

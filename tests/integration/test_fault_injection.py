@@ -1,0 +1,109 @@
+"""Fault injection on real runs: `callqa run` (real Prefect, real Whisper weights) on a local folder, its
+process SIGKILLed right after a stage of a call is recorded (transcribed, analysed, redacted); then a clean
+run after one lease must finish exactly the missing stages (a stored transcript is never transcribed again),
+leave no temporary folder behind, and a third run must find nothing to do.
+
+The kill comes from a small wrapper around the CLI that replaces `ResultsStore.mark_stage` in the child
+process only: the product has no test hook."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+LEASE_MINUTES = 0.05  # 3 s: the clean run may take the killed worker's call over after that
+KILLER = """
+import os, signal, sys
+from infra.store import ResultsStore
+
+after = os.environ["CALLQA_TEST_KILL_AFTER"]
+record = ResultsStore.mark_stage
+
+def record_then_die(self, call_id, stage, etag, version):
+    record(self, call_id, stage, etag, version)
+    if stage == after:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+ResultsStore.mark_stage = record_then_die
+from pipeline.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _run(args: list[str], env: dict, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run in its own process group, output to files: a SIGKILLed run leaves its children (Prefect's
+    temporary server) holding pipes, so they are killed with the group once the run itself has ended."""
+    out, err = (Path(env["TMPDIR"]).parent / f"run-{time.monotonic_ns()}.{n}" for n in ("out", "err"))
+    with open(out, "w") as o, open(err, "w") as e:
+        p = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=o, stderr=e,
+                             start_new_session=True)
+        try:
+            p.wait(timeout)
+        finally:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
+    return subprocess.CompletedProcess(p.args, p.returncode, out.read_text(), err.read_text())
+
+
+def _stages(db: Path) -> dict[str, tuple[str, str]]:
+    with sa.create_engine(f"sqlite:///{db}").connect() as c:
+        return {stage: (etag, str(done)) for stage, etag, done in
+                c.execute(sa.text("SELECT stage, etag, done_at FROM call_stages"))}
+
+
+def _state(db: Path) -> str:
+    with sa.create_engine(f"sqlite:///{db}").connect() as c:
+        return c.execute(sa.text("SELECT state FROM calls")).scalar_one()
+
+
+@pytest.mark.parametrize("stage", ["transcribed", "analysed", "redacted"])
+def test_sigkill_after_a_stage_resumes_exactly_the_missing_stages(stage, sample_calls, tmp_path):
+    folder, calls = sample_calls
+    call = min((c for c in calls if c.channels == 2 and c.language == "en"), key=lambda c: c.duration)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copyfile(call.audio_path, inbox / "call.wav")
+    shutil.copyfile(call.audio_path.with_suffix(".json"), inbox / "call.json")
+    db, temp = tmp_path / "r.db", tmp_path / "tmp"
+    temp.mkdir()
+    (tmp_path / "killer.py").write_text(KILLER)
+    env = {**os.environ, "TMPDIR": str(temp), "CALLQA_LEASE_MINUTES": str(LEASE_MINUTES),
+           "CALLQA_TEST_KILL_AFTER": stage}
+    run = ["run", "--local", str(inbox), "--db", f"sqlite:///{db}"]
+
+    killed = _run([str(tmp_path / "killer.py"), *run], env)
+    assert killed.returncode == -9, (killed.returncode, killed.stderr[-2000:])
+    before = _stages(db)
+    assert stage in before and _state(db) == "processing", "killed after the stage was recorded, before done"
+
+    time.sleep(LEASE_MINUTES * 60 + 1)  # the killed worker's lease runs out
+    env.pop("CALLQA_TEST_KILL_AFTER")
+    clean = _run(["-m", "pipeline.cli", *run], env)
+    assert clean.returncode == 0, clean.stderr[-3000:]
+    after = _stages(db)
+    assert set(after) == {"transcribed", "analysed", "redacted"} and _state(db) == "done"
+    assert len({etag for etag, _ in after.values()}) == 1, "every stage of the same version"
+    for done in before:
+        if done == "transcribed":
+            assert after[done] == before[done], "the stored transcript was not transcribed again"
+    results = inbox if (inbox / "scorecards").exists() else next(p for p in tmp_path.rglob("scorecards")).parent
+    assert (results / "scorecards" / "call.json").exists() and (results / "redacted" / "audio" / "call.wav").exists()
+    redacted = json.loads((results / "redacted" / "transcripts" / "call.json").read_text())
+    assert redacted["segments"], "the redacted transcript is complete"
+    assert not list(temp.glob("callqa-*")), "the killed worker's temporary folder was swept"
+
+    again = _run(["-m", "pipeline.cli", *run], env)
+    assert again.returncode == 0 and _stages(db) == after, "a third run does nothing"

@@ -1,0 +1,128 @@
+"""Calibration in a real browser (Playwright driving Debian's chromium against uvicorn on a loopback port, on
+test_web_fixture's data): a QA lead creates a session on two calls for two reviewers, each reviewer scores both
+calls blind, and the lead reads the per-question agreement table. The console must stay free of errors.
+Screenshots go to `<tmp>/shots/`. Chromium missing is a failure, not a skip."""
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+
+import pytest
+
+from .test_web_fixture import AUTOFAIL, GOOD, PASSWORD, fresh_copy
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    import uvicorn
+
+    from web.app import create_app
+
+    store, src, root = fresh_copy(tmp_path_factory)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(create_app(store, src, secret_key="browser-test"), host="127.0.0.1",
+                                        port=port, access_log=False, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the workspace server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", root, store
+    srv.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if shutil.which("chromium") is None and not shutil.os.path.exists(CHROMIUM):
+        pytest.fail("chromium is not installed (apt-get install chromium): the browser test cannot run")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+def _signed_in(browser, base, username, errors):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})  # its own cookies
+    page = context.new_page()
+    page.on("console", lambda m: errors.append(f"{username}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"{username}: {e}"))
+    page.goto(f"{base}/calibration")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#signin")
+    page.wait_for_url(f"{base}/calibration")  # back where the sign-in started
+    return context, page
+
+
+def _score_all(page, shot, answer_for) -> str:
+    """Score every call of the session open in `page`; returns the first question's id."""
+    first = None
+    while page.locator("a.score-link").count():
+        page.locator("a.score-link").first.click()
+        page.wait_for_selector("#blind-form")
+        assert page.locator(".answer.pass, .answer.fail, .answer.na, #total").count() == 0, "the machine is hidden"
+        selects = page.locator("#blind-form select")
+        for i in range(selects.count()):
+            qid = selects.nth(i).get_attribute("name").removeprefix("answer-")
+            first = first or qid
+            selects.nth(i).select_option(answer_for(i))
+        if not shot.exists():
+            page.screenshot(path=str(shot), full_page=True)
+        page.click("#submit-answers")
+        page.wait_for_selector("#session-calls")
+    return first
+
+
+def test_lead_creates_session_reviewers_score_blind_lead_sees_agreement(server, browser):
+    base, root, _ = server
+    shots = root / "shots"
+    shots.mkdir(exist_ok=True)
+    errors: list[str] = []
+
+    lead_ctx, lead = _signed_in(browser, base, "qalead", errors)
+    lead.fill("#title", "Weekly calibration")
+    for name in ("qa", "qa2"):
+        lead.check(f'#pick-reviewers input[value="{name}"]')
+    for call_id in (GOOD, AUTOFAIL):
+        lead.check(f'#pick-calls input[value="{call_id}"]')
+    lead.screenshot(path=str(shots / "calibration_new.png"), full_page=True)
+    lead.click("#create-session")
+    lead.wait_for_selector("#session-title")
+    session_url = lead.url
+    assert lead.text_content("#session-title") == "Weekly calibration"
+
+    firsts = []
+    for name, answer_for in (("qa", lambda i: "pass"), ("qa2", lambda i: "fail" if i == 0 else "pass")):
+        ctx, page = _signed_in(browser, base, name, errors)
+        page.click("#my-sessions >> text=Weekly calibration")
+        page.wait_for_url(session_url)
+        assert page.text_content("#progress") == "0 of 2 calls scored"
+        firsts.append(_score_all(page, shots / f"blind_{name}.png", answer_for))
+        assert page.text_content("#progress") == "2 of 2 calls scored"
+        page.screenshot(path=str(shots / f"calibration_{name}.png"), full_page=True)
+        ctx.close()
+    assert firsts[0] == firsts[1]
+
+    lead.goto(session_url)
+    lead.click("#results-link")
+    lead.wait_for_selector("#agreement")
+    lead.screenshot(path=str(shots / "calibration_results.png"), full_page=True)
+    disputed = lead.locator(f'#agreement tr[data-question="{firsts[0]}"]')
+    assert disputed.locator(".reviewer-percent").text_content() == "0%"
+    assert disputed.locator(".reviewer-kappa").text_content() != "1.00"
+    agreed = lead.locator("#agreement tbody tr").nth(1)
+    assert agreed.locator(".reviewer-percent").text_content() == "100%"
+    assert agreed.locator(".reviewer-kappa").text_content() == "1.00"
+    assert lead.locator("#agreement tbody tr").count() >= 2
+    lead_ctx.close()
+    assert errors == [], errors
