@@ -173,6 +173,8 @@ class S3Source:
         except (OSError, ValueError) as e:  # urllib3 errors derive from these; ValueError for bad replies
             if isinstance(e, FileNotFoundError):
                 raise
+            if getattr(e, "errno", None) == errno.ENOSPC:
+                raise _local_disk_full(what) from e
             raise StorageError(f"{what}: {type(e).__name__}") from e
         except Exception as e:  # noqa: BLE001 - urllib3.MaxRetryError etc.
             if type(e).__module__.startswith("urllib3"):
@@ -237,6 +239,12 @@ class S3Source:
                     len(data), content_type=content_type)
 
 
+def _local_disk_full(what: str) -> DiskFullError:
+    """The worker's own disk (its temporary folder) is full: the object store is fine, the call is retried."""
+    return DiskFullError(f"{what}: no space left on the worker's temporary disk; free space (or point TMPDIR "
+                         "elsewhere) and run again (the call is retried)")
+
+
 class LocalFolderSource:
     """Recordings in a folder; results are written under the same root, like the S3 layout."""
 
@@ -276,6 +284,8 @@ class LocalFolderSource:
         try:
             shutil.copyfile(self.root / ref.key, dest)
         except OSError as e:
+            if e.errno == errno.ENOSPC:
+                raise _local_disk_full("copying a recording") from e
             raise StorageError(f"copying a recording: {type(e).__name__}") from e
         return dest
 

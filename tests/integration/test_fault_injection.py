@@ -107,3 +107,33 @@ def test_sigkill_after_a_stage_resumes_exactly_the_missing_stages(stage, sample_
 
     again = _run(["-m", "pipeline.cli", *run], env)
     assert again.returncode == 0 and _stages(db) == after, "a third run does nothing"
+
+
+def test_disk_full_during_a_batch_is_retried_and_leaves_nothing_behind(sample_calls, tmp_path):
+    """The worker's temporary space is a 256 KiB tmpfs (a private mount namespace: `unshare -m`, gone with the
+    process): the recording does not fit, so the call fails with E202 (retried, never quarantined) and leaves
+    no partial file; the next run with room finishes every stage."""
+    folder, calls = sample_calls
+    call = min((c for c in calls if c.channels == 2 and c.duration >= 8), key=lambda c: c.duration)
+    assert call.audio_path.stat().st_size > 256 * 1024
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copyfile(call.audio_path, inbox / "call.wav")
+    db, temp = tmp_path / "r.db", tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
+    run = ["run", "--local", str(inbox), "--db", f"sqlite:///{db}"]
+    full = subprocess.run(["unshare", "-m", "sh", "-c", f'mount -t tmpfs -o size=256k tmpfs "$TMPDIR" && exec '
+                           f'"{sys.executable}" -m pipeline.cli "$@"', "sh", *run],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert full.returncode != 0 and "E202" in full.stdout + full.stderr, (full.stdout + full.stderr)[-3000:]
+    with sa.create_engine(f"sqlite:///{db}").connect() as c:
+        state, code = c.execute(sa.text("SELECT state, error_code FROM calls")).one()
+    assert (state, code) == ("failed", "E202"), "retried on the next run, not quarantined"
+    assert not list(temp.iterdir()), "nothing written outside the full disk, nothing left"
+    assert not list(inbox.rglob("*.partial"))
+
+    clean = _run(["-m", "pipeline.cli", *run], env)
+    assert clean.returncode == 0, clean.stderr[-3000:]
+    assert set(_stages(db)) == {"transcribed", "analysed", "redacted"} and _state(db) == "done"
+    assert not list(temp.glob("callqa-*"))

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-import sys
-from pathlib import Path
 
 import sqlalchemy as sa
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-
-import web_pages  # noqa: E402
+from bench import web_pages
 
 
 def test_generated_rows_are_what_the_app_would_write(tmp_path):
