@@ -89,8 +89,15 @@ def test_threats_raise_reputation_alerts_with_customer_evidence(checked):
     assert {"media_threat", "legal_threat", "missing_recording_disclosure"} <= set(risky), sorted(risky)
     ev = risky["media_threat"]["evidence"][0]
     assert ev["role"] == "customer" and "press" in ev["quote"].lower() and ev["start"] > 2
-    # espeak-ng Mandarin is hard for whisper base: 律师 and 联系 survive, 起诉你们 and 曝光 usually do not
-    assert "legal_threat" in alerts["zh_risky"], sorted(alerts["zh_risky"])
+    # espeak-ng Mandarin is hard for whisper base, and what survives differs between CPUs (律师 on one machine,
+    # nothing legal on another): whenever a legal word was heard from the customer, the alert must be raised
+    _, src = checked
+    heard = Transcript.from_json(src.read("transcripts/zh_risky.json").decode())
+    customer = "".join(s.text for s in heard.segments if s.role == "customer")
+    if any(w in customer for w in ("律师", "起诉", "法院", "告你们")):
+        assert "legal_threat" in alerts["zh_risky"], (sorted(alerts["zh_risky"]), customer)
+    else:
+        assert "legal_threat" not in alerts["zh_risky"], "no legal word heard, no legal alert"
 
 
 def test_clean_call_raises_no_alert(checked):

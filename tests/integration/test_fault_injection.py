@@ -105,8 +105,9 @@ def test_sigkill_after_a_stage_resumes_exactly_the_missing_stages(stage, sample_
     assert redacted["segments"], "the redacted transcript is complete"
     assert not list(temp.glob("callqa-*")), "the killed worker's temporary folder was swept"
 
-    again = _run(["-m", "pipeline.cli", *run], env)
-    assert again.returncode == 0 and _stages(db) == after, "a third run does nothing"
+    if stage == "transcribed":  # once is enough: a finished call is never processed again
+        again = _run(["-m", "pipeline.cli", *run], env)
+        assert again.returncode == 0 and _stages(db) == after, "a third run does nothing"
 
 
 def test_disk_full_during_a_batch_is_retried_and_leaves_nothing_behind(sample_calls, tmp_path):

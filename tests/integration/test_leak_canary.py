@@ -95,6 +95,14 @@ def test_no_personal_value_leaves_the_unredacted_prefixes(s3_server, tmp_path, c
     unredacted = " ".join(Transcript.from_json(read_object(client, bucket, f"transcripts/{n}.json").decode()).text
                           for n in CALLS)
     heard = leaks(unredacted)
+    # what the recognizer made of the other values is personal data too, however it was spelled: the name
+    # after "this is" / 我叫 and any long digit run join the canary (espeak Mandarin comes out differently on
+    # different CPUs, e.g. 我叫王天华 for 王建国)
+    global WORDS, DIGITS
+    names = re.findall(r"(?:this is|my name is) ([A-Z][a-z]+ [A-Z][a-z]+)|我叫([\u4e00-\u9fff]{2,3})", unredacted)
+    WORDS = WORDS + tuple(sorted({(en or zh).lower() for en, zh in names} - {"sarah"}))
+    DIGITS = DIGITS + tuple(sorted(set(re.findall(r"\d{7,}", canon(unredacted))) - set(DIGITS)))
+    heard = leaks(unredacted)
     assert DIGITS[0] in heard and len(heard) >= 2, ("ASR did not write the canary values", heard, unredacted)
 
     found: dict[str, list[str]] = {}

@@ -1,0 +1,115 @@
+"""The workspace per role in a real browser (Playwright driving Debian's chromium against uvicorn on a loopback
+port, real SQLite DB and local object store, test_web_fixture): each role signs in through the form and sees
+its own menu; an agent gets 403 on another agent's call; an evidence link and a timeline bar seek the redacted
+audio; only the compliance officer gets unredacted text and the original recording, after a reason; script in
+transcript text and metadata stays inert; a POST without the CSRF token is refused."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .test_web_browser import browser, server  # noqa: F401  (the server and browser fixtures)
+from .test_web_fixture import AUTOFAIL, GOOD, OTHER, PASSWORD, PHONE
+
+MENUS = {  # role user -> (links it must have, links it must not have)
+    "qa": ({"Calls", "Dashboard", "My review queue", "Calibration"}, {"Alerts", "Disputes", "Sampling", "Coaching"}),
+    "qalead": ({"Dashboard", "My review queue", "Disputes", "Sampling", "Calibration"}, {"Alerts", "Coaching"}),
+    "comp": ({"Calls", "Dashboard", "Alerts"}, {"Disputes", "Sampling", "Calibration", "Coaching"}),
+    "coach": ({"Calls", "Dashboard", "Coaching"}, {"Alerts", "Disputes", "Sampling", "Calibration"}),
+    "agent1": ({"Calls", "My coaching"}, {"Dashboard", "Alerts", "Disputes", "Sampling", "Calibration", "Coaching"}),
+    "admin": ({"Calls", "Dashboard", "Alerts", "Audit log", "Disputes", "Sampling"}, {"My coaching"}),
+}
+
+
+def _sign_in(browser, base, user):  # noqa: F811
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: (errors.append("dialog: " + d.message), d.dismiss()))
+    page.goto(f"{base}/login")
+    page.fill("#username", user)
+    page.fill("#password", PASSWORD)
+    page.click("#signin")
+    page.wait_for_url(f"{base}/calls")
+    return page, errors
+
+
+@pytest.mark.parametrize("user", sorted(MENUS))
+def test_each_role_signs_in_to_its_own_menu(server, browser, user):  # noqa: F811
+    base = server[0]
+    page, errors = _sign_in(browser, base, user)
+    menu = set(page.locator("header nav a").all_inner_texts())
+    must, must_not = MENUS[user]
+    assert must <= menu and not (must_not & menu), (user, menu)
+    page.click("#logout")
+    page.wait_for_url(f"{base}/login")
+    assert page.goto(f"{base}/calls").url.startswith(f"{base}/login"), "signed out"
+    assert errors == [], errors
+    page.close()
+
+
+def test_agent_sees_own_calls_only(server, browser):  # noqa: F811
+    base = server[0]
+    page, errors = _sign_in(browser, base, "agent1")
+    listed = set(page.locator("a.call-link").all_inner_texts())
+    assert GOOD in listed and OTHER not in listed
+    assert page.goto(f"{base}/calls/{OTHER}").status == 403
+    assert "agents see their own calls only" in page.content()
+    assert page.goto(f"{base}/calls/{GOOD}").status == 200
+    page.close()
+
+
+def test_evidence_links_and_timeline_seek_the_audio(server, browser):  # noqa: F811
+    base = server[0]
+    page, errors = _sign_in(browser, base, "qa")
+    page.goto(f"{base}/calls/{AUTOFAIL}")
+    page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=15000)
+    link = page.locator("#autofail-banner a.seek").first
+    start = float(link.get_attribute("data-start"))
+    assert start > 1, "the evidence is not at the very start"
+    link.click()
+    page.wait_for_function(f"Math.abs(document.getElementById('player').currentTime - {start}) < 0.3", timeout=10000)
+    bar = page.locator("#timeline a.seek").last
+    bar_start = float(bar.get_attribute("data-start"))
+    bar.click()
+    page.wait_for_function(f"document.getElementById('player').currentTime >= {bar_start - 0.05}", timeout=10000)
+    assert errors == [], errors
+    page.close()
+
+
+def test_unredacted_material_for_the_compliance_officer_only(server, browser):  # noqa: F811
+    base = server[0]
+    qa, _ = _sign_in(browser, base, "qa")
+    assert PHONE not in qa.goto(f"{base}/calls/{AUTOFAIL}").text() and PHONE not in qa.content()
+    assert qa.goto(f"{base}/unredacted/{AUTOFAIL}").status == 403
+    assert qa.goto(f"{base}/unredacted-audio/{AUTOFAIL}").status == 403
+    qa.close()
+    comp, errors = _sign_in(browser, base, "comp")
+    comp.goto(f"{base}/calls/{AUTOFAIL}")
+    assert PHONE not in comp.content(), "redacted by default, for the compliance officer too"
+    comp.click("#open-unredacted")
+    comp.fill("#reason", "complaint CX-311: customer disputes the callback number")
+    comp.click("#open")
+    comp.wait_for_selector("#unredacted-transcript")
+    assert PHONE in comp.inner_text("#unredacted-transcript")
+    comp.wait_for_function("document.getElementById('unredacted-player').readyState >= 1", timeout=15000)
+    assert errors == [], errors
+    comp.close()
+
+
+def test_injected_script_is_inert_and_csrf_less_posts_are_refused(server, browser):  # noqa: F811
+    base = server[0]
+    page, errors = _sign_in(browser, base, "qa")
+    page.goto(f"{base}/calls/{OTHER}")
+    assert page.title() != "pwned" and "<script>" in page.inner_text("#transcript")
+    page.goto(f"{base}/calls?q=delivery")
+    assert page.title() != "pwned"
+    question = re.search(r'name="question_id" value="([^"]+)"', page.goto(f"{base}/calls/{GOOD}").text()).group(1)
+    refused = page.request.post(f"{base}/overrides/{GOOD}", form={"question_id": question, "answer": "fail"})
+    assert refused.status == 403
+    refused = page.request.post(f"{base}/api/reviewed/{GOOD}")
+    assert refused.status == 403
+    assert errors == [], errors
+    page.close()
