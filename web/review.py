@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Literal
 
@@ -20,6 +20,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from infra import review
+from infra.review import Dispute
 from infra.search import CallFilter, call_scorecard
 from reports.pages import csv_cell
 from web.auth import (OVERRIDE, QA_LEAD, RESPOND_TO_SCORECARD, Viewer, api_viewer, api_writer, check_csrf,
@@ -48,25 +49,14 @@ class Resolution(BaseModel):
         None, description="upheld only: set this reviewer answer on the disputed question (recomputes the total)")
 
 
-class DisputeOut(BaseModel):
-    id: int
-    call_id: str
-    question_id: str
-    agent_username: str
-    comment: str
-    status: str
-    resolver: str | None
-    resolution_comment: str | None
-    resolution_answer: str | None
-    created_at: datetime
-    resolved_at: datetime | None
-
-
-class QueuedDispute(DisputeOut):
-    agent: str | None = Field(None, description="the call's agent id")
-    question: str = Field("", description="the question's text on the form")
+@dataclass(frozen=True)
+class QueuedDispute(Dispute):
+    """A dispute in the leads' queue, with what a lead needs beside it: the call's agent id, the question's text
+    on the form, the machine's answer and the reviewed one (the latest reviewer answer, else the machine's)."""
+    agent: str | None = None
+    question: str = ""
     machine_answer: str | None = None
-    reviewed_answer: str | None = Field(None, description="the latest reviewer answer, else the machine's")
+    reviewed_answer: str | None = None
 
 
 class Acknowledged(BaseModel):
@@ -339,11 +329,11 @@ def acknowledge_api(request: Request, call_id: str, viewer: Viewer = Depends(api
     return Acknowledged(call_id=call_id, new=acknowledge(request.app.state.ws, viewer, call_id))
 
 
-@api.post("/disputes", response_model=DisputeOut, status_code=201)
+@api.post("/disputes", response_model=Dispute, status_code=201)
 def dispute_api(request: Request, body: NewDispute, viewer: Viewer = Depends(api_writer)):
     """Agents: dispute one answer of your call's scorecard, with a comment; it goes to the QA leads' queue."""
     d = open_dispute(request.app.state.ws, viewer, body.call_id, body.question_id, body.comment)
-    return DisputeOut(**asdict(d))
+    return d
 
 
 @api.get("/disputes", response_model=list[QueuedDispute])
@@ -352,11 +342,11 @@ def disputes_api(request: Request, status: str = "open", viewer: Viewer = Depend
     return dispute_queue(request.app.state.ws, viewer, status)
 
 
-@api.post("/disputes/{dispute_id}/resolve", response_model=DisputeOut)
+@api.post("/disputes/{dispute_id}/resolve", response_model=Dispute)
 def resolve_api(request: Request, dispute_id: int, body: Resolution, viewer: Viewer = Depends(api_writer)):
     """QA leads: uphold (optionally setting the reviewer answer) or reject an open dispute."""
     d = resolve(request.app.state.ws, viewer, dispute_id, body.status, body.comment, body.answer)
-    return DisputeOut(**asdict(d))
+    return d
 
 
 @api.get("/exports/scorecards.json", response_model=ScorecardExport)

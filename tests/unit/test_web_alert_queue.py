@@ -14,7 +14,7 @@ from core.models import Call
 from infra.accounts import AccountStore
 from infra.store import ResultsStore
 
-from .test_web_fixture import ACME, AUTOFAIL, PASSWORD, ZH, client, csrf_of, fresh_copy, sign_in
+from .test_web_fixture import ACME, AUTOFAIL, PASSWORD, ZH, as_user as _as, csrf_of, fresh_copy
 
 RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 DISCLOSURE = "missing_recording_disclosure"
@@ -23,12 +23,6 @@ DISCLOSURE = "missing_recording_disclosure"
 @pytest.fixture()
 def data(tmp_path_factory):
     return fresh_copy(tmp_path_factory)
-
-
-def _as(data, username, tenant="default"):
-    c = client(*data[:2])
-    assert sign_in(c, username, tenant=tenant).status_code == 303
-    return c
 
 
 def _api(c, method, url, **kw):

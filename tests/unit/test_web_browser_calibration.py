@@ -4,51 +4,8 @@ calls blind, and the lead reads the per-question agreement table. The console mu
 Screenshots go to `<tmp>/shots/`. Chromium missing is a failure, not a skip."""
 from __future__ import annotations
 
-import shutil
-import socket
-import threading
-import time
 
-import pytest
-
-from .test_web_fixture import AUTOFAIL, GOOD, PASSWORD, fresh_copy
-
-CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    import uvicorn
-
-    from web.app import create_app
-
-    store, src, root = fresh_copy(tmp_path_factory)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(store, src, secret_key="browser-test"), host="127.0.0.1",
-                                        port=port, access_log=False, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the workspace server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", root, store
-    srv.should_exit = True
-    thread.join(10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if shutil.which("chromium") is None and not shutil.os.path.exists(CHROMIUM):
-        pytest.fail("chromium is not installed (apt-get install chromium): the browser test cannot run")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
+from .test_web_fixture import AUTOFAIL, GOOD, PASSWORD
 
 
 def _signed_in(browser, base, username, errors):

@@ -9,7 +9,6 @@ import re
 
 import pytest
 
-from .test_web_browser import browser, server  # noqa: F401  (the server and browser fixtures)
 from .test_web_fixture import AUTOFAIL, GOOD, OTHER, PASSWORD, PHONE
 
 MENUS = {  # role user -> (links it must have, links it must not have)
@@ -22,7 +21,7 @@ MENUS = {  # role user -> (links it must have, links it must not have)
 }
 
 
-def _sign_in(browser, base, user):  # noqa: F811
+def _sign_in(browser, base, user):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -37,7 +36,7 @@ def _sign_in(browser, base, user):  # noqa: F811
 
 
 @pytest.mark.parametrize("user", sorted(MENUS))
-def test_each_role_signs_in_to_its_own_menu(server, browser, user):  # noqa: F811
+def test_each_role_signs_in_to_its_own_menu(server, browser, user):
     base = server[0]
     page, errors = _sign_in(browser, base, user)
     menu = set(page.locator("header nav a").all_inner_texts())
@@ -50,7 +49,7 @@ def test_each_role_signs_in_to_its_own_menu(server, browser, user):  # noqa: F81
     page.close()
 
 
-def test_agent_sees_own_calls_only(server, browser):  # noqa: F811
+def test_agent_sees_own_calls_only(server, browser):
     base = server[0]
     page, errors = _sign_in(browser, base, "agent1")
     listed = set(page.locator("a.call-link").all_inner_texts())
@@ -61,7 +60,7 @@ def test_agent_sees_own_calls_only(server, browser):  # noqa: F811
     page.close()
 
 
-def test_evidence_links_and_timeline_seek_the_audio(server, browser):  # noqa: F811
+def test_evidence_links_and_timeline_seek_the_audio(server, browser):
     base = server[0]
     page, errors = _sign_in(browser, base, "qa")
     page.goto(f"{base}/calls/{AUTOFAIL}")
@@ -79,7 +78,7 @@ def test_evidence_links_and_timeline_seek_the_audio(server, browser):  # noqa: F
     page.close()
 
 
-def test_unredacted_material_for_the_compliance_officer_only(server, browser):  # noqa: F811
+def test_unredacted_material_for_the_compliance_officer_only(server, browser):
     base = server[0]
     qa, _ = _sign_in(browser, base, "qa")
     assert PHONE not in qa.goto(f"{base}/calls/{AUTOFAIL}").text() and PHONE not in qa.content()
@@ -99,7 +98,7 @@ def test_unredacted_material_for_the_compliance_officer_only(server, browser):  
     comp.close()
 
 
-def test_injected_script_is_inert_and_csrf_less_posts_are_refused(server, browser):  # noqa: F811
+def test_injected_script_is_inert_and_csrf_less_posts_are_refused(server, browser):
     base = server[0]
     page, errors = _sign_in(browser, base, "qa")
     page.goto(f"{base}/calls/{OTHER}")

@@ -14,7 +14,7 @@ from infra.accounts import AccountStore
 from infra.search import get_call
 from infra.store import ResultsStore
 
-from .test_web_fixture import ACME, AUTOFAIL, GOOD, OTHER, ZH, client, csrf_of, fresh_copy, sign_in
+from .test_web_fixture import ACME, AUTOFAIL, GOOD, OTHER, ZH, as_user as _as, csrf_of, fresh_copy
 
 DEFAULT_CALLS = {GOOD, AUTOFAIL, OTHER, ZH}
 
@@ -22,12 +22,6 @@ DEFAULT_CALLS = {GOOD, AUTOFAIL, OTHER, ZH}
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     return fresh_copy(tmp_path_factory)
-
-
-def _as(data, username):
-    c = client(*data[:2])
-    assert sign_in(c, username).status_code == 303
-    return c
 
 
 def _ids(c, query: str) -> set[str]:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from .test_web_fixture import ACME, AUTOFAIL, GOOD, OTHER, client, csrf_of, fresh_copy, sign_in
+from .test_web_fixture import ACME, AUTOFAIL, GOOD, OTHER, as_user as _as, csrf_of, fresh_copy
 
 NOTE = "Listen from 0:11: how could you have answered instead?"
 
@@ -18,12 +18,6 @@ NOTE = "Listen from 0:11: how could you have answered instead?"
 @pytest.fixture()
 def data(tmp_path_factory):
     return fresh_copy(tmp_path_factory)
-
-
-def _as(data, username, tenant="default"):
-    c = client(*data[:2])
-    assert sign_in(c, username, tenant=tenant).status_code == 303
-    return c
 
 
 def _api(c, method, url, **kw):

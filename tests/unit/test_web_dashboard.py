@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import sqlalchemy as sa
 
-from .test_web_fixture import ACME, AUTOFAIL, CALLS, GOOD, OTHER, ZH, client, csrf_of, fresh_copy, sign_in
+from .test_web_fixture import ACME, AUTOFAIL, CALLS, GOOD, OTHER, ZH, as_user as _as, client, csrf_of, fresh_copy
 
 DEFAULT = (GOOD, AUTOFAIL, OTHER, ZH)  # the default tenant's calls; ACME belongs to tenant "acme"
 
@@ -19,12 +19,6 @@ DEFAULT = (GOOD, AUTOFAIL, OTHER, ZH)  # the default tenant's calls; ACME belong
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     return fresh_copy(tmp_path_factory)
-
-
-def _as(data, username, tenant="default"):
-    c = client(*data[:2])
-    assert sign_in(c, username, tenant=tenant).status_code == 303
-    return c
 
 
 def _marks(page: str, chart: str) -> list[tuple[str, str]]:

@@ -175,5 +175,13 @@ def sign_in(c, username: str, password: str = PASSWORD, tenant: str = "default")
                                   "tenant": tenant, "next": "/calls"}, follow_redirects=False)
 
 
+def as_user(data, username: str, tenant: str = "default"):
+    """A TestClient on `data` (from fresh_copy) signed in as `username`."""
+    c = client(*data[:2])
+    r = sign_in(c, username, tenant=tenant)
+    assert r.status_code == 303, r.text[-500:]
+    return c
+
+
 def csrf_of(c) -> str:
     return c.get("/api/me").json()["csrf_token"]

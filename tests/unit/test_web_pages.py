@@ -13,7 +13,8 @@ from infra.accounts import AccountStore
 from infra.search import fts_query
 from infra.store import ResultsStore
 
-from .test_web_fixture import ACME, AUTOFAIL, GOOD, OTHER, PASSWORD, PHONE, XSS, ZH, client, csrf_of, fresh_copy, sign_in
+from .test_web_fixture import (ACME, AUTOFAIL, GOOD, OTHER, PASSWORD, PHONE, XSS, ZH, as_user as _as, client, csrf_of,
+                               fresh_copy, sign_in)
 
 PHONE_FORMS = ("415 555 0134", "4155550134", "555 0134")
 
@@ -21,12 +22,6 @@ PHONE_FORMS = ("415 555 0134", "4155550134", "555 0134")
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     return fresh_copy(tmp_path_factory)
-
-
-def _as(data, username):
-    c = client(*data[:2])
-    assert sign_in(c, username).status_code == 303
-    return c
 
 
 def _no_phone(text: str) -> None:

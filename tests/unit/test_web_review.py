@@ -12,19 +12,13 @@ import pytest
 from infra import review
 from infra.accounts import AccountStore
 
-from .test_web_fixture import ACME, AUTOFAIL, GOOD, OTHER, ZH, client, csrf_of, fresh_copy, sign_in
+from .test_web_fixture import ACME, AUTOFAIL, GOOD, OTHER, ZH, as_user as _as, csrf_of, fresh_copy
 
 
 @pytest.fixture()
 def data(tmp_path_factory):
     """A private copy per test: reviews and disputes written by one test must not leak into another."""
     return fresh_copy(tmp_path_factory)
-
-
-def _as(data, username, tenant="default"):
-    c = client(*data[:2])
-    assert sign_in(c, username, tenant=tenant).status_code == 303
-    return c
 
 
 def _form(c, path, **fields):

@@ -10,7 +10,7 @@ import pytest
 from infra import review
 from core.agreement import cohen_kappa
 
-from .test_web_fixture import ACME, AUTOFAIL, GOOD, OTHER, ZH, client, csrf_of, fresh_copy, sign_in
+from .test_web_fixture import ACME, AUTOFAIL, GOOD, OTHER, ZH, as_user as _as, client, csrf_of, fresh_copy
 
 FLIP = {"pass": "fail", "fail": "pass", "na": "pass"}
 
@@ -18,12 +18,6 @@ FLIP = {"pass": "fail", "fail": "pass", "na": "pass"}
 @pytest.fixture
 def data(tmp_path_factory):
     return fresh_copy(tmp_path_factory)
-
-
-def _as(data, username, tenant="default"):
-    c = client(*data[:2])
-    assert sign_in(c, username, tenant=tenant).status_code == 303
-    return c
 
 
 def _rules_form(csrf, **kw):
