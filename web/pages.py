@@ -14,17 +14,13 @@ from infra.search import CallFilter
 from infra.store import ALERT_STATUSES, DEFAULT_TENANT
 from web import alert_pages
 from web.auth import (READ_AUDIT, UNREDACTED, TooManyFailures, Viewer, audio_grant, check_csrf, client_ip,
-                      page_viewer, permissions, require)
+                      page_viewer, require)
+from web.render import render as _render
 from web.media import stream_object
 from web.service import MIN_REASON, call_filter
 
 router = APIRouter(include_in_schema=False)
 router.include_router(alert_pages.router)  # the alert queue's pages
-
-
-def _render(request: Request, name: str, viewer: Viewer | None, status_code: int = 200, **context):
-    ctx = {"viewer": viewer, "perms": permissions(viewer), **context}
-    return request.app.state.templates.TemplateResponse(request, name, ctx, status_code=status_code)
 
 
 def _safe_next(target: str | None) -> str:

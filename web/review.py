@@ -24,7 +24,8 @@ from infra.review import Dispute
 from infra.search import CallFilter, call_scorecard
 from reports.pages import csv_cell
 from web.auth import (OVERRIDE, QA_LEAD, RESPOND_TO_SCORECARD, Viewer, api_viewer, api_writer, check_csrf,
-                      page_viewer, permissions, require)
+                      page_viewer, require)
+from web.render import render as _render
 from web.service import call_filter
 
 EXPORT = {"qa_reviewer", "qa_lead", "admin", "coach"}  # scorecard exports (not agents: one row per question)
@@ -245,9 +246,6 @@ def _download(body: str, media_type: str, name: str) -> Response:
 
 
 # --- pages ---------------------------------------------------------------------------------------------------
-def _render(request: Request, name: str, viewer: Viewer, **context):
-    ctx = {"viewer": viewer, "perms": permissions(viewer), **context}
-    return request.app.state.templates.TemplateResponse(request, name, ctx)
 
 
 def _back_to_call(call_id: str, anchor: str = "scorecard") -> RedirectResponse:

@@ -18,17 +18,12 @@ from starlette.concurrency import run_in_threadpool
 from infra.calibration import AlreadySubmitted, CalibrationStore, NotInSession
 from infra.sampling import SamplingRules, SamplingStore, period_of
 from infra.search import CallFilter, list_calls
-from web.auth import (QA_LEAD, REVIEW_QUEUE, Viewer, api_viewer, api_writer, check_csrf, page_viewer, permissions,
-                      require)
+from web.auth import QA_LEAD, REVIEW_QUEUE, Viewer, api_viewer, api_writer, check_csrf, page_viewer, require
+from web.render import render as _render
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["sampling and calibration"])
 RECENT_CALLS = 100  # scored calls offered when a lead makes a calibration session
-
-
-def _render(request: Request, name: str, viewer: Viewer, **context):
-    ctx = {"viewer": viewer, "perms": permissions(viewer), **context}
-    return request.app.state.templates.TemplateResponse(request, name, ctx)
 
 
 # shared by pages and API
