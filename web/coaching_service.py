@@ -4,24 +4,15 @@ an agent sees and acknowledges only assignments of their own agent id (403 other
 acknowledging are audited with ids only (never the note or the comment)."""
 from __future__ import annotations
 
-import weakref
 from datetime import date, datetime, timezone
 
 from fastapi import HTTPException
 
-from infra.coaching import AgentPicks, Assignment, CoachingStore, agent_picks
+from infra.coaching import AgentPicks, Assignment, agent_picks
 from infra.search import get_call
 from web.auth import COACHING, Viewer, require
 
 MAX_NOTE = 2000
-_STORES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # engine -> CoachingStore (tables made once)
-
-
-def store(ws) -> CoachingStore:
-    found = _STORES.get(ws.engine)
-    if found is None:
-        found = _STORES[ws.engine] = CoachingStore(ws.engine)
-    return found
 
 
 def today() -> date:
@@ -63,7 +54,7 @@ def assign(ws, viewer: Viewer, call_id: str, note: str | None, due: str | date |
         raise HTTPException(404, "no such call")
     if not call.agent:
         raise HTTPException(422, "this call has no agent to assign it to")
-    made = store(ws).assign(viewer.user.tenant, call.id, call.agent, viewer.user.username, _text(note, "note"),
+    made = ws.coaching.assign(viewer.user.tenant, call.id, call.agent, viewer.user.username, _text(note, "note"),
                             due_date(due))
     ws.accounts.audit(viewer.user, "coaching_assign", call_id=call.id, ip=viewer.ip, assignment=made.id)
     return made
@@ -71,17 +62,17 @@ def assign(ws, viewer: Viewer, call_id: str, note: str | None, due: str | date |
 
 def assignments(ws, viewer: Viewer, agent: str | None = None) -> list[Assignment]:
     require(viewer, COACHING)
-    return store(ws).list(viewer.user.tenant, agent=agent or None)
+    return ws.coaching.list(viewer.user.tenant, agent=agent or None)
 
 
 def mine(ws, viewer: Viewer) -> list[Assignment]:
     _agent_only(viewer)
-    return store(ws).list(viewer.user.tenant, agent=viewer.user.agent_id)
+    return ws.coaching.list(viewer.user.tenant, agent=viewer.user.agent_id)
 
 
 def get(ws, viewer: Viewer, assignment_id: int) -> Assignment:
     """One assignment: coaches and admins see any of the tenant's; an agent only their own (403)."""
-    found = store(ws).get(viewer.user.tenant, assignment_id)
+    found = ws.coaching.get(viewer.user.tenant, assignment_id)
     if viewer.user.role == "agent":
         if found is None:
             raise HTTPException(404, "no such coaching assignment")
@@ -100,10 +91,10 @@ def acknowledge(ws, viewer: Viewer, assignment_id: int, comment: str | None) -> 
     found = get(ws, viewer, assignment_id)
     if found.acknowledged_at is not None:
         raise HTTPException(409, "this coaching assignment is acknowledged already")
-    if not store(ws).acknowledge(viewer.user.tenant, assignment_id, _text(comment, "comment") or None):
+    if not ws.coaching.acknowledge(viewer.user.tenant, assignment_id, _text(comment, "comment") or None):
         raise HTTPException(409, "this coaching assignment is acknowledged already")
     ws.accounts.audit(viewer.user, "coaching_ack", call_id=found.call_id, ip=viewer.ip, assignment=assignment_id)
-    return store(ws).get(viewer.user.tenant, assignment_id)
+    return ws.coaching.get(viewer.user.tenant, assignment_id)
 
 
 def _agent_only(viewer: Viewer) -> None:

@@ -6,7 +6,6 @@ as JSON. Figures come from `infra.dashboard` (derived tables, cached per tenant 
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass
 from datetime import date
 from typing import Callable
@@ -15,14 +14,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel
 
-from infra.dashboard import SEVERITIES, Dashboard, DashboardRangeError, Figures, Period, Series
+from infra.dashboard import SEVERITIES, DashboardRangeError, Figures, Period, Series
 from web.auth import DASHBOARD, Viewer, api_viewer, page_viewer, permissions, require
 
 router = APIRouter()
 PALETTE = ("#2456c7", "#d9822b", "#0e9384", "#7a5af8", "#c11574", "#b54708", "#3e4784", "#667085")
 STATUS_COLOURS = {"new": "#b42318", "acknowledged": "#d9822b", "resolved": "#067647", "false_positive": "#98a2b3"}
 LEFT, TOP, PLOT_H, BOTTOM = 44, 12, 170, 34
-_create = threading.Lock()
 
 
 # --- chart geometry (drawn by templates/dashboard_charts.html) ------------------------------------------------
@@ -313,12 +311,6 @@ def _out(fig: Figures) -> DashboardOut:
                 for a in fig.alerts])
 
 
-def _dashboard(request: Request) -> Dashboard:
-    state = request.app.state
-    with _create:
-        if getattr(state, "dashboard", None) is None:
-            state.dashboard = Dashboard(state.ws.engine)
-    return state.dashboard
 
 
 def _day(value: str | None, name: str) -> date | None:
@@ -336,7 +328,7 @@ def _figures(request: Request, viewer: Viewer, date_from: str | None, date_to: s
     if bucket not in (None, "", "auto", "day", "week"):
         raise HTTPException(422, "bucket must be auto, day or week")
     try:
-        return _dashboard(request).figures(viewer.user.tenant, _day(date_from, "date_from"), _day(date_to, "date_to"),
+        return request.app.state.ws.dashboard.figures(viewer.user.tenant, _day(date_from, "date_from"), _day(date_to, "date_to"),
                                            queue=queue or None, bucket=None if bucket in (None, "", "auto") else bucket)
     except DashboardRangeError as e:
         raise HTTPException(422, str(e)) from None

@@ -28,11 +28,8 @@ RECENT_CALLS = 100  # scored calls offered when a lead makes a calibration sessi
 
 # shared by pages and API
 def _stores(request: Request) -> tuple[SamplingStore, CalibrationStore]:
-    state = request.app.state
-    if not hasattr(state, "sampling_store"):
-        state.sampling_store = SamplingStore(state.ws.engine)
-        state.calibration_store = CalibrationStore(state.ws.engine)
-    return state.sampling_store, state.calibration_store
+    ws = request.app.state.ws
+    return ws.sampling, ws.calibration
 
 
 def _today() -> date:

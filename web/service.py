@@ -16,6 +16,9 @@ from core.keys import redacted_audio_key, redacted_transcript_key, transcript_ke
 from infra import review
 from infra.accounts import AccountStore
 from infra.calibration import CalibrationStore
+from infra.coaching import CoachingStore
+from infra.dashboard import Dashboard
+from infra.sampling import SamplingStore
 from infra.search import (CallFilter, CallPage, TranscriptIndex, call_overrides, call_scorecard, facets, get_call,
                           list_alerts, list_calls)
 from infra.store import ALERT_STATUSES, ResultsStore
@@ -31,7 +34,8 @@ MIN_REASON = 10  # characters of a reason to open an unredacted transcript
 
 @dataclass
 class Workspace:
-    """What the app holds: the results DB, the object store, accounts/sessions, the search index."""
+    """What the app holds: the results DB, the object store, accounts/sessions, the search index, and the
+    stores of the review workflows (their tables are made once, here, not per request)."""
     store: ResultsStore
     source: object  # infra.storage.RecordingSource
     accounts: AccountStore
@@ -39,6 +43,10 @@ class Workspace:
     index: TranscriptIndex
 
     def __post_init__(self):
+        self.sampling = SamplingStore(self.engine)
+        self.calibration = CalibrationStore(self.engine)
+        self.coaching = CoachingStore(self.engine)
+        self.dashboard = Dashboard(self.engine)  # derived tables filled on the first dashboard request
         self._synced: dict[str, float] = {}
         self._sync_lock = threading.Lock()
         self._facets: dict[tuple, tuple[float, dict]] = {}
@@ -91,7 +99,7 @@ class Workspace:
                 segments.append({"index": i, "start": s["start"], "end": s["end"], "role": s.get("role"),
                                  "speaker": s.get("speaker"), "text": s.get("text", "")})
         card = call_scorecard(self.engine, tenant, call_id)
-        blind = CalibrationStore(self.engine).blind_pending(tenant, call_id, viewer.user.username) \
+        blind = self.calibration.blind_pending(tenant, call_id, viewer.user.username) \
             if viewer.can(REVIEW_QUEUE) else []
         if blind:  # scoring this call blind in a calibration session: no machine answers, no alerts, until then
             card = None
