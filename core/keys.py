@@ -19,11 +19,28 @@ from typing import Literal
 UNREDACTED_PREFIXES = ("recordings/", "transcripts/")
 REPORTS_PREFIX = "reports/"
 RESULT_PREFIXES = ("transcripts/", "metrics/", "quarantine/", "redacted/", "scorecards/", REPORTS_PREFIX)
+UNREDACTED_RESULT_PREFIX = "transcripts/"
+# Three kinds of material, each of which a site may keep in its own bucket under its own credentials:
+#   raw         the inputs (recordings, sidecars, imported transcripts and chats): personal data, as uploaded
+#   unredacted  the pipeline's unredacted transcripts: personal data
+#   redacted    everything else the pipeline writes (redacted copies, scorecards, metrics, quarantine records,
+#               reports): went through the redaction boundary or holds no transcript text
+Material = Literal["raw", "unredacted", "redacted"]
+MATERIALS: tuple[Material, ...] = ("raw", "unredacted", "redacted")
 
 SIDECAR_SUFFIX = ".json"
 TRANSCRIPT_SUFFIX = ".transcript.json"
 CHAT_SUFFIXES = (".chat.jsonl", ".chat.csv", ".jsonl", ".csv")  # longest first: the whole suffix is the tag
 InputKind = Literal["recording", "transcript", "chat", "sidecar"]
+
+
+def material_of(key: str) -> Material:
+    """Which kind of material the object at `key` is (see MATERIALS): decides its bucket and credentials."""
+    if key.startswith(UNREDACTED_RESULT_PREFIX):
+        return "unredacted"
+    if key.startswith(RESULT_PREFIXES):
+        return "redacted"
+    return "raw"
 
 
 def input_suffix(key: str) -> str:

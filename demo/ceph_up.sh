@@ -23,7 +23,9 @@ MEMSTORE_BYTES=${MEMSTORE_BYTES:-1073741824}
 case "$D" in /*) ;; *) die "CEPH_DIR must be absolute: $D" ;; esac
 [ "$D" != / ] || die "CEPH_DIR must not be /"
 
+umask 077  # keyrings, config and logs: readable by this user only
 mkdir -p "$D"
+chmod 700 "$D"
 # Refuse to clobber an instance that is still running on this folder.
 for pf in "$D"/run/*.pid; do
     [ -f "$pf" ] || continue
@@ -34,7 +36,7 @@ for pf in "$D"/run/*.pid; do
     fi
 done
 # Only remove what this script creates, never the whole folder.
-rm -rf "$D"/{mon,osd0,run,log,rgw} "$D"/ceph.conf "$D"/keyring "$D"/monmap
+rm -rf "$D"/{mon,osd0,run,log,rgw} "$D"/ceph.conf "$D"/keyring "$D"/mon.keyring "$D"/monmap
 mkdir -p "$D"/{mon,osd0,run,log,rgw}
 
 # Unix socket paths are limited to 107 bytes: drop admin sockets when the folder is too deep.
@@ -47,10 +49,12 @@ cat > "$D/ceph.conf" <<CONF
 fsid = $FSID
 mon host = v1:127.0.0.1:$MON_PORT
 public network = 127.0.0.0/8
-auth cluster required = none
-auth service required = none
-auth client required = none
-auth allow insecure global id reclaim = true
+# cephx on: only holders of a keyring (0600, in this 0700 folder) can talk to the cluster, so other local
+# users cannot run radosgw-admin against it to read the S3 keys
+auth cluster required = cephx
+auth service required = cephx
+auth client required = cephx
+auth allow insecure global id reclaim = false
 osd pool default size = 1
 osd pool default min size = 1
 mon allow pool size one = true
@@ -73,6 +77,7 @@ admin socket = $ASOK
 pid file = $D/run/\$name.pid
 keyring = $D/keyring
 [mon]
+keyring = $D/mon/keyring
 mon data = $D/mon
 mon cluster log file = $D/log/cluster.log
 [osd]
@@ -80,6 +85,7 @@ osd objectstore = memstore
 memstore device bytes = $MEMSTORE_BYTES
 osd data = $D/osd\$id
 osd journal = $D/osd\$id/journal
+keyring = $D/osd\$id/keyring
 osd max object name len = 460
 osd max object namespace len = 64
 # crush placement is done below; these boot-time mon commands can race the first monmap ('wrong fsid')
@@ -88,6 +94,7 @@ osd class update on start = false
 [client.rgw]
 rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT tcp_nodelay=1
 rgw data = $D/rgw
+keyring = $D/rgw/keyring
 rgw dns name = 127.0.0.1
 # default 512 threads per gateway; plenty fewer suffice on loopback and keep parallel instances light
 rgw thread pool size = 64
@@ -109,14 +116,22 @@ cephc() {
 }
 tail_log() { [ -f "$1" ] && { echo "--- tail $1" >&2; tail -n 20 "$1" >&2; } || true; }
 
-ceph-authtool --create-keyring "$D/keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
+# keys: mon. and client.admin (the CLI and radosgw-admin) go into the mon's auth database at mkfs;
+# osd.0 and client.rgw get theirs below with the least caps they need
+ceph-authtool --create-keyring "$D/mon.keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
+ceph-authtool --create-keyring "$D/keyring" --gen-key -n client.admin \
+    --cap mon 'allow *' --cap osd 'allow *' --cap mgr 'allow *' >/dev/null
+ceph-authtool "$D/mon.keyring" --import-keyring "$D/keyring" >/dev/null
 monmaptool --create --addv a "[v1:127.0.0.1:$MON_PORT]" --fsid "$FSID" "$D/monmap" >/dev/null
-ceph-mon "${C[@]}" --mkfs -i a --monmap "$D/monmap" --keyring "$D/keyring"
+ceph-mon "${C[@]}" --mkfs -i a --monmap "$D/monmap" --keyring "$D/mon.keyring"
+rm -f "$D/mon.keyring"
 ceph-mon "${C[@]}" -i a || { tail_log "$D/log/mon.a.log"; die "ceph-mon failed to start (port $MON_PORT busy?)"; }
 phase "mon up"
 
 OSD_UUID=$(cat /proc/sys/kernel/random/uuid)
 OSD=$(cephc osd create "$OSD_UUID") || { tail_log "$D/log/mon.a.log"; die "mon not answering on 127.0.0.1:$MON_PORT"; }
+ceph-authtool --create-keyring "$D/osd$OSD/keyring" --gen-key -n "osd.$OSD" >/dev/null
+cephc auth add "osd.$OSD" osd 'allow *' mon 'allow profile osd' -i "$D/osd$OSD/keyring" >/dev/null
 ceph-osd "${C[@]}" -i "$OSD" --mkfs --osd-uuid "$OSD_UUID" 2>>"$D/log/mkfs.log" \
     || { tail_log "$D/log/mkfs.log"; die "ceph-osd --mkfs failed"; }
 cephc osd crush add-bucket localhost host >/dev/null
@@ -131,6 +146,7 @@ done
 [ -n "$up" ] || { tail_log "$D/log/osd.$OSD.log"; die "osd.$OSD did not come up within 60 s"; }
 phase "osd up"
 
+cephc auth get-or-create client.rgw mon 'allow rw' osd 'allow rwx' -o "$D/rgw/keyring" >/dev/null
 radosgw "${C[@]}" -n client.rgw 2>>"$D/log/rgw-start.log" || { tail_log "$D/log/client.rgw.log"; die "radosgw failed to start"; }
 up=
 for _ in $(seq 1 240); do

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from demo.badfiles import write_bad_recordings
 
-BUCKET = "calls"
+BUCKET = "calls"  # inputs (the main user)
+UNREDACTED_BUCKET, REDACTED_BUCKET = "calls-unredacted", "calls-redacted"  # each owned by a user of its own
 PREFIX = "recordings/"
 
 
@@ -49,20 +50,10 @@ def prepare_samples(folder: Path) -> None:
     shutil.copyfile(first, folder / "bad" / "mislabeled-wav.mp3")
 
 
-def _read_json(client, key: str) -> dict:
-    resp = client.get_object(BUCKET, key)
-    try:
-        return json.loads(resp.read())
-    finally:
-        resp.close()
-        resp.release_conn()
-
-
-def _show_call(client, call_id: str) -> None:
+def _show_call(source, call_id: str) -> None:
     """One line per call: language, who is who, and a few conversation metrics (synthetic calls only)."""
-    t = _read_json(client, f"transcripts/{call_id}.json")
-    m = _read_json(client, f"metrics/{call_id}.json")
-    card = _read_json(client, f"scorecards/{call_id}.json")
+    t, m, card = (json.loads(source.read(f"{kind}/{call_id}.json") or b"{}")
+                  for kind in ("transcripts", "metrics", "scorecards"))
     who = ", ".join(f"{s['speaker']}={s['role']}({s['confidence']:.1f},{s['rule']})" for s in t["speakers"])
     failed = [a["question_id"] for a in card["answers"] if a["answer"] == "fail"]
     print(f"[demo] {call_id:28} {t['language']} | {who} | agent talk {m['agent']['talk_ratio'] or 0:.0%}, "
@@ -76,7 +67,7 @@ def run_demo(workdir: Path, *, backend: str = "faster-whisper", keep_server: boo
     """The demo end to end; then the workspace on its results (`serve`: keep it open until Ctrl-C; None: only
     when run from a terminal; False: do not start it)."""
     from flows import run_batch
-    from pipeline.config import PipelineConfig, S3Settings
+    from pipeline.config import PipelineConfig, S3AreaSettings, S3Settings
     from demo.s3server import LocalS3Server
 
     shutil.rmtree(workdir / "s3", ignore_errors=True)
@@ -95,9 +86,17 @@ def run_demo(workdir: Path, *, backend: str = "faster-whisper", keep_server: boo
         client.make_bucket(BUCKET)
         n = upload_folder(client, BUCKET, samples, PREFIX)
         print(f"[demo] uploaded {n} objects to s3://{BUCKET}/{PREFIX} at http://{ep.endpoint}")
+        areas = {}
+        for kind, bucket in (("unredacted", UNREDACTED_BUCKET), ("redacted", REDACTED_BUCKET)):
+            owner = server.add_user(f"callqa-{kind}")
+            Minio(owner.endpoint, access_key=owner.access_key, secret_key=owner.secret_key,
+                  secure=False).make_bucket(bucket)
+            areas[kind] = S3AreaSettings(bucket=bucket, access_key=owner.access_key, secret_key=owner.secret_key)
+        print(f"[demo] unredacted transcripts go to s3://{UNREDACTED_BUCKET}, redacted results and reports to "
+              f"s3://{REDACTED_BUCKET}, each under an S3 user of its own")
         cfg = PipelineConfig(
             s3=S3Settings(endpoint=ep.endpoint, access_key=ep.access_key, secret_key=ep.secret_key,
-                          bucket=BUCKET, prefix=PREFIX),
+                          bucket=BUCKET, prefix=PREFIX, **areas),
             database_url=f"sqlite:///{workdir / 'callqa.db'}", backend=backend, reports_dir=workdir / "reports")
         from pipeline.summary import print_summary
 
@@ -107,9 +106,10 @@ def run_demo(workdir: Path, *, backend: str = "faster-whisper", keep_server: boo
         print("[demo] batch run 2 (nothing new: every call is skipped or already settled)")
         second = run_batch(cfg)
         print_summary(second)
+        source = cfg.open_source()
         for o in first.outcomes:
             if o.status == "done" and o.call_id.startswith(("good/", "risk/")):
-                _show_call(client, o.call_id)
+                _show_call(source, o.call_id)
         from infra.store import ResultsStore
 
         by_call: dict[str, list[str]] = {}
@@ -118,7 +118,7 @@ def run_demo(workdir: Path, *, backend: str = "faster-whisper", keep_server: boo
         for call_id, rules in sorted(by_call.items()):
             print(f"[demo] alerts {call_id:28} {', '.join(rules)}")
         print(f"[demo] results DB: {workdir / 'callqa.db'}; Prefect home: {workdir / 'prefect'}")
-        print(f"[demo] reports: {workdir / 'reports' / 'index.html'} (also under reports/ in s3://{BUCKET}); "
+        print(f"[demo] reports: {workdir / 'reports' / 'index.html'} (also under reports/ in s3://{REDACTED_BUCKET}); "
               f"scorecards, alerts.html, coaching.html, dashboard.html")
         ok = first.count("done") > 0 and first.count("failed") == 0 and second.count("done") == 0
         if serve is not False:

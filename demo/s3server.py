@@ -1,5 +1,6 @@
 """Embedded S3 server for the demo and the integration tests: single-node Ceph (1 mon, 1 memstore OSD) plus
-radosgw on 127.0.0.1, started by demo/ceph_up.sh (~3 s) and stopped here. `with LocalS3Server() as srv:
+radosgw on 127.0.0.1, with cephx authentication, started by demo/ceph_up.sh (~3 s) and stopped here. Its
+keyrings and config are 0600 in a 0700 work folder: only the service user can administer it. `with LocalS3Server() as srv:
 ep = srv.start(tmp_path)`, then `Minio(ep.endpoint, ep.access_key, ep.secret_key, secure=ep.secure)`.
 Each instance owns its work folder (config, mon store, logs, pid files); several can run at once on different
 folders, and stop() only signals daemons whose command line names this folder's ceph.conf.
@@ -160,6 +161,20 @@ class LocalS3Server:
                 raise
             raise RuntimeError(f"{exc} (workdir {workdir}, rgw port {rgw_port}, mon port {mon_port})\n{detail}") from None
         return self.endpoint
+
+    def add_user(self, uid: str, timeout: float = 60) -> S3Endpoint:
+        """A further S3 user with keys of its own, made with this instance's admin keyring (cephx): e.g. one
+        user per kind of material, each owning its bucket."""
+        if self.endpoint is None or self.workdir is None:
+            raise RuntimeError("LocalS3Server not started")
+        access, secret = secrets.token_hex(10), secrets.token_hex(20)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CEPH_")}
+        done = subprocess.run(["radosgw-admin", "-c", str(self.workdir / "ceph.conf"), "user", "create",
+                               f"--uid={uid}", f"--display-name={uid}", f"--access-key={access}",
+                               f"--secret-key={secret}"], env=env, capture_output=True, timeout=timeout)
+        if done.returncode != 0:
+            raise RuntimeError(f"radosgw-admin user create {uid} failed: {done.stderr.decode(errors='replace')[-300:]}")
+        return S3Endpoint(self.endpoint.endpoint, access, secret)
 
     def wait_ready(self, timeout: float = 30) -> None:
         """Block until the gateway answers HTTP on its port (any non-5xx reply)."""

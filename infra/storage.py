@@ -8,6 +8,8 @@ Layout inside a source (results sit beside the recordings, under their own prefi
     transcripts/<path>/<name>.json   transcript written by the pipeline (+ .rttm, .vtt, .srt exports)
     metrics/<path>/<name>.json       conversation metrics (talk time, silence, overtalk, holds, ...)
     quarantine/<path>/<name>.json    why a recording was rejected (the recording itself is left untouched)
+On S3, each kind of material (core.keys.material_of: raw inputs, unredacted transcripts, redacted results) can
+live in its own bucket under its own credentials (`S3Source.connect(..., areas=...)`); keys stay the same.
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ from pathlib import Path, PurePosixPath
 from typing import NamedTuple, Protocol
 
 from core.errors import DiskFullError, StorageError, UnsafeKeyError
-from core.keys import RESULT_PREFIXES, SIDECAR_SUFFIX, input_kind, input_stem, input_suffix, sidecar_key  # noqa: F401
+from core.keys import (RESULT_PREFIXES, SIDECAR_SUFFIX, Material, input_kind, input_stem,  # noqa: F401
+                       input_suffix, material_of, sidecar_key)
 
 VERSION_SEP = "+"  # call version = recording etag + sidecar etag (neither S3 nor local etags contain it)
 
@@ -136,30 +139,51 @@ class RecordingSource(Protocol):
     def write(self, key: str, data: bytes, content_type: str = "application/json") -> None: ...
 
 
-class S3Source:
-    """Recordings in a bucket, read and written with the `minio` client (works with any S3 API)."""
+@dataclass(frozen=True)
+class S3Area:
+    """Where one kind of material lives: its bucket and the credentials that reach it (None: the main ones)."""
+    bucket: str
+    access_key: str | None = None
+    secret_key: str | None = None
 
-    def __init__(self, client, bucket: str, prefix: str = "recordings/", *, opaque_ids: bool = False):
+
+class S3Source:
+    """Recordings in a bucket, read and written with the `minio` client (works with any S3 API). `areas` maps
+    a kind of material ("unredacted", "redacted"; see core.keys.material_of) to its own (client, bucket);
+    the rest, and every kind not mapped, is read and written with `client` in `bucket`."""
+
+    def __init__(self, client, bucket: str, prefix: str = "recordings/", *, opaque_ids: bool = False,
+                 areas: dict[Material, tuple[object, str]] | None = None):
         self.client, self.bucket, self.prefix, self.opaque_ids = client, bucket, prefix, opaque_ids
+        self.areas = dict(areas or {})
 
     @classmethod
     def connect(cls, endpoint: str, access_key: str, secret_key: str, bucket: str, *,
                 prefix: str = "recordings/", secure: bool = False, region: str | None = None,
-                opaque_ids: bool = False) -> "S3Source":
+                opaque_ids: bool = False, areas: dict[Material, S3Area] | None = None) -> "S3Source":
         import urllib3
         from minio import Minio
 
-        # Bounded timeouts and retries: a server that goes away fails the call quickly (retried later)
-        # instead of hanging the batch.
-        http = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=5, read=120), maxsize=8,
-            retries=urllib3.Retry(total=2, backoff_factor=0.3, status_forcelist=(500, 502, 503, 504)))
-        client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure,
-                       region=region, http_client=http)
-        return cls(client, bucket, prefix, opaque_ids=opaque_ids)
+        def client(access: str, secret: str):
+            # Bounded timeouts and retries: a server that goes away fails the call quickly (retried later)
+            # instead of hanging the batch.
+            http = urllib3.PoolManager(
+                timeout=urllib3.Timeout(connect=5, read=120), maxsize=8,
+                retries=urllib3.Retry(total=2, backoff_factor=0.3, status_forcelist=(500, 502, 503, 504)))
+            return Minio(endpoint, access_key=access, secret_key=secret, secure=secure, region=region,
+                         http_client=http)
+
+        main = client(access_key, secret_key)
+        routed = {kind: (client(a.access_key, a.secret_key) if a.access_key else main, a.bucket)
+                  for kind, a in (areas or {}).items()}
+        return cls(main, bucket, prefix, opaque_ids=opaque_ids, areas=routed)
 
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
+
+    def _where(self, key: str) -> tuple[object, str]:
+        """The (client, bucket) that holds `key`, by its kind of material."""
+        return self.areas.get(material_of(key), (self.client, self.bucket))
 
     def _guard(self, what: str, fn, *args, **kwargs):
         from minio.error import S3Error
@@ -182,8 +206,11 @@ class S3Source:
             raise
 
     def ensure_bucket(self) -> None:
-        if not self._guard("bucket check", self.client.bucket_exists, self.bucket):
-            self._guard("bucket create", self.client.make_bucket, self.bucket)
+        """Create every bucket of this source that does not exist yet (each with the credentials that own it)."""
+        for client, bucket in {(id(c), b): (c, b) for c, b in [(self.client, self.bucket),
+                                                              *self.areas.values()]}.values():
+            if not self._guard("bucket check", client.bucket_exists, bucket):
+                self._guard("bucket create", client.make_bucket, bucket)
 
     def _entries(self) -> list[tuple[str, str, int]]:
         def _list():
@@ -221,8 +248,10 @@ class S3Source:
         return dest
 
     def read(self, key: str) -> bytes | None:
+        client, bucket = self._where(key)
+
         def _read():
-            resp = self.client.get_object(self.bucket, key)
+            resp = client.get_object(bucket, key)
             try:
                 return resp.read()
             finally:
@@ -234,8 +263,27 @@ class S3Source:
         except FileNotFoundError:
             return None
 
+    def size(self, key: str) -> int | None:
+        """Size in bytes of the object at `key`; None when there is none."""
+        client, bucket = self._where(key)
+        try:
+            return self._guard("reading an object's size", client.stat_object, bucket, key).size
+        except FileNotFoundError:
+            return None
+
+    def read_range(self, key: str, start: int, length: int, chunk: int = 256 * 1024):
+        """The bytes [start, start + length) of `key`, streamed in chunks (a ranged GET)."""
+        client, bucket = self._where(key)
+        resp = self._guard("reading an object", client.get_object, bucket, key, offset=start, length=length)
+        try:
+            yield from resp.stream(chunk)
+        finally:
+            resp.close()
+            resp.release_conn()
+
     def write(self, key: str, data: bytes, content_type: str = "application/json") -> None:
-        self._guard("writing a result", self.client.put_object, self.bucket, key, io.BytesIO(data),
+        client, bucket = self._where(key)
+        self._guard("writing a result", client.put_object, bucket, key, io.BytesIO(data),
                     len(data), content_type=content_type)
 
 
@@ -298,6 +346,18 @@ class LocalFolderSource:
     def read(self, key: str) -> bytes | None:
         path = self._inside(key)
         return path.read_bytes() if path.is_file() else None
+
+    def size(self, key: str) -> int | None:
+        path = self._inside(key)
+        return path.stat().st_size if path.is_file() else None
+
+    def read_range(self, key: str, start: int, length: int, chunk: int = 256 * 1024):
+        with open(self._inside(key), "rb") as f:
+            f.seek(start)
+            left = length
+            while left > 0 and (block := f.read(min(chunk, left))):
+                left -= len(block)
+                yield block
 
     def write(self, key: str, data: bytes, content_type: str = "application/json") -> None:
         path = self._inside(key)

@@ -17,7 +17,7 @@ from pipeline.summary import print_summary
 
 
 def _config(args) -> "PipelineConfig":  # noqa: F821
-    from pipeline.config import PipelineConfig, S3Settings
+    from pipeline.config import PipelineConfig, S3Settings, s3_area
 
     overrides: dict = {}
     if args.local:
@@ -25,7 +25,8 @@ def _config(args) -> "PipelineConfig":  # noqa: F821
     elif args.s3_endpoint:
         access_key, secret_key = s3_keys("--s3-endpoint needs the keys in the environment")
         overrides["s3"] = S3Settings(endpoint=args.s3_endpoint, access_key=access_key, secret_key=secret_key,
-                                     bucket=args.bucket, prefix=args.prefix)
+                                     bucket=args.bucket, prefix=args.prefix,
+                                     unredacted=s3_area("UNREDACTED"), redacted=s3_area("REDACTED"))
     for name in ("database_url", "backend", "model", "device", "language", "concurrency", "forms_dir",
                  "reports_dir"):
         if getattr(args, name, None) is not None:
@@ -226,7 +227,8 @@ def _source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=["faster-whisper", "openai-whisper"])
     p.add_argument("--model", help='"base" (packaged) or a path')
     p.add_argument("--device", help="cpu or cuda")
-    p.add_argument("--language", choices=["en", "zh"], help="force the language of every call")
+    p.add_argument("--language", help="force the language of every call: en, zh or the code of a profile in "
+                   "languages_dir (checked with the settings, E401)")
     p.add_argument("--concurrency", type=int)
 
 

@@ -5,7 +5,8 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_serializer, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_serializer,
+                      field_validator, model_validator)
 
 from core.errors import ConfigError
 from infra.audio import AudioLimits
@@ -31,7 +32,24 @@ def offline_defaults(prefect_home: Path | None = None) -> None:
         os.environ.setdefault(k, v)
 
 
+class S3AreaSettings(BaseModel):
+    """A bucket of its own, and optionally credentials of their own, for one kind of material."""
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    bucket: str
+    access_key: str | None = None  # None: the main credentials
+    secret_key: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _both_keys(self):
+        if (self.access_key is None) != (self.secret_key is None):
+            raise ValueError(f"bucket {self.bucket}: give both access_key and secret_key, or neither")
+        return self
+
+
 class S3Settings(BaseModel):
+    """The main bucket and credentials hold the inputs (recordings, sidecars, imported transcripts); the
+    pipeline's unredacted transcripts and its redacted results go there too unless `unredacted` / `redacted`
+    name buckets (and credentials) of their own (see README, "Security model")."""
     model_config = ConfigDict(extra="forbid", frozen=True)
     endpoint: str  # host:port
     access_key: str
@@ -40,6 +58,14 @@ class S3Settings(BaseModel):
     prefix: str = "recordings/"
     secure: bool = False
     region: str | None = None
+    unredacted: S3AreaSettings | None = None  # transcripts/
+    redacted: S3AreaSettings | None = None  # redacted/, scorecards/, metrics/, quarantine/, reports/
+
+    def areas(self) -> dict:
+        from infra.storage import S3Area
+
+        return {kind: S3Area(a.bucket, a.access_key, a.secret_key.get_secret_value() if a.secret_key else None)
+                for kind, a in (("unredacted", self.unredacted), ("redacted", self.redacted)) if a is not None}
 
 
 class PipelineConfig(BaseModel):
@@ -52,8 +78,10 @@ class PipelineConfig(BaseModel):
     backend: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
     model: str = "base"  # packaged model name, CTranslate2 dir or openai-whisper checkpoint
     device: str | None = None  # None: cuda when present, else cpu
-    language: Literal["en", "zh"] | None = None  # force for every call; None = metadata, else detect
-    chinese_script: Literal["zh-Hans", "zh-Hant"] = "zh-Hans"
+    languages_dir: Path | None = None  # your language profiles (*.yaml, see core/languages.py) beside en, zh
+    language: str | None = None  # force for every call (a profile's code or alias); None = metadata, else detect
+    chinese_script: Literal["zh-Hans", "zh-Hant"] = "zh-Hans"  # the zh profile's conversion target
+
     split_stereo: bool = True  # stereo = one party per channel (telephony); False = mix down
     diarization: Literal["pyannote", "none"] = "pyannote"  # for mono calls
     diarization_pipeline: str | None = None  # your pyannote config.yaml / checkpoint dir; None = packaged
@@ -75,6 +103,37 @@ class PipelineConfig(BaseModel):
     max_seconds: float = Field(4 * 3600.0, gt=0)
     max_bytes: int = Field(2 * 1024**3, gt=0)
 
+    @field_validator("languages_dir")
+    @classmethod
+    def _profiles(cls, v: Path | None) -> Path | None:
+        from core.errors import LanguageProfileError
+        from core.languages import load_languages
+
+        try:
+            load_languages(v)  # a malformed profile (E135: file, line, fix) stops the run before any call
+        except LanguageProfileError as e:
+            raise ValueError(e.message) from None
+        return v
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, v: str | None, info: ValidationInfo) -> str | None:
+        from core.languages import load_languages
+
+        if v is None:
+            return v
+        languages = load_languages(info.data.get("languages_dir"))
+        if (code := languages.resolve(v)) is None:
+            raise ValueError(f"unknown language {v!r}; languages with a profile: {', '.join(languages.codes)} "
+                             "(add one with a profile file in languages_dir)")
+        return code
+
+    def languages(self):
+        """The language profiles of these settings (core.languages.LanguageRegistry), read once per folder."""
+        from core.languages import load_languages
+
+        return load_languages(self.languages_dir)
+
     @model_validator(mode="after")
     def _one_source(self):
         if (self.s3 is None) == (self.local_root is None):
@@ -83,7 +142,8 @@ class PipelineConfig(BaseModel):
 
     def transcribe_options(self) -> TranscribeOptions:
         return TranscribeOptions(language=self.language, chinese_script=self.chinese_script,
-                                 beam_size=self.beam_size, chunk_seconds=self.chunk_seconds)
+                                 beam_size=self.beam_size, chunk_seconds=self.chunk_seconds,
+                                 languages=self.languages())
 
     def conversation_options(self) -> ConversationOptions:
         return ConversationOptions(split_stereo=self.split_stereo, num_speakers=self.num_speakers,
@@ -99,7 +159,7 @@ class PipelineConfig(BaseModel):
             s = self.s3
             return S3Source.connect(s.endpoint, s.access_key, s.secret_key.get_secret_value(), s.bucket,
                                     prefix=s.prefix, secure=s.secure, region=s.region,
-                                    opaque_ids=self.opaque_call_ids)
+                                    opaque_ids=self.opaque_call_ids, areas=s.areas())
         return LocalFolderSource(self.local_root, self.local_prefix, opaque_ids=self.opaque_call_ids)
 
     @field_serializer("database_url", when_used="json")
@@ -111,8 +171,9 @@ class PipelineConfig(BaseModel):
     def shown(self) -> dict:
         """The effective settings as `callqa config show` prints them: no secret, no password in the DB URL."""
         d = self.model_dump(mode="json")
-        if d.get("s3"):
-            d["s3"]["access_key"] = "***" if d["s3"].get("access_key") else None
+        for where in (d.get("s3"), *((d.get("s3") or {}).get(k) for k in ("unredacted", "redacted"))):
+            if where and where.get("access_key"):
+                where["access_key"] = "***"
         return d
 
     @classmethod
@@ -121,7 +182,12 @@ class PipelineConfig(BaseModel):
         environment (CALLQA_*) < `overrides` (command-line options)."""
         path = file or os.environ.get("CALLQA_CONFIG")
         from_file = read_settings_file(path) if path else {}
-        return cls._from_env({**from_file, **overrides}, file_keys=set(from_file), where=str(path or ""))
+        cfg = cls._from_env({**from_file, **overrides}, file_keys=set(from_file), where=str(path or ""))
+        if cfg.languages_dir is not None:  # stages not handed the profiles (sidecars, imports) read the same folder
+            from core.languages import LANGUAGES_ENV
+
+            os.environ[LANGUAGES_ENV] = str(cfg.languages_dir)
+        return cfg
 
     @classmethod
     def _from_env(cls, overrides: dict, file_keys: set, where: str) -> "PipelineConfig":
@@ -133,10 +199,12 @@ class PipelineConfig(BaseModel):
             values["s3"] = S3Settings(endpoint=env["CALLQA_S3_ENDPOINT"], access_key=access_key, secret_key=secret_key,
                                       bucket=env.get("CALLQA_S3_BUCKET", "calls"),
                                       prefix=env.get("CALLQA_S3_PREFIX", "recordings/"),
-                                      secure=env.get("CALLQA_S3_SECURE", "0") == "1")
+                                      secure=env.get("CALLQA_S3_SECURE", "0") == "1",
+                                      unredacted=s3_area("UNREDACTED"), redacted=s3_area("REDACTED"))
         for key, field in (("CALLQA_DB_URL", "database_url"), ("CALLQA_BACKEND", "backend"),
                            ("CALLQA_MODEL", "model"), ("CALLQA_DEVICE", "device"),
                            ("CALLQA_LANGUAGE", "language"), ("CALLQA_CONCURRENCY", "concurrency"),
+                           ("CALLQA_LANGUAGES_DIR", "languages_dir"),
                            ("CALLQA_DIARIZATION", "diarization"),
                            ("CALLQA_DIARIZATION_PIPELINE", "diarization_pipeline"),
                            ("CALLQA_REPORTS_DIR", "reports_dir"), ("CALLQA_LEASE_MINUTES", "lease_minutes"),
@@ -177,6 +245,22 @@ def read_settings_file(path: str | Path) -> dict:
             raise ConfigError(f"{where}:{lines.get((key,), 1)}: unknown setting '{key}'; {hint}valid settings: "
                               f"{', '.join(PipelineConfig.model_fields)}\n  e.g.\n{SETTINGS_EXAMPLE}")
     return data
+
+
+def s3_area(kind: str) -> "S3AreaSettings | None":
+    """CALLQA_S3_<KIND>_BUCKET (+ optional _ACCESS_KEY / _SECRET_KEY): a bucket of its own for one kind of
+    material; None when the bucket is not set. Keys without a bucket are E401, never silently ignored."""
+    env = os.environ
+    bucket, access, secret = (env.get(f"CALLQA_S3_{kind}_{part}") for part in ("BUCKET", "ACCESS_KEY", "SECRET_KEY"))
+    if not bucket:
+        if access or secret:
+            raise ConfigError(f"CALLQA_S3_{kind}_ACCESS_KEY/SECRET_KEY are set but CALLQA_S3_{kind}_BUCKET is not: "
+                              f"export CALLQA_S3_{kind}_BUCKET=<the bucket these credentials own>")
+        return None
+    try:
+        return S3AreaSettings(bucket=bucket, access_key=access or None, secret_key=secret or None)
+    except ValidationError as e:
+        raise ConfigError(f"CALLQA_S3_{kind}_*: {e.errors()[0]['msg'].removeprefix('Value error, ')}") from None
 
 
 def s3_keys(why: str) -> tuple[str, str]:

@@ -34,14 +34,21 @@ def faster_transcriber(ct2_model_dir):
 
 
 @pytest.fixture(scope="session")
-def s3_server(tmp_path_factory):
-    """A real S3 server (single-node Ceph RGW on a free loopback port) for the whole test session."""
+def s3_cluster(tmp_path_factory):
+    """A real S3 server (single-node Ceph RGW with cephx on a free loopback port) for the whole test session;
+    `s3_cluster.add_user(uid)` makes further S3 users."""
     from demo.s3server import LocalS3Server
 
     server = LocalS3Server()
-    endpoint = server.start(tmp_path_factory.mktemp("ceph"))
-    yield endpoint
+    server.start(tmp_path_factory.mktemp("ceph"))
+    yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server(s3_cluster):
+    """The session S3 server's endpoint and main user's keys."""
+    return s3_cluster.endpoint
 
 
 @pytest.fixture(scope="session")

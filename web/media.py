@@ -1,7 +1,7 @@
 """Audio streamed from the object store with HTTP range requests (what a browser's <audio> needs to seek).
 
-S3 (any S3 API, through the `minio` client of `infra.storage.S3Source`) is read with ranged GETs; a local
-folder source with a seek. Anything else falls back to reading the whole object and slicing it.
+Sources with `size` and `read_range` (S3: ranged GETs in the bucket that holds the key's kind of material; a
+local folder: a seek) are read in ranges. Anything else falls back to reading the whole object and slicing it.
 """
 from __future__ import annotations
 
@@ -17,38 +17,18 @@ _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 
 def object_size(source, key: str) -> int | None:
     """Size in bytes of `key`, or None when it does not exist."""
-    client = getattr(source, "client", None)
-    if client is not None:
+    if hasattr(source, "size"):
         try:
-            return client.stat_object(source.bucket, key).size
-        except Exception:
+            return source.size(key)
+        except Exception:  # noqa: BLE001 - unreachable store or refused key: the caller answers 404
             return None
-    inside = getattr(source, "_inside", None)
-    if inside is not None:
-        path = inside(key)
-        return path.stat().st_size if path.is_file() else None
     data = source.read(key)
     return None if data is None else len(data)
 
 
 def _chunks(source, key: str, start: int, length: int) -> Iterator[bytes]:
-    client = getattr(source, "client", None)
-    if client is not None:
-        resp = client.get_object(source.bucket, key, offset=start, length=length)
-        try:
-            yield from resp.stream(CHUNK)
-        finally:
-            resp.close()
-            resp.release_conn()
-        return
-    inside = getattr(source, "_inside", None)
-    if inside is not None:
-        with open(inside(key), "rb") as f:
-            f.seek(start)
-            left = length
-            while left > 0 and (block := f.read(min(CHUNK, left))):
-                left -= len(block)
-                yield block
+    if hasattr(source, "read_range"):
+        yield from source.read_range(key, start, length, CHUNK)
         return
     yield (source.read(key) or b"")[start:start + length]
 

@@ -2,7 +2,10 @@
 name, an e-mail) through the real batch flow on the real S3 server. Afterwards every database row, every
 object outside the unredacted prefixes (recordings/, transcripts/), the local reports, the captured logs and
 the Prefect artifacts and alert events are scanned for those values (digits normalised, case folded): none
-may appear. The unredacted transcripts must hold them, or the canary would prove nothing."""
+may appear. The unredacted transcripts must hold them, or the canary would prove nothing.
+The run keeps each kind of material in a bucket of its own under S3 credentials of its own (inputs, unredacted
+transcripts, redacted results): nothing the pipeline writes may land beside the recordings, and the redacted
+bucket is scanned whole."""
 from __future__ import annotations
 
 import json
@@ -16,7 +19,7 @@ import sqlalchemy as sa
 from compliance.spoken import normalise_spoken_digits
 from core.keys import UNREDACTED_PREFIXES
 from demo.synth import ScriptedTurn, synthesise_call
-from pipeline.config import PipelineConfig, S3Settings
+from pipeline.config import PipelineConfig, S3AreaSettings, S3Settings
 
 from .s3util import read_object, s3_client
 
@@ -57,7 +60,7 @@ def leaks(text: str) -> list[str]:
     return [v for v in DIGITS + WORDS if v in c]
 
 
-def test_no_personal_value_leaves_the_unredacted_prefixes(s3_server, tmp_path, caplog, monkeypatch):
+def test_no_personal_value_leaves_the_unredacted_prefixes(s3_cluster, s3_server, tmp_path, caplog, monkeypatch):
     import prefect.events
 
     from flows import batch_flow
@@ -82,9 +85,15 @@ def test_no_personal_value_leaves_the_unredacted_prefixes(s3_server, tmp_path, c
     client.make_bucket(bucket)
     for f in sorted(src.iterdir()):
         client.fput_object(bucket, f"recordings/{f.name}", str(f))
+    owners, areas = {}, {}
+    for kind in ("unredacted", "redacted"):
+        owners[kind] = s3_cluster.add_user(f"{bucket}-{kind}")
+        s3_client(owners[kind]).make_bucket(f"{bucket}-{kind}")
+        areas[kind] = S3AreaSettings(bucket=f"{bucket}-{kind}", access_key=owners[kind].access_key,
+                                     secret_key=owners[kind].secret_key)
     reports = tmp_path / "reports"
     cfg = PipelineConfig(s3=S3Settings(endpoint=s3_server.endpoint, access_key=s3_server.access_key,
-                                       secret_key=s3_server.secret_key, bucket=bucket),
+                                       secret_key=s3_server.secret_key, bucket=bucket, **areas),
                          database_url=f"sqlite:///{tmp_path / 'r.db'}", reports_dir=reports)
     summary = batch_flow(cfg)
     assert summary.count("done") == 2, summary
@@ -92,8 +101,9 @@ def test_no_personal_value_leaves_the_unredacted_prefixes(s3_server, tmp_path, c
     # the canary is live: the unredacted transcripts hold the values (the card and the zh name at least)
     from core.models import Transcript
 
-    unredacted = " ".join(Transcript.from_json(read_object(client, bucket, f"transcripts/{n}.json").decode()).text
-                          for n in CALLS)
+    unredacted_client = s3_client(owners["unredacted"])
+    unredacted = " ".join(Transcript.from_json(read_object(unredacted_client, f"{bucket}-unredacted",
+                                                           f"transcripts/{n}.json").decode()).text for n in CALLS)
     heard = leaks(unredacted)
     # what the recognizer made of the other values is personal data too, however it was spelled: the name
     # after "this is" / 我叫 and any long digit run join the canary (espeak Mandarin comes out differently on
@@ -116,12 +126,18 @@ def test_no_personal_value_leaves_the_unredacted_prefixes(s3_server, tmp_path, c
         for table in sa.inspect(engine).get_table_names():
             rows = conn.execute(sa.text(f'SELECT * FROM "{table}"')).fetchall()
             scan(f"db:{table}", "\n".join(" ".join(str(v) for v in row) for row in rows))
-    objects = [o.object_name for o in client.list_objects(bucket, recursive=True)]
+    # each bucket holds its own kind of material only
+    assert all(o.object_name.startswith("recordings/") for o in client.list_objects(bucket, recursive=True))
+    assert {o.object_name.split("/")[0] for o in unredacted_client.list_objects(f"{bucket}-unredacted",
+                                                                                 recursive=True)} == {"transcripts"}
+    redacted_client = s3_client(owners["redacted"])
+    objects = [o.object_name for o in redacted_client.list_objects(f"{bucket}-redacted", recursive=True)]
     assert any(k.startswith("redacted/transcripts/") for k in objects) and any(k.startswith("reports/") for k in objects)
+    assert not any(k.startswith(UNREDACTED_PREFIXES) for k in objects)
     for key in objects:
-        if key.startswith(UNREDACTED_PREFIXES) or key.endswith(".wav"):
+        if key.endswith(".wav"):
             continue
-        scan(f"s3:{key}", read_object(client, bucket, key).decode("utf-8", "replace"))
+        scan(f"s3:{key}", read_object(redacted_client, f"{bucket}-redacted", key).decode("utf-8", "replace"))
     for path in reports.rglob("*"):
         if path.is_file():
             scan(f"local:{path.relative_to(reports)}", path.read_text(encoding="utf-8", errors="replace"))

@@ -105,3 +105,33 @@ def test_missing_ceph_says_run_setup(tmp_path, monkeypatch):
     assert proc.returncode != 0
     assert "run scripts/setup.sh" in proc.stderr
     assert not (tmp_path / "s3").exists()
+
+
+def test_cephx_only_the_service_user_can_administer_it(tmp_path):
+    """Authentication is on: the keyrings are the service user's alone (0600 in a 0700 folder), and a client
+    that knows the monitor's address but holds no key is refused, so no one else can run radosgw-admin
+    to read the S3 keys (with auth off, the stranger's `user list` below would succeed)."""
+    with LocalS3Server() as srv:
+        ep = srv.start(tmp_path / "s3")
+        work = srv.workdir
+        assert work.stat().st_mode & 0o777 == 0o700
+        keyrings = [work / "keyring", *work.glob("*/keyring")]
+        assert len(keyrings) >= 4, keyrings  # client.admin, mon., osd.0, client.rgw
+        assert all(k.stat().st_mode & 0o077 == 0 for k in [*keyrings, work / "ceph.conf"])
+
+        conf = (work / "ceph.conf").read_text()
+        assert "auth client required = cephx" in conf
+        mon_host = next(line for line in conf.splitlines() if line.startswith("mon host"))
+        stranger = tmp_path / "stranger.conf"
+        stranger.write_text(f"[global]\n{mon_host}\nauth client required = none\nauth cluster required = none\n"
+                            "auth service required = none\nkeyring = /dev/null\n")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CEPH_")}
+        refused = subprocess.run(["radosgw-admin", "-c", str(stranger), "user", "list"],
+                                 env=env, capture_output=True, timeout=60)
+        assert refused.returncode != 0 and ep.access_key.encode() not in refused.stdout
+
+        # the service user (holding the admin keyring) still can, e.g. to add an S3 user
+        other = srv.add_user("reader")
+        assert other.endpoint == ep.endpoint and other.access_key != ep.access_key
+        s3_client(other).make_bucket("readers-own")
+        assert s3_client(other).bucket_exists("readers-own")
