@@ -37,6 +37,7 @@ from core.errors import CallQAError
 from core.metrics import ConversationMetrics
 from core.models import Call, Transcript
 from core.yamlspec import line_of, read_mapping, read_text, source_lines, unknown_key_message
+from core.plugins import Registry
 from scoring.forms import Text  # also registers the conversation operators (scoring.dialogue)
 from core.chinese import CJK, to_script
 from core.metrics import match_phrase
@@ -180,12 +181,25 @@ class Check:
     run: CheckFn
 
 
-CHECKS: dict[str, Check] = {}
+def _as_check(name: str, item: object) -> Check:
+    if isinstance(item, Check):
+        return item
+    params = getattr(item, "check_params", None)
+    if callable(item) and isinstance(params, type) and issubclass(params, _Params):
+        return Check(params, item)
+    raise ValueError("a policy check must be a compliance.alerts.Check, or a function decorated with "
+                     "@register_check(name, Params)")
+
+
+# plug-ins: entry-point group "callqa.policy_checks", name = the check's name in policies (core.plugins)
+CHECKS: Registry[Check] = Registry("policy check", check=_as_check)
 
 
 def register_check(name: str, params: type[_Params] = NoParams) -> Callable[[CheckFn], CheckFn]:
+    """Decorator: make `fn(ctx, params, rule_id) -> evidence` usable as `check: <name>` in policies."""
     def deco(fn: CheckFn) -> CheckFn:
-        CHECKS[name] = Check(params, fn)
+        fn.check_params = params  # type: ignore[attr-defined]  # what an entry point pointing at fn needs
+        CHECKS.register(name, Check(params, fn))
         return fn
     return deco
 
@@ -323,7 +337,7 @@ class PolicyRule(BaseModel):
         if v is not None and v not in CHECKS:
             close = difflib.get_close_matches(v, CHECKS, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
-            raise ValueError(f"unknown check {v!r}; {hint}built-in checks: {', '.join(sorted(CHECKS))}")
+            raise ValueError(f"unknown check {v!r}; {hint}registered checks: {', '.join(sorted(CHECKS))}")
         return v
 
     @field_validator("params")

@@ -8,7 +8,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Literal, Mapping, Protocol, runtime_checkable
 
-Language = Literal["en", "zh"]
+from core.errors import PluginError
+from core.plugins import Registry
+
+Language = Literal["en", "zh"]  # a PII rule set; each language profile names its own (`pii`, core/languages)
 LANGUAGES: tuple[Language, ...] = ("en", "zh")
 
 
@@ -34,16 +37,24 @@ class Recognizer(Protocol):
     def analyze(self, text: str, language: Language) -> list[PiiFinding]: ...
 
 
-RECOGNIZERS: dict[str, type] = {}
+def _recognizer_class(name: str, cls: object) -> type:
+    if not isinstance(cls, type) or not callable(getattr(cls, "analyze", None)):
+        raise ValueError("a recognizer must be a class with `entity`, `name` and `analyze(text, language)`")
+    if getattr(cls, "name", None) != name:
+        raise ValueError(f"its `name` is {getattr(cls, 'name', None)!r}; the entry point's name must be the same")
+    return cls
+
+
+# plug-ins: entry-point group "callqa.recognizers", name = the recognizer's `name` (core.plugins)
+RECOGNIZERS: Registry[type] = Registry("PII recognizer", check=_recognizer_class)
 
 
 def register(cls: type) -> type:
+    """Class decorator: make a recognizer class available to recognizer configs by its `name` (E136 on a clash)."""
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not name:
-        raise ValueError(f"recognizer class {cls.__name__} needs a non-empty `name` attribute")
-    if name in RECOGNIZERS and RECOGNIZERS[name] is not cls:
-        raise ValueError(f"recognizer name {name!r} already registered by {RECOGNIZERS[name].__name__}")
-    RECOGNIZERS[name] = cls
+        raise PluginError(f"recognizer class {cls.__name__} needs a non-empty `name` attribute")
+    RECOGNIZERS.register(name, cls)
     return cls
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from compliance.pii import PiiFinding, analyze
 from infra.audio import probe
 from core.errors import CorruptAudioError
+from core.languages import LanguageRegistry, languages_or_default
 from core.models import Segment, Transcript, Word
 
 _PLACEHOLDERS = {
@@ -110,11 +111,11 @@ def speaker_turns(parts: Sequence) -> list[list[int]]:
 _BOUNDARY_PUNCT = ".,;:。，、；："
 
 
-def join_turn(texts: list[str], language: str) -> tuple[str, list[int]]:
+def join_turn(texts: list[str], language: str, languages: LanguageRegistry | None = None) -> tuple[str, list[int]]:
     """One analysable text for a speaker's consecutive segments, and where each segment starts in it. The
     punctuation whisper puts at a segment's end becomes the separator (same length, so offsets hold):
     "4121." + "6416." must read as one digit sequence "4121 6416"."""
-    space = "" if language.startswith("zh") else " "
+    space = languages_or_default(languages).joiner(language)  # the language profile's word joiner
     out, starts = "", []
     for i, t in enumerate(texts):
         starts.append(len(out))
@@ -153,7 +154,7 @@ class AnalysisTurn:
     prior_text: str  # the other party's turn just before: a question gives its answer context
 
 
-def analysis_turns(parts: Sequence, language: str) -> list[AnalysisTurn]:
+def analysis_turns(parts: Sequence, language: str, languages: LanguageRegistry | None = None) -> list[AnalysisTurn]:
     """Speaker turns (see speaker_turns), a speaker's turns on either side of a short backchannel by the
     other party joined into one, each with the other party's previous turn as context."""
     groups = speaker_turns(parts)
@@ -169,7 +170,7 @@ def analysis_turns(parts: Sequence, language: str) -> list[AnalysisTurn]:
         turns.append(group)
         i += 1
     turns.sort(key=lambda g: g[0])
-    joined = [join_turn([parts[k].text for k in g], language) for g in turns]
+    joined = [join_turn([parts[k].text for k in g], language, languages) for g in turns]
     out = []
     for n, (group, (text, starts)) in enumerate(zip(turns, joined)):
         speaker = parts[group[0]].speaker
@@ -178,14 +179,27 @@ def analysis_turns(parts: Sequence, language: str) -> list[AnalysisTurn]:
     return out
 
 
-def find_pii(transcript: Transcript, *, min_score: float = REDACT_MIN_SCORE) -> list[PiiSpan]:
+def pii_rules(language: str | None, languages: LanguageRegistry | None = None) -> str | None:
+    """The built-in PII rule set ("en" or "zh": patterns, spoken digits, context words, the recognizers
+    configured for it) that the language's profile names (`pii`); None when it names none."""
+    profile = languages_or_default(languages).get(language)
+    return profile.pii if profile is not None else None
+
+
+def find_pii(transcript: Transcript, *, min_score: float = REDACT_MIN_SCORE,
+             languages: LanguageRegistry | None = None) -> list[PiiSpan]:
     """PII findings with score >= `min_score`, found per speaker turn (see analysis_turns) and located per
-    segment in chars and seconds (a finding that crosses segments gives one span per segment it covers)."""
-    if transcript.language not in ("en", "zh"):
-        raise ValueError(f"PII detection supports languages 'en' and 'zh', not {transcript.language!r}")
+    segment in chars and seconds (a finding that crosses segments gives one span per segment it covers).
+    The transcript's language profile (`languages`, default: the configured ones) names the rule set."""
+    languages = languages_or_default(languages)
+    rules = pii_rules(transcript.language, languages)
+    if rules is None:
+        raise ValueError("PII detection supports the languages whose profile names a PII rule set "
+                         f"({', '.join(c for c in languages.codes if pii_rules(c, languages))}), "
+                         f"not {transcript.language!r}")
     spans: list[PiiSpan] = []
-    for turn in analysis_turns(transcript.segments, transcript.language):
-        found = analyze(turn.text, transcript.language, prior_text=turn.prior_text,  # type: ignore[arg-type]
+    for turn in analysis_turns(transcript.segments, transcript.language, languages):
+        found = analyze(turn.text, rules, prior_text=turn.prior_text,  # type: ignore[arg-type]
                         speaker_role=turn.role)
         for f in found:
             if f.score < min_score:
@@ -339,11 +353,13 @@ def redact_audio(src: Path, dst: Path, intervals: list[tuple[float, float]], *,
         raise
 
 
-def redact_text(text: str, language: str, speaker_role: str | None = None) -> str:
+def redact_text(text: str, language: str, speaker_role: str | None = None, *,
+                languages: LanguageRegistry | None = None) -> str:
     """`text` with every finding that the redacted transcript would also mask replaced by its placeholder
     (an agent's quote is read as the agent's: a long number it reads out is masked). Detection runs again:
     for text that does not come from an analysed transcript (legacy stored scorecards)."""
-    found = [f for f in analyze(text, "zh" if language.startswith("zh") else "en", speaker_role=speaker_role)
+    rules = pii_rules(language, languages) or "en"  # a language without rules is still masked, as English
+    found = [f for f in analyze(text, rules, speaker_role=speaker_role)  # type: ignore[arg-type]
              if f.score >= REDACT_MIN_SCORE]
     for f in sorted(found, key=lambda f: f.start, reverse=True):
         text = text[: f.start] + placeholder(f) + text[f.end:]

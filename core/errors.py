@@ -130,3 +130,17 @@ class RecognizerConfigError(CallQAError):
     """A PII recognizer config (compliance/recognizers/*.yaml) is malformed: the message names file, line and a fix."""
 
     code = "E131"
+
+
+class PluginError(CallQAError):
+    """A plug-in (rule operator, PII recognizer, policy check, transcription backend) cannot be used: a name
+    registered twice, an entry point that fails to load, or a name nobody registered (core.plugins)."""
+
+    code = "E136"
+
+
+class LanguageProfileError(CallQAError):
+    """A language profile (core/languages/*.yaml, or one in the configured `languages_dir`) is malformed:
+    the message names file, line and a fix."""
+
+    code = "E135"

@@ -9,7 +9,8 @@ Definitions (seconds from call start, rounded to the millisecond):
   `silence_seconds` includes holds; `dead_air_seconds` is silence that is not an announced hold (a long
   silence nobody announced is dead air, however long).
 - hold: a silence of at least `hold_min_seconds`; `announced` (with the phrase) when an agent said a hold
-  phrase ("please hold", "on hold", "请稍等", "稍候", ...) in speech ending within 30 s before it.
+  phrase ("please hold", "on hold", "请稍等", "稍候", ...: every language profile's `phrases.hold`,
+  core.languages) in speech ending within 30 s before it.
 - overtalk: time during which two or more speakers talk at once (per-speaker word intervals, together
   with the diarizer's `Transcript.overlaps`, which keep overlapped speech that ASR gave one speaker).
 - interruption of A by B: a run of B (speech joined across pauses < 0.5 s) starts strictly inside a run
@@ -17,8 +18,8 @@ Definitions (seconds from call start, rounded to the millisecond):
   less is turn-taking jitter, below word-timestamp precision) and B talks on after A stopped. It is
   counted once per run of B, for B's role.
 - words per minute: a role's spoken units divided by its own talk time in minutes. A token that holds
-  Chinese characters counts one unit per character, other tokens count one each, so Chinese calls
-  report characters per minute (`rate_unit` "characters").
+  Chinese characters counts one unit per character, other tokens count one each; `rate_unit` is the
+  language profile's `pace_unit` (Chinese calls: "characters" per minute, others "words").
 - time to first agent response: the agent's first word start minus the customer's first word start when
   the customer speaks first, else minus 0 (call start). None when the agent never speaks.
 """
@@ -32,11 +33,9 @@ from typing import Any, Iterable, Iterator, Literal
 
 from core.models import ROLES, Segment, Transcript, Word
 from core.chinese import CJK
+from core.languages import LanguageRegistry, languages_or_default
 
 Interval = tuple[float, float]
-HOLD_PHRASES = ("please hold", "on hold", "hold on", "one moment", "just a moment", "bear with me", "hold for",
-                "let me check", "while i check", "give me a minute", "just a minute", "等一下", "查一下",
-                "稍等", "稍候", "稍後", "稍后")
 HOLD_PHRASE_WINDOW_SECONDS = 30.0
 RUN_JOIN_SECONDS = 0.5
 INTERRUPT_OVERLAP_SECONDS = 0.5
@@ -215,7 +214,8 @@ def _interruptions(runs: dict[str, list[Interval]], speaker_role: dict[str, str]
     return sorted(found, key=lambda x: (x.at, x.by))
 
 
-def _hold_phrase(transcript: Transcript, roles: dict[str, str], before: float, agent_known: bool) -> str | None:
+def _hold_phrase(transcript: Transcript, roles: dict[str, str], before: float, agent_known: bool,
+                 phrases: tuple[str, ...]) -> str | None:
     """A hold phrase in speech (the agent's, when roles are known) ending within the window before `before`."""
     for seg in reversed(transcript.segments):
         units = list(speech_units(seg))
@@ -226,14 +226,17 @@ def _hold_phrase(transcript: Transcript, roles: dict[str, str], before: float, a
             continue
         if agent_known and role_of(units[0][0], seg, roles) != "agent":
             continue
-        if phrase := match_phrase(seg.text, HOLD_PHRASES):
+        if phrase := match_phrase(seg.text, phrases):
             return phrase
     return None
 
 
 def conversation_metrics(transcript: Transcript, *, hold_min_seconds: float = 20.0,
-                         dead_air_min_seconds: float = 3.0) -> ConversationMetrics:
-    """Per-call metrics; see the module docstring for each definition."""
+                         dead_air_min_seconds: float = 3.0,
+                         languages: LanguageRegistry | None = None) -> ConversationMetrics:
+    """Per-call metrics; see the module docstring for each definition. `languages`: the profiles that give
+    the hold phrases and the pace unit (default: `core.languages.default_languages()`)."""
+    languages = languages_or_default(languages)
     if dead_air_min_seconds <= 0 or hold_min_seconds < dead_air_min_seconds:
         raise ValueError("need 0 < dead_air_min_seconds <= hold_min_seconds, got "
                          f"dead_air_min_seconds={dead_air_min_seconds}, hold_min_seconds={hold_min_seconds}")
@@ -255,10 +258,11 @@ def conversation_metrics(transcript: Transcript, *, hold_min_seconds: float = 20
     gaps = [(a[1], b[0]) for a, b in zip(speech, speech[1:])]
     silences = [g for g in gaps if g[1] - g[0] >= dead_air_min_seconds - _EPS]
     agent_known = bool(by_role["agent"])
+    hold_phrases = languages.phrases("hold")
     holds = []
     for s, e in silences:
         if e - s >= hold_min_seconds - _EPS:
-            phrase = _hold_phrase(transcript, roles, s, agent_known)
+            phrase = _hold_phrase(transcript, roles, s, agent_known, hold_phrases)
             holds.append(HoldPeriod(_r(s), _r(e), _r(e - s), phrase is not None, phrase))
     overtalk = merge_intervals(overlap_intervals(by_speaker.values()) + list(transcript.overlaps))
     runs = {spk: merge_intervals(ivs, RUN_JOIN_SECONDS) for spk, ivs in by_speaker.items()}
@@ -284,7 +288,7 @@ def conversation_metrics(transcript: Transcript, *, hold_min_seconds: float = 20
         call_id=transcript.call_id,
         duration_seconds=_r(max(transcript.duration, speech[-1][1] if speech else 0.0)),
         speech_seconds=_r(total(speech)),
-        rate_unit="characters" if transcript.language == "zh" else "words",
+        rate_unit=languages.pace_unit(transcript.language),
         agent=role_metrics("agent"), customer=role_metrics("customer"), unknown=role_metrics("unknown"),
         silence_seconds=_r(silence_total),
         longest_silence_seconds=_r(max((e - s for s, e in silences), default=0.0)),

@@ -25,7 +25,7 @@ class Call:
     queue: str | None = None
     direction: Direction = "unknown"
     started_at: datetime | None = None
-    language: str | None = None  # forced language from metadata ("en", "zh"); None = detect
+    language: str | None = None  # forced language from metadata (a language profile's code); None = detect
     size_bytes: int = 0
     # Free-form telephony metadata (the sidecar's "attributes"), e.g. {"agent_channel": 0}.
     attributes: dict[str, Any] = field(default_factory=dict, hash=False)
@@ -116,8 +116,10 @@ class Transcript:
 
     @property
     def text(self) -> str:
-        sep = "" if self.language == "zh" else " "
-        return sep.join(s.text.strip() for s in self.segments).strip()
+        """Segments joined as the language's profile joins words ("" for zh, " " otherwise)."""
+        from core.languages import default_languages  # same layer; read on first use, not at import
+
+        return default_languages().joiner(self.language).join(s.text.strip() for s in self.segments).strip()
 
     @property
     def words(self) -> tuple[Word, ...]:

@@ -196,6 +196,17 @@ class ResultsStore:
             s.merge(StageRow(call_id=call_id, stage=stage, etag=etag, version=version, done_at=_now()))
             s.commit()
 
+    def mark_reported(self, versions: dict[str, str]) -> None:
+        """Record the `reported` stage (call id -> version of its rendered page) for each call's current etag."""
+        if not versions:
+            return
+        with self._lock, Session(self.engine) as s:
+            etags = dict(s.execute(select(CallRow.id, CallRow.etag).where(CallRow.id.in_(list(versions)))).all())
+            for call_id, etag in etags.items():
+                s.merge(StageRow(call_id=call_id, stage="reported", etag=etag, version=versions[call_id],
+                                 done_at=_now()))
+            s.commit()
+
     def stages(self, call_id: str, etag: str | None = None) -> dict[str, tuple[str, datetime]]:
         """stage -> (version, when) of the call's completed stages (of version `etag` when given)."""
         with Session(self.engine) as s:

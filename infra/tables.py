@@ -119,7 +119,7 @@ class StageRow(Base):
     done_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
 
 
-STAGES = ("transcribed", "analysed", "redacted")
+STAGES = ("transcribed", "analysed", "redacted", "reported")
 
 
 class ContactRow(Base):

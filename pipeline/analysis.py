@@ -18,7 +18,9 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Sequence
 
-from compliance.redact import PiiSpan, audio_intervals, find_pii, known_values, mask_known, redact_transcript
+from compliance.redact import (PiiSpan, audio_intervals, find_pii, known_values, mask_known, pii_rules,
+                               redact_transcript)
+from core.languages import LanguageRegistry, languages_or_default
 from core.keys import redacted_audio_key, redacted_transcript_key, scorecard_key  # noqa: F401  (re-exported)
 from core.metrics import ConversationMetrics, conversation_metrics
 from core.models import Call, Transcript
@@ -56,15 +58,18 @@ class Persistable:
 
 
 def analyse_call(call: Call, transcript: Transcript, *, reviewer=None, policy=None, sentiment_model=None,
-                 history: Sequence[tuple] = ()) -> CallAnalysis:
+                 history: Sequence[tuple] = (), languages: LanguageRegistry | None = None) -> CallAnalysis:
     """Each layer computed once, in order; `reviewer` (scoring.review.Reviewer) and `policy` are optional
-    (scoring or compliance switched off)."""
+    (scoring or compliance switched off). The transcript's language profile (`languages`, default: the
+    configured ones, core.languages) gives the pace unit and hold phrases of the metrics, the PII rule set
+    (none: no personal-data findings) and the sentiment lexicon (none: nothing scored)."""
     from scoring.sentiment import LexiconSentiment, sentiment_summary
 
-    metrics = conversation_metrics(transcript)
-    pii = tuple(find_pii(transcript)) if transcript.language in ("en", "zh") else ()
+    languages = languages_or_default(languages)
+    metrics = conversation_metrics(transcript, languages=languages)
+    pii = tuple(find_pii(transcript, languages=languages)) if pii_rules(transcript.language, languages) else ()
     model = sentiment_model or (reviewer.sentiment if reviewer is not None else None) or LexiconSentiment()
-    sentiment = sentiment_summary(transcript, model)
+    sentiment = sentiment_summary(transcript, model, languages=languages)
     review = reviewer.review(call, transcript, metrics, sentiment=sentiment) if reviewer is not None else None
     alerts: tuple = ()
     if policy is not None:
@@ -121,14 +126,15 @@ class CallAnalyser:
     """The analysis stage as the pipeline runs it, built once per worker from the configuration."""
 
     def __init__(self, store: ResultsStore, source: RecordingSource, *, reviewer=None, policy=None,
-                 sentiment_model=None, sink: AlertSink | None = None):
+                 sentiment_model=None, sink: AlertSink | None = None, languages: LanguageRegistry | None = None):
         self.store, self.source = store, source
         self.reviewer, self.policy, self.sentiment_model, self.sink = reviewer, policy, sentiment_model, sink
+        self.languages = languages  # None: the configured profiles (core.languages.default_languages)
 
     def analyse(self, call: Call, transcript: Transcript) -> CallAnalysis:
         history = contact_history(call, self.store, self.policy) if self.policy is not None else ()
         return analyse_call(call, transcript, reviewer=self.reviewer, policy=self.policy,
-                            sentiment_model=self.sentiment_model, history=history)
+                            sentiment_model=self.sentiment_model, history=history, languages=self.languages)
 
     def run(self, call: Call, transcript: Transcript) -> Persistable:
         p = redaction_boundary(self.analyse(call, transcript))

@@ -224,7 +224,7 @@ def _source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="YAML settings file (defaults < file < CALLQA_* environment < options); "
                                     "also $CALLQA_CONFIG")
     p.add_argument("--db", dest="database_url", help="SQLAlchemy URL, e.g. postgresql+psycopg://u:p@host/db")
-    p.add_argument("--backend", choices=["faster-whisper", "openai-whisper"])
+    p.add_argument("--backend", help="faster-whisper (default), openai-whisper, or a plug-in's name")
     p.add_argument("--model", help='"base" (packaged) or a path')
     p.add_argument("--device", help="cpu or cuda")
     p.add_argument("--language", help="force the language of every call: en, zh or the code of a profile in "
@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("demo", help="end to end on the embedded default: local S3 server, SQLite, "
                                     "ephemeral Prefect, packaged model, synthesised calls")
     d.add_argument("--workdir", default="var/demo")
-    d.add_argument("--backend", default="faster-whisper", choices=["faster-whisper", "openai-whisper"])
+    d.add_argument("--backend", default="faster-whisper", help="faster-whisper, openai-whisper, or a plug-in's name")
     d.add_argument("--keep-server", action="store_true", help="leave the S3 server running afterwards")
     d.add_argument("--serve", action="store_true", help="keep the workspace open afterwards until Ctrl-C (the "
                                                          "default when run from a terminal)")

@@ -75,7 +75,9 @@ class PipelineConfig(BaseModel):
     local_root: Path | None = None  # a folder source instead of S3
     local_prefix: str = ""
     database_url: str = "sqlite:///callqa.db"
-    backend: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
+    # a transcribe.registry.BACKENDS name: built-in, or a plug-in's entry point (checked even when defaulted, so a
+    # broken plug-in fails at start, not inside a call)
+    backend: str = Field("faster-whisper", validate_default=True)
     model: str = "base"  # packaged model name, CTranslate2 dir or openai-whisper checkpoint
     device: str | None = None  # None: cuda when present, else cpu
     languages_dir: Path | None = None  # your language profiles (*.yaml, see core/languages.py) beside en, zh
@@ -133,6 +135,15 @@ class PipelineConfig(BaseModel):
         from core.languages import load_languages
 
         return load_languages(self.languages_dir)
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, v: str) -> str:
+        from transcribe.registry import BACKENDS
+
+        if v not in BACKENDS:
+            raise ValueError(BACKENDS.unknown(v).message)
+        return v
 
     @model_validator(mode="after")
     def _one_source(self):

@@ -5,15 +5,15 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 from core.errors import MetadataError
+from core.languages import LanguageRegistry, languages_or_default
 from core.models import Call
 from infra.storage import RecordingRef
 
 EXAMPLE = ('{"agent": "a-1042", "queue": "billing", "direction": "inbound", '
            '"started_at": "2026-11-27T09:30:00+08:00", "language": "zh"}')
-LANGUAGES = ("en", "zh")
 
 
 class CallMetadata(BaseModel):
@@ -28,16 +28,20 @@ class CallMetadata(BaseModel):
 
     @field_validator("language")
     @classmethod
-    def _known_language(cls, v: str | None) -> str | None:
+    def _known_language(cls, v: str | None, info: ValidationInfo) -> str | None:
+        """A language profile's code, alias or regional tag (zh-CN, cmn), as that profile's code."""
         if v is None:
             return v
-        v = v.lower().split("-")[0].replace("cmn", "zh")
-        if v not in LANGUAGES:
-            raise ValueError(f"language must be one of {LANGUAGES} or null (detect)")
-        return v
+        languages = languages_or_default((info.context or {}).get("languages"))
+        code = languages.resolve(v)
+        if code is None:
+            raise ValueError(f"language must be one of {languages.codes} (a language profile's code or alias) "
+                             "or null (detect)")
+        return code
 
 
-def parse_sidecar(raw: bytes) -> CallMetadata:
+def parse_sidecar(raw: bytes, *, languages: LanguageRegistry | None = None) -> CallMetadata:
+    """The sidecar's fields; `language` is checked against `languages` (default: the configured profiles)."""
     try:
         data = json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -46,7 +50,7 @@ def parse_sidecar(raw: bytes) -> CallMetadata:
     if not isinstance(data, dict):
         raise MetadataError(f"sidecar must be a JSON object; expected e.g. {EXAMPLE}")
     try:
-        return CallMetadata.model_validate(data)
+        return CallMetadata.model_validate(data, context={"languages": languages})
     except ValidationError as e:
         problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or '<root>'}: {err['msg']}" for err in e.errors())
         raise MetadataError(f"sidecar fields invalid: {problems}; expected e.g. {EXAMPLE} "

@@ -99,6 +99,8 @@ def build_reports(store: ResultsStore, source: RecordingSource, out_dir: Path | 
     for rel, content in files.items():
         source.write(REPORTS_PREFIX + rel, content, CONTENT_TYPES[PurePosixPath(rel).suffix])
     store.save_report_cache({c: data.cache[c] for c in data.fresh or ()})
+    # the per-call stage record: which results (digest) the call's stored page shows
+    store.mark_reported({c: f"report/{data.cache[c][0][:16]}" for c in data.fresh or ()})
     all_files = set(files) | {c.info.page for c in data.calls}
     index = ReportIndex(out_dir, tuple(sorted(all_files)), len(data.calls),
                         sum(c.scored is not None for c in data.calls), len(data.alerts),

@@ -331,7 +331,7 @@ def gather(store: ResultsStore, source: RecordingSource, *, since: date | dateti
             alerts += call_alerts
             continue
         fresh.add(info.call_id)
-        lang = info.language if info.language in ("en", "zh") else "en"
+        lang = info.language or "en"  # redact_text masks with the language profile's PII rules, else English
         raw = source.read(redacted_transcript_key(info.call_id))
         segments = Transcript.from_json(raw.decode("utf-8")).segments if raw is not None else ()
         anchors = _anchors(segments)

@@ -9,20 +9,13 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from core.errors import ConfigError
+from core.languages import LanguageRegistry, languages_or_default
 from core.metrics import ConversationMetrics
 from core.models import Call, Transcript
 from scoring.forms import Form, load_form, shipped_forms_dir
 from scoring.scorecard import Scorecard, score_call
 from scoring.sentiment import LexiconSentiment, SentimentModel, SentimentSummary, sentiment_summary
 from scoring.similarity import SimilarityModel
-
-# "<direction>:<language>" -> form id; "*" matches any direction.
-DEFAULT_FORM_MAP: dict[str, str] = {
-    "inbound:en": "inbound_service_en", "inbound:zh": "inbound_service_zh",
-    "outbound:en": "outbound_sales_en", "outbound:zh": "outbound_sales_zh",
-    "*:en": "inbound_service_en", "*:zh": "inbound_service_zh",
-}
-
 
 @dataclass(frozen=True)
 class CallReview:
@@ -39,14 +32,18 @@ class CallReview:
 
 
 class Reviewer:
+    """`form_map`: "<direction>:<language>" -> form id ("*" matches any direction); None takes the language
+    profiles' `forms` (core/languages/*.yaml: inbound_service_en, outbound_sales_zh, ...)."""
+
     def __init__(self, forms_dir: str | Path | None = None, form_map: Mapping[str, str] | None = None, *,
-                 similarity: SimilarityModel | None = None, sentiment: SentimentModel | None = None):
+                 similarity: SimilarityModel | None = None, sentiment: SentimentModel | None = None,
+                 languages: LanguageRegistry | None = None):
         folder = Path(forms_dir) if forms_dir else shipped_forms_dir()
         self.forms: dict[str, Form] = {}
         for path in sorted(folder.glob("*.yaml")):
             form = load_form(path)  # FormError names file, line and a corrected example
             self.forms[form.id] = form
-        self.form_map = dict(form_map or DEFAULT_FORM_MAP)
+        self.form_map = dict(form_map or languages_or_default(languages).form_map())
         if missing := sorted(set(self.form_map.values()) - set(self.forms)):
             raise ConfigError(f"form map names forms {missing} that are not in {folder} "
                               f"(found {sorted(self.forms)})")

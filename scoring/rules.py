@@ -24,6 +24,7 @@ from typing import Any, Callable, ClassVar, Protocol
 import numpy as np
 import regex
 
+from core.plugins import Registry
 from core.saferegex import compile_user_regex
 from core.metrics import ConversationMetrics, match_phrase
 from core.models import ROLES, Segment, Transcript
@@ -130,12 +131,24 @@ def _evidence(u: Utterance, rule_id: str, detail: str) -> Evidence:
 # ---- registry ----
 
 Builder = Callable[[Any, str, tuple], "Rule"]
-REGISTRY: dict[str, type["Rule"]] = {}
+
+
+def _rule_class(name: str, cls: object) -> type["Rule"]:
+    if not (isinstance(cls, type) and issubclass(cls, Rule)):
+        raise ValueError("a rule operator must be a subclass of scoring.rules.Rule")
+    if getattr(cls, "op", None) != name:
+        raise ValueError(f"its `op` is {getattr(cls, 'op', None)!r}; the entry point's name must be the operator "
+                         "key forms use")
+    return cls
+
+
+# plug-ins: entry-point group "callqa.rule_operators", name = the operator key (core.plugins)
+REGISTRY: Registry[type["Rule"]] = Registry("rule operator", check=_rule_class)
 
 
 def register(cls: type["Rule"]) -> type["Rule"]:
-    """Class decorator: make `cls.op` usable in forms (a later registration replaces an earlier one)."""
-    REGISTRY[cls.op] = cls
+    """Class decorator: make `cls.op` usable in forms (a name is registered once: E136 on a clash)."""
+    REGISTRY.register(cls.op, cls)
     return cls
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from threading import Lock
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from core.languages import LanguageRegistry, languages_or_default
 from core.models import ROLES, Transcript
 from scoring.sentiment_lexicon import (  # noqa: F401  (ZhLexicon, zh_valence: re-exported)
     EnRules,
@@ -67,23 +68,33 @@ class SentimentScore:
 @runtime_checkable
 class SentimentModel(Protocol):
     def score(self, texts: list[str], language: str | None) -> list[SentimentScore]:
-        """One score per text. `language` is "en"/"zh" (regional tags like "zh-TW" accepted); None = per text."""
+        """One score per text. `language` is a language tag (a profile's code, an alias, a regional tag like
+        "zh-TW"); None = per text."""
         ...
 
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
-def base_language(language: str | None, text: str) -> Literal["en", "zh"]:
-    """"en" or "zh" for a transcript language tag; None picks by script (any Hanzi -> zh)."""
+def base_language(language: str | None, text: str, languages: LanguageRegistry | None = None) -> Literal["en", "zh"]:
+    """The lexicon ("en" or "zh") a transcript language tag is scored with: its language profile's
+    `sentiment.lexicon` (core.languages; aliases and regional tags like zh-TW, cmn, yue resolve to their
+    profile); None picks by script (any Hanzi -> zh)."""
     if language is None:
         return "zh" if _CJK.search(text) else "en"
-    tag = language.lower().replace("_", "-").split("-")[0]
-    if tag in ("zh", "cmn", "yue"):
-        return "zh"
-    if tag == "en":
-        return "en"
-    raise ValueError(f"LexiconSentiment supports English and Chinese only, not language {language!r}")
+    profile = languages_or_default(languages).get(language)
+    if profile is not None and profile.sentiment is not None:
+        return profile.sentiment.lexicon
+    raise ValueError("LexiconSentiment scores the languages whose profile names a sentiment lexicon (en, zh), "
+                     f"not language {language!r}")
+
+
+def scores_sentiment(language: str | None, languages: LanguageRegistry | None = None) -> bool:
+    """Whether the lexicon backend can score `language` (None: any text, picked by script)."""
+    if language is None:
+        return True
+    profile = languages_or_default(languages).get(language)
+    return profile is not None and profile.sentiment is not None
 
 
 # ---------------------------------------------------------------- lexicon backend
@@ -295,7 +306,8 @@ def _thirds(scores: Sequence[float]) -> tuple[float, float]:
 
 
 def sentiment_summary(transcript: Transcript, model: SentimentModel, *, change_threshold: float = 0.2,
-                      neutral_band: float = CALL_NEUTRAL_BAND) -> SentimentSummary:
+                      neutral_band: float = CALL_NEUTRAL_BAND,
+                      languages: LanguageRegistry | None = None) -> SentimentSummary:
     """Score every non-empty segment; the customer's start / end labels are the means of their first / last
     third of utterances (at least one each) under `neutral_band`; outcome is improved/worsened when the
     last-third mean moved by at least `change_threshold` from the first-third mean, else stable.
@@ -305,6 +317,9 @@ def sentiment_summary(transcript: Transcript, model: SentimentModel, *, change_t
     neutral turns stays neutral, and a clearly angry utterance (about -0.5 or below) makes its third
     negative."""
     indexed = [(i, s) for i, s in enumerate(transcript.segments) if s.text.strip()]
+    profile = languages_or_default(languages).get(transcript.language)
+    if profile is not None and profile.sentiment is None:
+        indexed = []  # the language's profile names no sentiment backend: nothing is scored (outcome unknown)
     scores = model.score([s.text for _, s in indexed], transcript.language) if indexed else []
     if len(scores) != len(indexed):
         raise ValueError(f"{type(model).__name__}.score returned {len(scores)} scores for {len(indexed)} texts")

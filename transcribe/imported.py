@@ -24,8 +24,10 @@ hold and overtalk are zero. The transcript carries the warning W008 so reviewers
 Roles: speakers named `agent`/`customer` (any case) keep those roles (rule "file"); callqa's own JSON keeps
 its `speakers`; other labels (WhisperX `SPEAKER_00`/`SPEAKER_01`) are labelled by `transcribe.roles` as
 diarized audio is. Language: the file's, else the sidecar's (both given and different: E110), else the
-run's forced language, else detected from the text (Chinese characters: zh, otherwise en). Chinese text is
-normalised to the configured script (`core.chinese`), as transcribed calls are.
+run's forced language, else detected from the text (Chinese characters: zh, otherwise en). A language is
+one a profile knows (`core.languages`: a code, an alias such as cmn or eng, a regional tag such as zh-TW),
+and its profile converts the text to the configured script (zh: OpenCC to Simplified or Traditional), as
+transcribed calls are.
 
 A malformed file is `TranscriptFileError` (E108): the message names the file, the line or record (a JSON
 path such as `segments[3].words[0].end`) and a corrected example, never the file's text.
@@ -35,11 +37,12 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Callable
 
-from core.chinese import CJK, Script, to_script
+from core.chinese import CJK, Script
 from core.errors import MetadataError, RecordingTooLargeError
 from core.keys import input_kind, input_suffix
+from core.languages import LanguageRegistry, languages_or_default
 from core.models import Call, Segment, SpeakerInfo, Transcript
 from transcribe.imported_formats import (
     CSV_EXAMPLE, JSONL_EXAMPLE, ROLE_LABELS, WHISPERX_EXAMPLE, fail, parse_chat_csv, parse_chat_jsonl,
@@ -48,7 +51,6 @@ from transcribe.imported_formats import (
 from transcribe.roles import DEFAULT_RULES, label_roles, speaker_order
 
 MAX_BYTES = 64 * 1024**2  # a transcript of a 4-hour call with word times is a few MB
-LANGUAGES = ("en", "zh")
 W_SYNTHETIC_TIMES = "W008 a chat log without timestamps: message times are synthetic (see transcribe.imported)"
 OUR_EXAMPLE = ('{"call_id": "c-1", "language": "en", "language_probability": 1.0, "duration": 2.0, '
                '"backend": "faster-whisper", "model": "base", "schema_version": "1.0", "segments": [{"start": 0.0, '
@@ -69,11 +71,12 @@ class FileRoles:
 
 
 def import_transcript(data: bytes, key: str, call: Call, *, chinese_script: Script = "zh-Hans",
-                      language: str | None = None) -> Transcript:
+                      language: str | None = None, languages: LanguageRegistry | None = None) -> Transcript:
     """The role-labelled transcript of the call whose input `key` (a `.transcript.json`, `.jsonl` or `.csv`)
     holds `data`. `language` is the run's forced language (used when neither the file nor the sidecar names
-    one). Raises TranscriptFileError (E108) for a malformed file, MetadataError (E110) when the sidecar names
-    another language than the file."""
+    one); `languages` the profiles (default: the configured ones). Raises TranscriptFileError (E108) for a
+    malformed file, MetadataError (E110) when the sidecar names another language than the file."""
+    languages = languages_or_default(languages)
     kind = input_kind(key)
     if kind not in ("transcript", "chat"):
         raise ValueError(f"not a transcript or chat input: {kind}")
@@ -103,12 +106,12 @@ def import_transcript(data: bytes, key: str, call: Call, *, chinese_script: Scri
             segments, file_language = parse_whisperx(doc, key)
             transcript = _new(call, segments, "imported", "whisperx")
             given = _file_roles(transcript, key)
-    lang, probability = _language(file_language, call, language, transcript, key)
-    script = chinese_script if lang == "zh" else None
+    lang, probability = _language(file_language, call, language, transcript, key, languages)
+    script = languages.script(lang, chinese_script)
     transcript = replace(transcript, call_id=call.id, language=lang, language_probability=probability,
                          script=script, warnings=transcript.warnings + warnings)
     if script:
-        transcript = _to_script(transcript, script)
+        transcript = _to_script(transcript, languages.converter(lang, script))
     return label_roles(transcript, call, (FileRoles(given),) if given else DEFAULT_RULES)
 
 
@@ -200,8 +203,8 @@ def _schema_problem(e) -> str:
 
 
 def _language(file_language: str | None, call: Call, forced: str | None, transcript: Transcript,
-              key: str) -> tuple[str, float]:
-    stated = _language_code(file_language, key) if file_language is not None else None
+              key: str, languages: LanguageRegistry) -> tuple[str, float]:
+    stated = _language_code(file_language, key, languages) if file_language is not None else None
     if stated and call.language and stated != call.language:
         raise MetadataError(f"the sidecar names language {call.language!r} but {key} is {stated!r}; correct one "
                             "of them (or leave \"language\" out of the sidecar)")
@@ -210,12 +213,12 @@ def _language(file_language: str | None, call: Call, forced: str | None, transcr
     return detect_language(" ".join(s.text for s in transcript.segments))
 
 
-def _language_code(value: Any, key: str) -> str:
-    code = value.strip().lower().replace("_", "-").split("-")[0] if isinstance(value, str) else ""
-    code = {"cmn": "zh", "zho": "zh", "chi": "zh", "eng": "en"}.get(code, code)
-    if code not in LANGUAGES:
-        fail(key, "language", f"must be one of {', '.join(LANGUAGES)} (the languages callqa checks), or left "
-             "out to detect it", '{"language": "zh", "segments": [...]}')
+def _language_code(value: Any, key: str, languages: LanguageRegistry) -> str:
+    """The profile code of a language tag: a code, an alias (cmn, zho, chi, eng) or a regional tag."""
+    code = languages.resolve(value) if isinstance(value, str) else None
+    if code is None:
+        fail(key, "language", f"must be one of {', '.join(languages.codes)} (the languages callqa checks: a "
+             "language profile's code or alias), or left out to detect it", '{"language": "zh", "segments": [...]}')
     return code
 
 
@@ -229,9 +232,8 @@ def detect_language(text: str) -> tuple[str, float]:
     return "en", round(words / (han + words), 4) if words else 1.0
 
 
-def _to_script(t: Transcript, script: Script) -> Transcript:
-    segs = tuple(replace(s, text=to_script(s.text, script),
-                         words=tuple(replace(w, text=to_script(w.text, script)) for w in s.words))
+def _to_script(t: Transcript, convert: Callable[[str], str]) -> Transcript:
+    segs = tuple(replace(s, text=convert(s.text), words=tuple(replace(w, text=convert(w.text)) for w in s.words))
                  for s in t.segments)
     return replace(t, segments=segs)
 

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Callable
 
 from core.errors import ConfigError
+from core.plugins import Registry
 from transcribe.base import Transcriber
 from transcribe.weights import resolve_ct2_model, resolve_openai_checkpoint
 
@@ -26,13 +27,21 @@ def _openai(model, device):
     return OpenAIWhisperTranscriber(model, device=device)
 
 
-BACKENDS: dict[str, Callable] = {"faster-whisper": _faster, "openai-whisper": _openai}
+def _factory(name: str, item: object) -> Callable:
+    if not callable(item):
+        raise ValueError("a transcription backend must be a callable factory(model, device) -> Transcriber")
+    return item
+
+
+# plug-ins: entry-point group "callqa.asr_backends", name = the `backend` setting (core.plugins); the object
+# is a factory(model, device) returning a transcribe.base.Transcriber
+BACKENDS: Registry[Callable] = Registry("transcription backend", check=_factory)
+BACKENDS.register("faster-whisper", _faster)
+BACKENDS.register("openai-whisper", _openai)
 DEFAULT_BACKEND = "faster-whisper"
 
 
 def build_transcriber(backend: str = DEFAULT_BACKEND, model="base", device: str | None = None) -> Transcriber:
-    try:
-        factory = BACKENDS[backend]
-    except KeyError:
-        raise ConfigError(f"unknown transcription backend {backend!r}; choose one of {sorted(BACKENDS)}") from None
-    return factory(model, device)
+    if backend not in BACKENDS:
+        raise ConfigError(BACKENDS.unknown(backend).message)
+    return BACKENDS[backend](model, device)

@@ -27,36 +27,15 @@ from typing import Any, Protocol, Sequence
 
 from core.chinese import CJK, to_script
 from core.metrics import speaker_of, speech_units
+from core.languages import LanguageRegistry, languages_or_default
 from core.models import Call, Role, SpeakerInfo, Transcript
 from transcribe.hallucination import dropped_channels
 
-# Phrases an agent opens with; "strong" ones customers rarely say. Simplified and Traditional both.
-STRONG_AGENT_PHRASES = (
-    "thank you for calling", "thanks for calling", "how can i help", "how may i help", "how can i assist",
-    "how may i assist", "what can i do for you", "calling about your", "calling from",
-    "请问有什么可以帮您", "請問有什麼可以幫您", "有什么可以帮您", "有什麼可以幫您", "有什么可以帮到您",
-    "有什麼可以幫到您", "我是客服", "为您服务", "為您服務", "感谢致电", "感謝致電", "感谢您的来电", "感謝您的來電",
-)
-WEAK_AGENT_PHRASES = ("my name is", "您好", "敝姓")
-# What else each side typically says anywhere in a call (ContentRule); Chinese in Simplified only, the
-# text is compared in Simplified.
-AGENT_CONTENT_PHRASES = (
-    "verify your identity", "confirm your", "please hold", "put you on hold", "thank you for holding",
-    "thanks for holding", "anything else i can", "is there anything else", "have a great day", "let me check",
-    "let me look", "your account", "for your patience", "i have sent", "i can request",
-    "请稍等", "请您稍等", "核实您的身份", "核实一下您的", "感谢您的耐心等待", "还有什么可以帮您", "还有其他问题",
-    "为您", "帮您", "您的", "请您", "请问您",
-)
-CUSTOMER_PHRASES = (
-    "i want to", "i'd like to", "i would like to", "i have a question", "i have a problem", "my account",
-    "my bill", "my invoice", "my password", "my card", "can i get", "can you help me", "i was charged",
-    "i'm calling about", "i am calling about", "i am calling because", "i'm locked out", "i am locked out",
-    "speak to a manager", "i need help",
-    "我想", "我要", "我的", "帮我", "给我", "能不能", "我忘了", "登录不了", "为什么", "怎么回事", "找你们经理",
-)
-# Customer words around a strong agent phrase that make it the customer's ("who did you say you're calling
-# from?"): the phrase inside counts as weak (`find_phrases`), the words around it for neither side.
-CUSTOMER_FRAMES = ("you're calling from", "you are calling from", "you calling from")
+# The phrases that mark agents and customers are language data: every language profile's `phrases`
+# (agent_strong, agent_weak, agent_content, customer, customer_frames; core/languages/*.yaml), matched in
+# any call whatever its language. Customer frames are words around a strong agent phrase that make it the
+# customer's ("who did you say you're calling from?"): the phrase inside counts as weak (`find_phrases`),
+# the words around it for neither side. Chinese ones are compared in Simplified.
 _CHANNEL_NAMES = {"0": 0, "1": 1, "left": 0, "right": 1, "l": 0, "r": 1}
 
 
@@ -152,7 +131,7 @@ def _overlap(a: tuple[str, int, int], b: tuple[str, int, int]) -> bool:
 @dataclass(frozen=True)
 class Phrases:
     """The distinct phrases found in one text. `framed`: strong agent phrases found only inside a customer
-    phrase ("i'm calling about" around "calling about your") or a `CUSTOMER_FRAMES` phrase ("you're calling
+    phrase ("i'm calling about" around "calling about your") or a customer frame ("you're calling
     from"), which count as weak; the customer phrases around them are not counted either (an outbound
     agent says "I'm calling about your account" too)."""
     strong: frozenset[str]
@@ -162,9 +141,14 @@ class Phrases:
     customer: frozenset[str]
 
 
-def find_phrases(text: str, strong: Sequence[str] = STRONG_AGENT_PHRASES,
-                 weak: Sequence[str] = WEAK_AGENT_PHRASES) -> Phrases:
-    """Agent (strong, weak, other) and customer phrases in `text`, compared in Simplified script."""
+def find_phrases(text: str, strong: Sequence[str] | None = None, weak: Sequence[str] | None = None, *,
+                 languages: LanguageRegistry | None = None) -> Phrases:
+    """Agent (strong, weak, other) and customer phrases in `text`, compared in Simplified script. The
+    phrases are the language profiles' (`languages`, default: `core.languages.default_languages()`);
+    `strong` and `weak` replace the profiles' agent_strong and agent_weak."""
+    langs = languages_or_default(languages)
+    strong = langs.phrases("agent_strong") if strong is None else strong
+    weak = langs.phrases("agent_weak") if weak is None else weak
     tokens = re.findall(r"\w+", _simplified(text).lower())
     compact = "".join(tokens)
     at: dict[str, list[int]] = {}
@@ -180,13 +164,13 @@ def find_phrases(text: str, strong: Sequence[str] = STRONG_AGENT_PHRASES,
                 found[p] = o
         return found
 
-    strong_at, customer_at = occ(strong), occ(CUSTOMER_PHRASES)
-    customer_spans = [o for os in (*customer_at.values(), *occ(CUSTOMER_FRAMES).values()) for o in os]
+    strong_at, customer_at = occ(strong), occ(langs.phrases("customer"))
+    customer_spans = [o for os in (*customer_at.values(), *occ(langs.phrases("customer_frames")).values()) for o in os]
     strong_spans = [o for os in strong_at.values() for o in os]
     framed = {p for p, os in strong_at.items() if all(any(_overlap(o, c) for c in customer_spans) for o in os)}
     cancelled = {p for p, os in customer_at.items() if all(any(_overlap(o, s) for s in strong_spans) for o in os)}
     return Phrases(frozenset(set(strong_at) - framed), frozenset(framed), frozenset(occ(weak)),
-                   frozenset(occ(AGENT_CONTENT_PHRASES)), frozenset(set(customer_at) - cancelled))
+                   frozenset(occ(langs.phrases("agent_content"))), frozenset(set(customer_at) - cancelled))
 
 
 def _says_agent_phrase(utterances: list[tuple[float, str, str]], speaker: str, window: float) -> bool:
@@ -316,8 +300,8 @@ class GreetingRule:
        account")."""
     name: str = "greeting"
     window_seconds: float = 30.0
-    strong: tuple[str, ...] = STRONG_AGENT_PHRASES
-    weak: tuple[str, ...] = WEAK_AGENT_PHRASES
+    strong: tuple[str, ...] | None = None  # None: the language profiles' agent_strong phrases
+    weak: tuple[str, ...] | None = None  # None: the language profiles' agent_weak phrases
     strong_confidence: float = 0.9
     weak_confidence: float = 0.8
     content_confidence: float = 0.7

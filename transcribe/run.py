@@ -20,9 +20,8 @@ import numpy as np
 
 from infra.audio import SAMPLE_RATE, iter_chunks, probe
 from core.models import Segment, Transcript
-from transcribe.base import ZH_PROMPT, SpeechDetector, TranscribeOptions, Transcriber, pick_language
+from transcribe.base import SpeechDetector, TranscribeOptions, Transcriber, pick_language
 from transcribe.hallucination import clean_channel
-from core.chinese import to_script
 
 Progress = Callable[[float, float], None]  # (seconds done, total seconds)
 WINDOW_SECONDS = 30.0  # Whisper's input length
@@ -98,9 +97,9 @@ def detect_language(transcriber: Transcriber, samples: Mapping[int | None, tuple
         sample = sample[: int(options.detect_seconds * SAMPLE_RATE)]
         if not len(sample):
             return LanguageGuess("unknown", 0.0)
-        lang, p = pick_language(transcriber.language_probabilities(sample), options.allowed_languages)
+        lang, p = pick_language(transcriber.language_probabilities(sample), options.detectable(), options.registry())
         return LanguageGuess(lang, p, 1, 0.0)
-    lang, p = pick_language(combine_probabilities(weighted), options.allowed_languages)
+    lang, p = pick_language(combine_probabilities(weighted), options.detectable(), options.registry())
     return LanguageGuess(lang, p, len(weighted), round(sum(s for _, s in weighted), 3))
 
 
@@ -115,8 +114,7 @@ def choose_language(transcriber: Transcriber, audio: np.ndarray, options: Transc
     return guess.language, guess.probability
 
 
-def _shift(seg: Segment, offset: float, script: str | None) -> Segment:
-    conv = (lambda t: to_script(t, script)) if script else (lambda t: t)
+def _shift(seg: Segment, offset: float, conv: Callable[[str], str]) -> Segment:
     words = tuple(replace(w, text=conv(w.text), start=round(w.start + offset, 3), end=round(w.end + offset, 3))
                   for w in seg.words)
     return replace(seg, text=conv(seg.text), start=round(seg.start + offset, 3),
@@ -151,7 +149,7 @@ def _cache_key(transcriber: Transcriber, path: Path, options: TranscribeOptions,
     st = Path(path).stat()
     return (id(transcriber), transcriber.backend, transcriber.model_name, str(Path(path).resolve()),
             st.st_mtime_ns, st.st_size, tuple(sorted(channels, key=lambda c: -1 if c is None else c)),
-            options.allowed_languages, options.detect_windows, options.detect_seconds, options.chunk_seconds)
+            options.detectable(), options.detect_windows, options.detect_seconds, options.chunk_seconds)
 
 
 def _remember(key: tuple, guess: LanguageGuess, size: int = 16) -> None:
@@ -193,8 +191,12 @@ def transcribe_recording(transcriber: Transcriber, path: Path, call_id: str, *, 
             guess = detect_language(transcriber, samples, options)
             _remember(key, guess)
     lang = guess.language
-    script = options.chinese_script if lang == "zh" else None
-    prompt = ZH_PROMPT if lang == "zh" else None
+    languages = options.registry()
+    profile = languages.get(lang)
+    script = languages.script(lang, options.chinese_script)  # zh: the configured script; others: none
+    prompt = profile.asr.prompt if profile else None
+    model_lang = profile.asr_codes[0] if profile else lang
+    convert = languages.converter(lang, script) if script else (lambda t: t)
 
     segments: list[Segment] = []
     speech = 0.0
@@ -202,8 +204,9 @@ def transcribe_recording(transcriber: Transcriber, path: Path, call_id: str, *, 
         if vad is not None:
             spans = first_spans if i == 0 else vad.speech_spans(audio)
             speech += sum(end - start for start, end in spans or ())
-        for seg in transcriber.transcribe_chunk(audio, lang, beam_size=options.beam_size, initial_prompt=prompt):
-            seg = _shift(seg, offset, script)
+        for seg in transcriber.transcribe_chunk(audio, model_lang, beam_size=options.beam_size,
+                                                initial_prompt=prompt):
+            seg = _shift(seg, offset, convert)
             if speaker or channel is not None:
                 seg = replace(seg, speaker=speaker, channel=channel,
                               words=tuple(replace(w, speaker=speaker) for w in seg.words))

@@ -205,5 +205,5 @@ def test_storage_outage_mid_run_is_recovered_by_the_next_run(s3_server, sample_c
     for call_id in done_first:
         assert store.get(call_id).attempts == 1, "a stored call is never processed twice"
     for o in first.outcomes:
-        assert set(store.stages(o.call_id, store.get(o.call_id).etag)) == {"transcribed", "analysed", "redacted"}, \
+        assert set(store.stages(o.call_id, store.get(o.call_id).etag)) >= {"transcribed", "analysed", "redacted"}, \
             f"{o.call_id}: every stage complete after the outage"

@@ -94,7 +94,7 @@ def test_sigkill_after_a_stage_resumes_exactly_the_missing_stages(stage, sample_
     clean = _run(["-m", "pipeline.cli", *run], env)
     assert clean.returncode == 0, clean.stderr[-3000:]
     after = _stages(db)
-    assert set(after) == {"transcribed", "analysed", "redacted"} and _state(db) == "done"
+    assert set(after) == {"transcribed", "analysed", "redacted", "reported"} and _state(db) == "done"
     assert len({etag for etag, _ in after.values()}) == 1, "every stage of the same version"
     for done in before:
         if done == "transcribed":
@@ -136,5 +136,5 @@ def test_disk_full_during_a_batch_is_retried_and_leaves_nothing_behind(sample_ca
 
     clean = _run(["-m", "pipeline.cli", *run], env)
     assert clean.returncode == 0, clean.stderr[-3000:]
-    assert set(_stages(db)) == {"transcribed", "analysed", "redacted"} and _state(db) == "done"
+    assert set(_stages(db)) == {"transcribed", "analysed", "redacted", "reported"} and _state(db) == "done"
     assert not list(temp.glob("callqa-*"))

@@ -1,5 +1,7 @@
 import pytest
 
+from core.errors import PluginError
+
 from compliance.pii import (
     CONTEXT_BOOST,
     RECOGNIZERS,
@@ -35,8 +37,12 @@ def test_registry_and_protocol():
     class Dup:
         name, entity = "phone", "X"
 
-    with pytest.raises(ValueError, match="already registered"):
+        def analyze(self, text, language):
+            return []
+
+    with pytest.raises(PluginError, match="already registered") as e:  # the rule of every registry (E136)
         register(Dup)
+    assert e.value.code == "E136"
 
 
 def test_unknown_language_rejected():

@@ -32,6 +32,8 @@ def test_second_build_renders_only_what_changed(tmp_path, counting):
     out = tmp_path / "out"
     first = build_reports(store, src, out)
     assert counting["call_pages"] == len(CALLS)
+    reported = {c: store.stages(c)["reported"][0] for c in store.report_cache()}
+    assert len(reported) == len(CALLS) and all(v.startswith("report/") for v in reported.values())
     snapshot = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
     reads.clear()
@@ -49,6 +51,9 @@ def test_second_build_renders_only_what_changed(tmp_path, counting):
     build_reports(store, src, out)
     assert counting["call_pages"] == 1
     assert [k for k in reads if k.startswith("redacted/")] == [f"redacted/transcripts/{alert['call_id']}.json"]
+    # the `reported` stage follows the page: a new version for the changed call only
+    now = {c: store.stages(c)["reported"][0] for c in reported}
+    assert {c for c in reported if now[c] != reported[c]} == {alert["call_id"]}
 
 
 def test_a_missing_local_page_is_rendered_again(tmp_path, counting):
