@@ -31,6 +31,7 @@ from pipeline.metadata import CallMetadata, build_call, parse_sidecar
 from core.metrics import conversation_metrics
 from core.keys import ORPHAN_SIDECARS_KEY, metrics_key, quarantine_key, scorecard_key, sidecar_key, transcript_key  # noqa: F401
 from pipeline.analysis import CallAnalyser
+from pipeline import progress
 from pipeline.lease import TEMP_PREFIX, Heartbeat, sweep_temporary
 from core.models import Call, Transcript
 from infra.storage import RecordingRef, RecordingSource, recording_version
@@ -142,15 +143,18 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
                 Heartbeat(store, call.id, Path(tmp)):
             local = None
             if ref.is_text:
+                progress.stage(call.id, "importing")
                 transcript = _import_text(ref, call, source, Path(tmp), options)
                 audio_seconds = 0.0
             else:
                 if stored is None or (redact_audio and "redacted" not in done_stages):
+                    progress.stage(call.id, "downloading")
                     local = source.download(ref, Path(tmp))
                     info = inspect_recording(local, limits)
                     duration = info.duration
                 if stored is None:
                     audio_seconds = duration
+                    progress.stage(call.id, "transcribing")
                     transcript = transcribe_conversation(transcriber, local, call, info, options=options,
                                                          conversation=conversation, diarizer=diarizer)
                     transcript = replace(transcript, warnings=transcript.warnings + info.warnings)
@@ -161,12 +165,14 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
             if stored is None:
                 _write_transcript(source, transcript)
                 store.mark_stage(call.id, "transcribed", ref.etag, _transcription_version(ref, transcript))
+            progress.stage(call.id, "analysing")
             intervals = _store_results(call, transcript, source, analyser)
             if analyser is not None:
                 store.mark_stage(call.id, "analysed", ref.etag, analyser_version(analyser))
             if redact_audio and local is not None:  # needs the recording, so done while it is here
                 from pipeline.compliance_stage import write_redacted_audio
 
+                progress.stage(call.id, "redacting audio")
                 write_redacted_audio(source, transcript, local, Path(tmp), intervals)
                 store.mark_stage(call.id, "redacted", ref.etag, REDACTION_VERSION)
         store.mark_done(call.id, transcript_key=key, language=transcript.language,
