@@ -11,7 +11,10 @@
 - `reports_flow(config, out_dir)`: build the reports (scorecards, alert queue, coaching, dashboard) on
   demand, into `out_dir` and under `reports/` in the object store.
 
-Runs in Prefect's ephemeral mode with no server; see README for `prefect server` and work pools.
+Runs in Prefect's ephemeral mode with no server; see README for `prefect server` and work pools. The
+per-call tasks run on a thread pool (`concurrency`), or on a Dask cluster (`dask_address`: an existing
+scheduler's address, or "local" for a local cluster of `concurrency` worker processes) through prefect-dask;
+each worker process loads its models once and keeps them for every call it is given.
 """
 from __future__ import annotations
 
@@ -277,6 +280,25 @@ def rescore_flow(cfg: PipelineConfig) -> int:
     return n
 
 
-def run_batch(cfg: PipelineConfig) -> BatchSummary:
-    """Entry point used by the CLI: the thread pool is sized from the config (bounded concurrency)."""
-    return batch_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=cfg.concurrency))(cfg)
+def task_runner(cfg: PipelineConfig, dask_address: str | None = None):
+    """The per-call task runner: a thread pool of `concurrency` threads; with `dask_address`, the Dask
+    cluster at that address ("tcp://host:8786"), or "local": a local cluster of `concurrency` worker processes
+    (one thread each: the models inside use the cores)."""
+    if not dask_address:
+        return ThreadPoolTaskRunner(max_workers=cfg.concurrency)
+    from prefect_dask import DaskTaskRunner
+
+    if dask_address == "local":
+        return DaskTaskRunner(cluster_kwargs={"n_workers": cfg.concurrency, "threads_per_worker": 1,
+                                              "processes": True, "dashboard_address": None})
+    return DaskTaskRunner(address=dask_address)
+
+
+def run_batch(cfg: PipelineConfig, *, dask_address: str | None = None) -> BatchSummary:
+    """Entry point used by the CLI: per-call tasks on a thread pool sized from the config (bounded
+    concurrency), or on a Dask cluster (`dask_address`, see task_runner)."""
+    return batch_flow.with_options(task_runner=task_runner(cfg, dask_address))(cfg)
+
+
+def run_rescore(cfg: PipelineConfig, *, dask_address: str | None = None) -> int:
+    return rescore_flow.with_options(task_runner=task_runner(cfg, dask_address))(cfg)

@@ -53,7 +53,7 @@ def cmd_run(args) -> int:
     from flows import run_batch
 
     with ProgressDisplay():
-        summary = run_batch(_config(args))
+        summary = run_batch(_config(args), dask_address=args.dask_address)
     print_summary(summary)
     return 0 if summary.count("failed") == 0 else 3
 
@@ -69,10 +69,10 @@ def cmd_process(args) -> int:
 
 def cmd_rescore(args) -> int:
     offline_defaults()
-    from flows import rescore_flow
+    from flows import run_rescore
 
     with ProgressDisplay():
-        n = rescore_flow(_config(args))
+        n = run_rescore(_config(args), dask_address=args.dask_address)
     print(f"re-scored {n} calls")
     return 0
 
@@ -232,6 +232,12 @@ def _source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--concurrency", type=int)
 
 
+def _dask_arg(p) -> None:
+    p.add_argument("--dask-address", dest="dask_address",
+                   help="run the per-call tasks on this Dask scheduler (tcp://host:8786), or 'local' for a local "
+                        "cluster of --concurrency worker processes (each loads its models once)")
+
+
 def main(argv: list[str] | None = None) -> int:
     from infra.accounts import ROLES
 
@@ -244,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("run", help="process all new recordings (batch flow)")
     _source_args(r)
     r.add_argument("--reports-dir", dest="reports_dir", help="also write the reports to this folder")
+    _dask_arg(r)
     r.set_defaults(fn=cmd_run)
     p = sub.add_parser("process", help="process one recording by object key (per-call flow)")
     p.add_argument("key")
@@ -252,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     rs = sub.add_parser("rescore", help="score stored transcripts again with the current forms")
     _source_args(rs)
     rs.add_argument("--forms-dir", dest="forms_dir", help="folder of evaluation forms (YAML)")
+    _dask_arg(rs)
     rs.set_defaults(fn=cmd_rescore)
     rp = sub.add_parser("reports", help="build the reports (scorecards, alert queue, coaching, dashboard)")
     _source_args(rp)
