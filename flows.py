@@ -280,6 +280,18 @@ def rescore_flow(cfg: PipelineConfig) -> int:
     return n
 
 
+def event_listener(cfg: PipelineConfig, *, token: str, debounce_seconds: float = 5.0):
+    """(ingestor, ASGI app) for `callqa listen`: bucket notifications start `process_call_flow` per new or
+    changed input after `debounce_seconds` of quiet on its stem (pipeline/ingest.py)."""
+    from pipeline.ingest import Ingestor, events_app
+
+    store = _store(cfg)
+    ingestor = Ingestor(cfg.open_source(), lambda ref: store.needs_processing(ref.call_id, ref.etag),
+                        lambda key: process_call_flow(key, cfg), bucket=cfg.s3.bucket if cfg.s3 else None,
+                        debounce_seconds=debounce_seconds, concurrency=cfg.concurrency)
+    return ingestor, events_app(ingestor, token)
+
+
 def task_runner(cfg: PipelineConfig, dask_address: str | None = None):
     """The per-call task runner: a thread pool of `concurrency` threads; with `dask_address`, the Dask
     cluster at that address ("tcp://host:8786"), or "local": a local cluster of `concurrency` worker processes

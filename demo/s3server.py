@@ -111,6 +111,46 @@ def stop_daemons(workdir: Path, timeout: float = 30) -> None:
         raise RuntimeError(f"Ceph daemons of {workdir} still running after stop: {left}")
 
 
+def create_push_topic(ep: S3Endpoint, name: str, push_endpoint: str, *, region: str = "us-east-1") -> str:
+    """An SNS-style topic on Ceph RGW that pushes bucket notifications to `push_endpoint` over HTTP (what
+    `callqa listen` receives); returns its ARN for the bucket's notification configuration. Synchronous push
+    (not persistent): an upload returns once the endpoint has the event."""
+    import hashlib
+    import re
+    import urllib.parse
+    import urllib.request
+    from datetime import datetime, timezone
+
+    from minio.credentials import Credentials
+    from minio.signer import _sign_v4  # the SNS-compatible API signs like S3, with service "sns"
+
+    body = urllib.parse.urlencode({"Action": "CreateTopic", "Name": name,
+                                   "Attributes.entry.1.key": "push-endpoint", "Attributes.entry.1.value": push_endpoint,
+                                   "Attributes.entry.2.key": "persistent", "Attributes.entry.2.value": "false"}).encode()
+    now, digest = datetime.now(timezone.utc), hashlib.sha256(body).hexdigest()
+    headers = {"Host": ep.endpoint, "Content-Type": "application/x-www-form-urlencoded",
+               "x-amz-date": now.strftime("%Y%m%dT%H%M%SZ"), "x-amz-content-sha256": digest}
+    headers = _sign_v4(service_name="sns", method="POST", url=urllib.parse.urlsplit(f"{ep.url}/"), region=region,
+                       headers=headers, credentials=Credentials(ep.access_key, ep.secret_key),
+                       content_sha256=digest, date=now)
+    with urllib.request.urlopen(urllib.request.Request(f"{ep.url}/", data=body, headers=headers, method="POST"),
+                                timeout=30) as resp:
+        answer = resp.read().decode()
+    found = re.search(r"<TopicArn>(.*?)</TopicArn>", answer)
+    if not found:
+        raise RuntimeError(f"CreateTopic gave no TopicArn: {answer[:200]}")
+    return found.group(1)
+
+
+def notify_new_objects(client, bucket: str, topic_arn: str, prefix: str = "recordings/") -> None:
+    """Bucket notifications for every object created under `prefix`, to the topic (see create_push_topic)."""
+    from minio.notificationconfig import NotificationConfig, PrefixFilterRule, TopicConfig
+
+    client.set_bucket_notification(bucket, NotificationConfig(topic_config_list=[
+        TopicConfig(["s3:ObjectCreated:*"], config_id="callqa-new-inputs",
+                    prefix_filter_rule=PrefixFilterRule(prefix), topic=topic_arn)]))
+
+
 class LocalS3Server:
     def __init__(self, access_key: str | None = None, secret_key: str | None = None, *,
                  memstore_bytes: int = 1 << 30):

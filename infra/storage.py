@@ -212,15 +212,22 @@ class S3Source:
             if not self._guard("bucket check", client.bucket_exists, bucket):
                 self._guard("bucket create", client.make_bucket, bucket)
 
-    def _entries(self) -> list[tuple[str, str, int]]:
+    def _entries(self, under: str | None = None) -> list[tuple[str, str, int]]:
         def _list():
             return [(o.object_name, (o.etag or "").strip('"'), o.size or 0)
-                    for o in self.client.list_objects(self.bucket, prefix=self.prefix, recursive=True)]
+                    for o in self.client.list_objects(self.bucket, prefix=under or self.prefix, recursive=True)]
 
         return self._guard("listing recordings", _list)
 
     def list_recordings(self) -> list[RecordingRef]:
         return _pair_recordings(self._entries(), self.prefix, self.opaque_ids)
+
+    def refs_under(self, folder: str) -> list[RecordingRef]:
+        """The inputs whose keys start with `folder` (below the prefix): one listing of that folder only,
+        for event-driven ingestion (a new object names its folder)."""
+        if not folder.startswith(self.prefix):
+            return []
+        return _pair_recordings(self._entries(folder), self.prefix, self.opaque_ids)
 
     def inventory(self) -> Inventory:
         entries = self._entries()  # one listing for both
@@ -316,6 +323,9 @@ class LocalFolderSource:
 
     def list_recordings(self) -> list[RecordingRef]:
         return _pair_recordings(self._entries(), self.prefix, self.opaque_ids)
+
+    def refs_under(self, folder: str) -> list[RecordingRef]:
+        return [r for r in self.list_recordings() if r.key.startswith(folder)]
 
     def inventory(self) -> Inventory:
         entries = self._entries()  # one listing for both

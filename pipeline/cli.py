@@ -166,6 +166,35 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_listen(args) -> int:
+    """Event-driven ingestion: an HTTP endpoint for S3 bucket notifications (pipeline/ingest.py)."""
+    import logging
+    import os
+
+    import uvicorn
+
+    from core.errors import ConfigError
+
+    offline_defaults()
+    from flows import event_listener
+
+    token = os.environ.get("CALLQA_EVENTS_TOKEN")
+    if not token:
+        raise ConfigError("callqa listen needs a shared token for the object store's notifications: export "
+                          "CALLQA_EVENTS_TOKEN=<a long random string> and put it in the push endpoint "
+                          "(?token=...) or the webhook's auth_token")
+    cfg = _config(args)
+    ingestor, app = event_listener(cfg, token=token, debounce_seconds=args.debounce)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    print(f"callqa listening for bucket notifications on http://{args.host}:{args.port}/s3-events "
+          f"(objects {cfg.open_source().describe()}, debounce {args.debounce:g} s)", flush=True)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning")
+    finally:
+        ingestor.close()
+    return 0
+
+
 def _password(args) -> str:
     """The new user's password: $CALLQA_USER_PASSWORD, else typed twice at a prompt (never an argument)."""
     import getpass
@@ -299,6 +328,15 @@ def main(argv: list[str] | None = None) -> int:
     sv.add_argument("--port", type=int, default=8000)
     sv.add_argument("--secure-cookies", action="store_true", help="mark cookies Secure (when served over HTTPS)")
     sv.set_defaults(fn=cmd_serve)
+    ls = sub.add_parser("listen", help="start calls as their recordings arrive: an endpoint for S3 bucket "
+                                       "notifications (MinIO webhook, Ceph RGW push, AWS SNS)")
+    _source_args(ls)
+    ls.add_argument("--host", default="127.0.0.1")
+    ls.add_argument("--port", type=int, default=8787)
+    ls.add_argument("--debounce", type=float, default=5.0,
+                    help="seconds of quiet on a call's files before it starts (a sidecar uploaded just after "
+                         "its recording is applied in the same run)")
+    ls.set_defaults(fn=cmd_listen)
     u = sub.add_parser("users", help="workspace users: add (password from a prompt or $CALLQA_USER_PASSWORD), "
                                      "password, list")
     u.add_argument("action", choices=["add", "password", "list"])
