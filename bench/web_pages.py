@@ -7,10 +7,10 @@ N calls are written straight into a fresh SQLite results DB with bulk inserts: c
 queues, 200 agents, en/zh, 5% in a second tenant), a scorecard per done call with a realistic ~8 KB body (the
 shipped forms' questions, evidence quotes, explanations, sentiment, KPIs) and its `scorecard_answers` rows,
 alerts (the default policy's rules; older ones mostly handled), a few overrides, and the full-text index rows
-`TranscriptIndex.sync` would write (`transcript_fts`, `transcript_index` with the same version strings, so the
-app's start-up sync finds nothing to do); a few calls get a redacted transcript in a local folder source for
-the call page. The app is then served by uvicorn on loopback and signed in to with httpx; every page gets one
-warm-up request and `--requests` timed ones (median and p95, nearest rank).
+`TranscriptIndex.sync` would write (`transcript_fts`, `transcript_index` with the same version strings and
+full-text rowids, so the app's start-up sync finds nothing to do); a few calls get a redacted transcript in a
+local folder source for the call page. The app is then served by uvicorn on loopback and signed in to with
+httpx; every page gets one warm-up request and `--requests` timed ones (median and p95, nearest rank).
 """
 from __future__ import annotations
 
@@ -143,8 +143,8 @@ COLUMNS = {  # table -> columns given by the generator (the others take their de
     "alerts": ("call_id", "category", "rule_id", "rule_version", "severity", "title", "body", "status",
                "created_at", "updated_at"),
     "overrides": ("call_id", "form_id", "question_id", "human_answer", "reviewer", "comment", "at"),
-    "transcript_index": ("call_id", "tenant", "version"),
-    "transcript_fts": ("call_id", "tenant", "body"),
+    "transcript_index": ("call_id", "tenant", "version", "fts_rowid"),
+    "transcript_fts": ("rowid", "call_id", "tenant", "body"),
 }
 
 
@@ -176,6 +176,7 @@ def generate(root: Path, n: int, *, seed: int = 15, transcripts: int = 20) -> di
     agents = [f"agent-{i:03d}" for i in range(200)]
     rows: dict[str, list] = {t: [] for t in COLUMNS}
     with_text: list[str] = []
+    fts_rowids = iter(range(1, n + 1))  # the full-text rows' rowids, kept in transcript_index as sync does
 
     def flush(conn, force=False):
         for table, columns in COLUMNS.items():
@@ -212,8 +213,9 @@ def generate(root: Path, n: int, *, seed: int = 15, transcripts: int = 20) -> di
                                        _ts(scored)))
             rows["scorecard_answers"] += [(call_id, qid, answer) for qid, answer in answers]
             transcript, spaced = rnd.choice(texts[language])
-            rows["transcript_fts"].append((call_id, tenant, spaced))
-            rows["transcript_index"].append((call_id, tenant, f"e1|{processed}|{scored}"))  # as sync writes it
+            fts_rowid = next(fts_rowids)
+            rows["transcript_fts"].append((fts_rowid, call_id, tenant, spaced))
+            rows["transcript_index"].append((call_id, tenant, f"e1|{processed}|{scored}", fts_rowid))  # as sync does
             if len(with_text) < transcripts and tenant == "default" and k % max(1, n // (transcripts * 2)) == 0:
                 src.write(redacted_transcript_key(call_id),
                           json.dumps(dict(transcript, call_id=call_id), ensure_ascii=False).encode())

@@ -1,7 +1,6 @@
 """The workspace's read queries on the results database, every one scoped by tenant: calls with filters,
 sorting, paging and full-text search over the REDACTED transcripts (SQLite FTS5, or Postgres full text with
-the 'simple' configuration and a GIN index), a call's scorecard,
-overrides and alerts, the alert queue.
+the 'simple' configuration and a GIN index), a call's scorecard and overrides.
 
 The full-text index is kept beside the calls: `TranscriptIndex.sync` reads the redacted transcript
 (`redacted/transcripts/`, never `transcripts/`) of every done call whose version (etag, processing and
@@ -15,11 +14,10 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import String, and_, exists, func, or_, select, text
+from sqlalchemy import Integer, String, and_, exists, func, inspect, or_, select, text
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from core.keys import redacted_transcript_key
-from infra.alert_queue import AlertItem, alert_in_tenant, list_alerts  # noqa: F401 (the alert queue's reads)
 from infra.review import ReviewRow
 from infra.review import ensure_tables as ensure_review_tables
 from infra.store import AlertRow, AnswerRow, Base, CallRow, OverrideRow, ScorecardRow
@@ -31,11 +29,16 @@ SORTS = {"started": CallRow.started_at, "total": ScorecardRow.total, "id": CallR
 
 
 class IndexedRow(Base):
-    """Which version of a call's redacted transcript the full-text index holds."""
+    """Which version of a call's redacted transcript the full-text index holds, and (SQLite) the rowid of its
+    `transcript_fts` row: a search probes the index by rowid instead of reading every hit's call id."""
     __tablename__ = "transcript_index"
     call_id: Mapped[str] = mapped_column(String(512), primary_key=True)
     tenant: Mapped[str] = mapped_column(String(64), index=True)
     version: Mapped[str] = mapped_column(String(256))
+    fts_rowid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+SMALL_HITS = 2000  # a search with at most this many hits sorts them; with more, walks calls in order and probes
 
 
 _WIDE = r"\u3000-\u303f\uff00-\uffef\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
@@ -75,11 +78,13 @@ class CallFilter:
     has_alert: bool | None = None
     form: str | None = None
     failed_question: str | None = None  # the reviewed answer where a reviewer gave one, else the machine's
+    machine_answers: bool = False  # failed_question by the machine's answer only (overrides ignored)
     score_min: float | None = None
     score_max: float | None = None
     reviewed: bool | None = None  # a reviewer overrode or confirmed an answer
     alert_category: str | None = None
     alert_status: str | None = None
+    alert_severity: str | None = None  # with category and status: one alert of the call matches all three
     sort: str = "started"
     descending: bool = True
     page: int = 1
@@ -126,6 +131,7 @@ class TranscriptIndex:
                                "tenant VARCHAR(64) NOT NULL, body TEXT NOT NULL, tsv tsvector GENERATED ALWAYS "
                                "AS (to_tsvector('simple', body)) STORED)"))
                 c.execute(text("CREATE INDEX IF NOT EXISTS ix_transcript_text_tsv ON transcript_text USING GIN (tsv)"))
+        self._map_rowids()
         with engine.begin() as c:  # the calls list's orders and its agent filter; the index sync's version check
             c.execute(text("DROP INDEX IF EXISTS ix_calls_tenant_started"))  # superseded by the one with the id
             c.execute(text("CREATE INDEX IF NOT EXISTS ix_calls_tenant_started_id ON calls (tenant, started_at, id)"))
@@ -134,18 +140,32 @@ class TranscriptIndex:
             # covering: reading scored_at would otherwise walk every scorecard body's overflow pages
             c.execute(text("CREATE INDEX IF NOT EXISTS ix_scorecards_scored ON scorecards (call_id, scored_at)"))
 
+    def _map_rowids(self) -> None:
+        """An older database: add `transcript_index.fts_rowid`, filled from `transcript_fts` in one pass."""
+        with self.engine.begin() as c:
+            if "fts_rowid" not in {col["name"] for col in inspect(c).get_columns("transcript_index")}:
+                c.execute(text("ALTER TABLE transcript_index ADD COLUMN fts_rowid INTEGER"))
+            c.execute(text("CREATE INDEX IF NOT EXISTS ix_transcript_index_fts ON transcript_index "
+                           "(fts_rowid, tenant)"))
+            missing = self.dialect == "sqlite" and c.execute(text(
+                "SELECT 1 FROM transcript_index WHERE fts_rowid IS NULL LIMIT 1")).first()
+            pairs = c.execute(text("SELECT rowid AS r, call_id AS c FROM transcript_fts")).mappings().all() \
+                if missing else []
+            if pairs:
+                c.execute(text("UPDATE transcript_index SET fts_rowid = :r WHERE call_id = :c"), list(map(dict, pairs)))
+
     def sync(self, tenant: str, source) -> int:
         """Index the redacted transcripts of the tenant's done calls that changed; returns how many."""
         if not self.enabled:
             return 0
         with Session(self.engine) as s:
             rows = s.execute(select(CallRow.id, CallRow.etag, CallRow.processed_at, ScorecardRow.scored_at,
-                                    IndexedRow.version)
+                                    IndexedRow.version, IndexedRow.tenant)
                              .outerjoin(ScorecardRow, ScorecardRow.call_id == CallRow.id)
                              .outerjoin(IndexedRow, IndexedRow.call_id == CallRow.id)
                              .where(CallRow.tenant == tenant, CallRow.state == "done")).all()
-            stale = [(cid, f"{etag}|{done}|{scored}") for cid, etag, done, scored, have in rows
-                     if have != f"{etag}|{done}|{scored}"]
+            stale = [(cid, f"{etag}|{done}|{scored}") for cid, etag, done, scored, have, of in rows
+                     if have != f"{etag}|{done}|{scored}" or of != tenant]  # a call moved: its tenant too
             for call_id, version in stale:
                 raw = source.read(redacted_transcript_key(call_id))
                 body = ""
@@ -154,9 +174,10 @@ class TranscriptIndex:
                     body = _spaced("\n".join(seg.get("text", "") for seg in segments))
                 table = "transcript_fts" if self.dialect == "sqlite" else "transcript_text"
                 s.execute(text(f"DELETE FROM {table} WHERE call_id = :c"), {"c": call_id})
-                s.execute(text(f"INSERT INTO {table} (call_id, tenant, body) VALUES (:c, :t, :b)"),
-                          {"c": call_id, "t": tenant, "b": body})
-                s.merge(IndexedRow(call_id=call_id, tenant=tenant, version=version))
+                added = s.execute(text(f"INSERT INTO {table} (call_id, tenant, body) VALUES (:c, :t, :b)"),
+                                  {"c": call_id, "t": tenant, "b": body})
+                s.merge(IndexedRow(call_id=call_id, tenant=tenant, version=version,
+                                   fts_rowid=added.lastrowid if self.dialect == "sqlite" else None))
             s.commit()
         return len(stale)
 
@@ -183,10 +204,10 @@ def list_calls(engine, tenant: str, f: CallFilter, *, only_agent: str | None = N
     has = exists().where(AlertRow.call_id == CallRow.id)
     if f.has_alert is not None:
         conds.append(has if f.has_alert else ~has)
-    if f.alert_category or f.alert_status:
-        conds.append(exists().where(AlertRow.call_id == CallRow.id,
-                                    *([AlertRow.category == f.alert_category] if f.alert_category else []),
-                                    *([AlertRow.status == f.alert_status] if f.alert_status else [])))
+    alert_conds = [col == v for col, v in ((AlertRow.category, f.alert_category), (AlertRow.status, f.alert_status),
+                                           (AlertRow.severity, f.alert_severity)) if v]
+    if alert_conds:
+        conds.append(exists().where(AlertRow.call_id == CallRow.id, *alert_conds))
     if f.form:
         conds.append(ScorecardRow.form_id == f.form)
     if f.score_min is not None:
@@ -194,7 +215,7 @@ def list_calls(engine, tenant: str, f: CallFilter, *, only_agent: str | None = N
     if f.score_max is not None:
         conds.append(ScorecardRow.total <= f.score_max)
     if f.failed_question:
-        conds.append(_fails(f.failed_question))
+        conds.append(_machine_fails(f.failed_question) if f.machine_answers else _fails(f.failed_question))
     if f.reviewed is not None:
         ensure_review_tables(engine)
         conds.append(_reviewed() if f.reviewed else ~_reviewed())
@@ -202,32 +223,77 @@ def list_calls(engine, tenant: str, f: CallFilter, *, only_agent: str | None = N
     if f.q and not phrases:
         return CallPage([], 0, f.page, f.per_page)
     hits = _hits(engine.dialect.name, tenant, phrases) if phrases else None
+    fts = hits is not None and engine.dialect.name == "sqlite"  # hits: transcript_fts rowids, not call ids
     order = SORTS.get(f.sort, CallRow.started_at)
     # the scorecard is joined only where a filter or the order needs it: counting 100,000 calls is 10x faster
-    card = order is ScorecardRow.total or any(v is not None for v in (f.auto_fail, f.form, f.score_min, f.score_max))
+    card = any(v is not None for v in (f.auto_fail, f.form, f.score_min, f.score_max))
 
-    def scoped(q):
-        if card:
+    def scoped(q, *, card_join: bool = card, join_hits: bool = True, loose_tenant: bool = False):
+        """`loose_tenant`: the tenant check cannot drive the query (SQLite then walks the order's index); so too
+        where SQLite's hits are joined, else it could probe the full-text index once per call of the tenant."""
+        loose_tenant = loose_tenant or (fts and join_hits)
+        if card_join:
             q = q.outerjoin(ScorecardRow, ScorecardRow.call_id == CallRow.id)
-        if hits is not None:
+        if fts and join_hits:
+            q = q.join(IndexedRow, IndexedRow.call_id == CallRow.id).join(hits, hits.c.rowid == IndexedRow.fts_rowid)
+        elif hits is not None and join_hits:
             q = q.join(hits, hits.c.call_id == CallRow.id)
-        return q.where(and_(*conds))
+        return q.where((CallRow.tenant.concat("") == tenant) if loose_tenant else conds[0], *conds[1:])
 
     direction = (lambda c: c.desc()) if f.descending else (lambda c: c.asc())
     page, per_page = max(f.page, 1), min(max(f.per_page, 1), 200)
+    offset = (page - 1) * per_page
     cols = [CallRow.id, CallRow.agent, CallRow.queue, CallRow.direction, CallRow.started_at, CallRow.language,
             CallRow.duration, CallRow.state, ScorecardRow.total, ScorecardRow.auto_failed, _alert_count(),
             CallRow.utc_offset_min]
     with Session(engine) as s:
-        total = s.scalar(scoped(select(func.count()).select_from(CallRow)))
-        # the page's ids first (an index walk on (tenant, started_at, id) for the default order), then their rows
-        ids = list(s.scalars(scoped(select(CallRow.id)).order_by(direction(order), direction(CallRow.id))
-                             .limit(per_page).offset((page - 1) * per_page)))
+        if fts and len(conds) == 1 and not card:  # a search alone: its hits of the tenant (driven by the hits)
+            total = s.scalar(select(func.count()).select_from(hits)
+                             .join(IndexedRow, IndexedRow.fts_rowid == hits.c.rowid)
+                             .where(IndexedRow.tenant.concat("") == tenant)) or 0
+        else:
+            total = s.scalar(scoped(select(func.count()).select_from(CallRow))) or 0
+        if order is ScorecardRow.total:
+            ids = _by_score(s, scoped, direction, card, offset, per_page,
+                            drive=not (only_agent or f.agent or f.date_from or f.date_to))
+        else:
+            q = select(CallRow.id)
+            if fts and total > SMALL_HITS:  # many hits: walk the calls in order, probe each, stop when full
+                q = scoped(q.where(exists().where(IndexedRow.call_id == CallRow.id,
+                                                  IndexedRow.fts_rowid.in_(select(hits.c.rowid)))), join_hits=False)
+            else:  # the default order: an index walk on (tenant, started_at, id)
+                q = scoped(q)
+            ids = list(s.scalars(q.order_by(direction(order), direction(CallRow.id)).limit(per_page).offset(offset)))
         rows = {r[0]: r for r in s.execute(select(*cols).outerjoin(ScorecardRow, ScorecardRow.call_id == CallRow.id)
                                            .where(CallRow.id.in_(ids)))} if ids else {}
         snippets = _snippets(s, phrases, tenant, ids) if phrases else {}
     items = [CallItem(*rows[i], snippet=snippets.get(i)) for i in ids]
-    return CallPage(items, total or 0, page, per_page)
+    return CallPage(items, total, page, per_page)
+
+
+def _by_score(s: Session, scoped, direction, card: bool, offset: int, limit: int, *, drive: bool) -> list[str]:
+    """A page of calls by score, in either direction, calls without a score last: first the scored ones along
+    the `scorecards (total, call_id)` index (`drive`: the tenant check is kept from driving the query, SQLite
+    then stops after the page), then the unscored ones by id (none where a scorecard filter is set)."""
+    def scored(q):
+        return scoped(q.select_from(ScorecardRow).join(CallRow, CallRow.id == ScorecardRow.call_id), card_join=False,
+                      loose_tenant=drive).where(ScorecardRow.total.is_not(None))
+
+    page = scored(select(CallRow.id)).order_by(direction(ScorecardRow.total), direction(ScorecardRow.call_id))
+    ids = list(s.scalars(page.limit(limit).offset(offset)))
+    if len(ids) == limit or card:
+        return ids
+    n_scored = offset + len(ids) if ids or not offset else s.scalar(scored(select(func.count())))
+    unscored = scoped(select(CallRow.id), card_join=False).where(  # the set from the (total, call_id) index
+        CallRow.id.not_in(select(ScorecardRow.call_id).where(ScorecardRow.total.is_not(None))))
+    return ids + list(s.scalars(unscored.order_by(direction(CallRow.id)).limit(limit - len(ids))
+                                .offset(max(0, offset - n_scored))))
+
+
+def _machine_fails(question_id: str):
+    """The machine's answer to the question is fail (whatever a reviewer said since)."""
+    return exists().where(AnswerRow.call_id == CallRow.id, AnswerRow.question_id == question_id,
+                          AnswerRow.answer == "fail")
 
 
 def _fails(question_id: str):
@@ -238,8 +304,7 @@ def _fails(question_id: str):
                                 OverrideRow.human_answer == "fail",
                                 ~exists().where(later.call_id == CallRow.id, later.question_id == question_id,
                                                 later.id > OverrideRow.id))
-    machine_fail = exists().where(AnswerRow.call_id == CallRow.id, AnswerRow.question_id == question_id,
-                                  AnswerRow.answer == "fail")
+    machine_fail = _machine_fails(question_id)
     overridden = exists().where(OverrideRow.call_id == CallRow.id, OverrideRow.question_id == question_id)
     return or_(human_fail, and_(machine_fail, ~overridden))
 
@@ -263,9 +328,11 @@ def _pg_query(phrases: list[str]) -> tuple[str, dict]:
 
 
 def _hits(dialect: str, tenant: str, phrases: list[str]):
+    """The hits as a subquery: SQLite, the `transcript_fts` rowids (the tenant is checked on the call: reading
+    each hit's call id and tenant from the index would cost more than the rest of a search); Postgres, call ids."""
     if dialect == "sqlite":
-        return text("SELECT call_id FROM transcript_fts WHERE transcript_fts MATCH :m AND tenant = :t") \
-            .bindparams(m=_fts(phrases), t=tenant).columns(call_id=String).subquery("hits")
+        return text("SELECT rowid FROM transcript_fts WHERE transcript_fts MATCH :m") \
+            .bindparams(m=_fts(phrases)).columns(rowid=Integer).subquery("hits")
     if dialect == "postgresql":
         tsq, params = _pg_query(phrases)
         return text(f"SELECT call_id FROM transcript_text WHERE tenant = :t AND tsv @@ {tsq}") \
@@ -277,18 +344,19 @@ def _snippets(s: Session, phrases: list[str], tenant: str, call_ids: list[str]) 
     """The matching excerpt of each call on the page (computed for the page only, not for every hit)."""
     if not call_ids:
         return {}
+    if s.bind.dialect.name != "postgresql":  # by rowid: a call id or tenant test would read every hit's row
+        rowids = dict(s.execute(select(IndexedRow.fts_rowid, IndexedRow.call_id).where(  # the ids are the tenant's
+            IndexedRow.call_id.in_(call_ids), IndexedRow.fts_rowid.is_not(None))).all())
+        q = text(f"SELECT rowid, snippet(transcript_fts, 2, :a, :b, '…', 12) FROM transcript_fts WHERE "
+                 f"transcript_fts MATCH :m AND rowid IN ({', '.join(str(int(r)) for r in rowids)})")
+        found = s.execute(q, {"a": MARK_START, "b": MARK_END, "m": _fts(phrases)}) if rowids else ()
+        return {rowids[r]: unspaced(snip) for r, snip in found}
+    tsq, params = _pg_query(phrases)
     marks = ", ".join(f":c{i}" for i in range(len(call_ids)))
-    params = {"a": MARK_START, "b": MARK_END, "t": tenant, **{f"c{i}": c for i, c in enumerate(call_ids)}}
-    if s.bind.dialect.name == "postgresql":
-        tsq, qp = _pg_query(phrases)
-        q = text(f"SELECT call_id, ts_headline('simple', body, {tsq}, :opts) FROM transcript_text "
-                 f"WHERE tenant = :t AND call_id IN ({marks})")
-        params.update(qp, opts=f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxWords=24, MinWords=8, '
-                                'MaxFragments=1, FragmentDelimiter="…"')
-    else:
-        q = text(f"SELECT call_id, snippet(transcript_fts, 2, :a, :b, '…', 12) FROM transcript_fts WHERE "
-                 f"transcript_fts MATCH :m AND tenant = :t AND call_id IN ({marks})")
-        params["m"] = _fts(phrases)
+    q = text(f"SELECT call_id, ts_headline('simple', body, {tsq}, :opts) FROM transcript_text "
+             f"WHERE tenant = :t AND call_id IN ({marks})")
+    params.update({f"c{i}": c for i, c in enumerate(call_ids)}, t=tenant, opts=f'StartSel="{MARK_START}", '
+                  f'StopSel="{MARK_END}", MaxWords=24, MinWords=8, MaxFragments=1, FragmentDelimiter="…"')
     return {cid: unspaced(snip) for cid, snip in s.execute(q, params)}
 
 

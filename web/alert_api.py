@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from web.alert_desk import ANYONE, MAX_BULK, AlertFilter, AlertGroup
+from web.alert_desk import ANYONE, MAX_BULK, MAX_PAGE_SIZE, PAGE_SIZE, AlertFilter, AlertGroup
 from web.auth import Viewer, api_viewer, api_writer
 
 router = APIRouter(tags=["alerts"])
@@ -41,7 +41,8 @@ class AlertGroupOut(BaseModel):
     severity: str
     queue: str | None
     calls: int
-    alert_ids: list[int]
+    size: int = Field(..., description="alerts in the group")
+    alert_ids: list[int] = Field(..., description=f"its alerts, the first {MAX_BULK} (queue order)")
 
 
 class QueueRow(BaseModel):
@@ -52,6 +53,9 @@ class QueueRow(BaseModel):
 
 class AlertQueue(BaseModel):
     total: int = Field(..., description="alerts matching the filters (grouped ones included)")
+    row_total: int = Field(..., description="rows of the whole queue (a group is one row): page with limit/offset")
+    limit: int
+    offset: int
     rows: list[QueueRow]
 
 
@@ -102,27 +106,36 @@ def _changes(changes) -> list[dict]:
     return [ChangeOut(id=c.alert_id, from_=c.before, to=c.after).model_dump(by_alias=True) for c in changes]
 
 
+Limit = Query(PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="rows per page")
+Offset = Query(0, ge=0, description="rows to skip (the order is stable: severity, then newest first)")
+
+
 @router.get("/alerts", response_model=list[Alert])
-def alerts(request: Request, status: str = "new", assignee: str = ANYONE, category: str = "", severity: str = "",
-           viewer: Viewer = Depends(api_viewer)):
-    """The alert queue (compliance officers, admins), critical and high first; `status=all` for every status;
+def alerts(request: Request, response: Response, status: str = "new", assignee: str = ANYONE, category: str = "",
+           severity: str = "", limit: int = Limit, offset: int = Offset, viewer: Viewer = Depends(api_viewer)):
+    """The alert queue (compliance officers, admins), critical and high first, then newest first, `limit`
+    alerts from `offset`; the X-Total-Count header says how many match. `status=all` for every status;
     `assignee`: empty for anyone, `me`, `none` (unassigned) or a user name."""
     f = AlertFilter(status=status, assignee=assignee, category=category, severity=severity)
-    return [alert_out(a) for a in request.app.state.ws.alerts(viewer, f, group=False).rows]
+    view = request.app.state.ws.alerts(viewer, f, group=False, limit=limit, offset=offset)
+    response.headers["X-Total-Count"] = str(view.total)
+    return [alert_out(a) for a in view.rows]
 
 
 @router.get("/alerts/queue", response_model=AlertQueue)
 def alert_queue(request: Request, status: str = "new", assignee: str = ANYONE, category: str = "",
-                severity: str = "", expand: str = "", viewer: Viewer = Depends(api_viewer)):
-    """The queue as the page shows it: low/medium alerts of one rule and queue, 3 or more, as one group row
-    (critical and high never); `expand` a group's key to list its alerts."""
+                severity: str = "", expand: str = "", limit: int = Limit, offset: int = Offset,
+                viewer: Viewer = Depends(api_viewer)):
+    """The queue as the page shows it, `limit` rows from `offset`: low/medium alerts of one rule and queue, 3
+    or more among all that match (not only this page's), as one group row (critical and high never); `expand`
+    a group's key to list its alerts."""
     f = AlertFilter(status=status, assignee=assignee, category=category, severity=severity)
-    view = request.app.state.ws.alerts(viewer, f, expand=expand)
+    view = request.app.state.ws.alerts(viewer, f, expand=expand, limit=limit, offset=offset)
     rows = [QueueRow(kind="group", group=AlertGroupOut(key=r.key, rule_id=r.rule_id, title=r.title,
                                                        category=r.category, severity=r.severity, queue=r.queue,
-                                                       calls=r.calls, alert_ids=r.ids))
+                                                       calls=r.calls, size=r.size, alert_ids=r.ids))
             if isinstance(r, AlertGroup) else QueueRow(kind="alert", alert=alert_out(r)) for r in view.rows]
-    return AlertQueue(total=view.total, rows=rows)
+    return AlertQueue(total=view.total, row_total=view.row_total, limit=view.limit, offset=view.offset, rows=rows)
 
 
 @router.get("/alerts/assignees", response_model=list[str])

@@ -1,5 +1,6 @@
 """The alert queue's logic for pages and API alike (web/service.py's Workspace delegates here): filters, the
-grouped view, status changes and assignment of one alert or of many at once, and the history of every change.
+grouped view and its pages, status changes and assignment of one alert or of many at once, and the history of
+every change.
 
 Every change is written to the audit log, one entry per alert (action `alert_status` or `alert_assign`, with
 from, to and the comment); the history shown on the call page and by the API is read back from there. A bulk
@@ -11,7 +12,8 @@ from datetime import datetime
 
 from fastapi import HTTPException
 
-from infra.alert_queue import AlertItem, alerts_in_tenant, list_alerts
+from infra.alert_queue import (AlertItem, Where, alerts_in_tenant, count_alerts, group_members, list_alerts,
+                               queue_page)
 from infra.store import ALERT_STATUSES
 from web.auth import ACT_ON_ALERTS, ALERT_QUEUE, VIEW_ALERTS, Viewer, require
 
@@ -23,6 +25,8 @@ BULK_ACTIONS = ("acknowledged", "resolved", "false_positive", "new", ASSIGN)
 HISTORY_ACTIONS = {"alert_status": "status", "alert_assign": "assignee"}
 MAX_COMMENT = 2000
 MAX_BULK = 1000
+PAGE_SIZE = 50  # rows of the queue per page (a group is one row)
+MAX_PAGE_SIZE = 500
 
 
 @dataclass(frozen=True)
@@ -42,21 +46,30 @@ class AlertGroup:
     category: str
     severity: str
     queue: str | None
-    alerts: tuple[AlertItem, ...]
+    alerts: tuple[AlertItem, ...]  # its members in queue order, the first MAX_BULK of them
+    size: int  # how many alerts it has, over every page
+    calls: int  # of how many calls
 
     @property
     def ids(self) -> list[int]:
         return [a.id for a in self.alerts]
 
-    @property
-    def calls(self) -> int:
-        return len({a.call_id for a in self.alerts})
-
 
 @dataclass(frozen=True)
 class QueueView:
-    rows: tuple  # AlertItem or AlertGroup, in display order
-    total: int  # alerts matching the filters
+    rows: tuple  # AlertItem or AlertGroup, in display order: this page's
+    total: int  # alerts matching the filters (grouped ones included)
+    row_total: int = 0  # rows of the whole queue (a group is one row; the flat list: = total)
+    offset: int = 0
+    limit: int = PAGE_SIZE
+
+    @property
+    def page(self) -> int:
+        return self.offset // self.limit + 1
+
+    @property
+    def pages(self) -> int:
+        return max((self.row_total + self.limit - 1) // self.limit, 1)
 
 
 @dataclass(frozen=True)
@@ -82,40 +95,41 @@ def group_key(a: AlertItem) -> str:
     return f"{a.rule_id}|{a.queue or ''}"
 
 
-def grouped(alerts: list[AlertItem], expand: str = "", at: int = GROUP_AT) -> tuple:
-    """The queue's rows: critical/high alerts one by one (first, as `alerts` is sorted by severity); low and
-    medium alerts of one rule and queue, `at` or more of them, as one group in place of its newest member,
-    unless the group's key is `expand`."""
-    buckets: dict[str, list[AlertItem]] = {}
-    for a in alerts:
-        if a.severity in GROUPABLE:
-            buckets.setdefault(group_key(a), []).append(a)
-    rows, placed = [], set()
-    for a in alerts:
-        key = group_key(a)
-        members = buckets.get(key, []) if a.severity in GROUPABLE else []
-        if len(members) < at or key == expand:
-            rows.append(a)
-        elif key not in placed:
-            placed.add(key)
-            rows.append(AlertGroup(key, a.rule_id, a.title, a.category, a.severity, a.queue, tuple(members)))
-    return tuple(rows)
-
-
 def officers(ws, tenant: str) -> list[str]:
     """User names of the tenant's compliance officers (who alerts may be assigned to)."""
     return [u.username for u in ws.accounts.users(tenant) if u.role == "compliance_officer"]
 
 
-def queue(ws, viewer: Viewer, f: AlertFilter, *, expand: str = "", group: bool = True) -> QueueView:
+def queue(ws, viewer: Viewer, f: AlertFilter, *, expand: str = "", group: bool = True, limit: int = PAGE_SIZE,
+          offset: int = 0) -> QueueView:
+    """One page of the queue (`limit` rows from `offset`, in a stable order: severity, then newest first);
+    grouped, a group is one row and counts the alerts matching the filters on every page, not this one's."""
     require(viewer, ALERT_QUEUE)
     if f.status != "all" and f.status not in ALERT_STATUSES:
         raise HTTPException(422, f"status must be all or one of {', '.join(ALERT_STATUSES)}")
+    if not 1 <= limit <= MAX_PAGE_SIZE or offset < 0:
+        raise HTTPException(422, f"limit is 1 to {MAX_PAGE_SIZE}, offset 0 or more")
     assignee = viewer.user.username if f.assignee == ME else f.assignee
-    alerts = list_alerts(ws.engine, viewer.user.tenant, statuses=None if f.status == "all" else (f.status,),
-                         category=f.category or None, severity=f.severity or None,
-                         assignee=None if assignee in (ANYONE, NOBODY) else assignee, unassigned=assignee == NOBODY)
-    return QueueView(grouped(alerts, expand) if group else tuple(alerts), len(alerts))
+    where = Where(statuses=None if f.status == "all" else (f.status,), category=f.category or None,
+                  severity=f.severity or None, assignee=None if assignee in (ANYONE, NOBODY) else assignee,
+                  unassigned=assignee == NOBODY)
+    tenant = viewer.user.tenant
+    if not group:
+        alerts = list_alerts(ws.engine, tenant, where=where, limit=limit, offset=offset)
+        total = count_alerts(ws.engine, tenant, where)
+        return QueueView(tuple(alerts), total, total, offset, limit)
+    page = queue_page(ws.engine, tenant, where, groupable=GROUPABLE, at=GROUP_AT, expand=expand, limit=limit,
+                      offset=offset)
+    rows = []
+    for slot in page.slots:
+        a = slot.alert
+        if not slot.size:
+            rows.append(a)
+            continue
+        members = group_members(ws.engine, tenant, where, a, GROUPABLE, MAX_BULK)
+        rows.append(AlertGroup(group_key(a), a.rule_id, a.title, a.category, a.severity, a.queue, tuple(members),
+                               slot.size, slot.calls))
+    return QueueView(tuple(rows), page.alerts, page.rows, offset, limit)
 
 
 def _comment(comment: str | None) -> str | None:

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse
 
 from infra.alert_queue import SEVERITIES, alert_categories
 from infra.store import ALERT_STATUSES
-from web.alert_desk import ANYONE, GROUP_AT, AlertFilter, AlertGroup, officers
+from web.alert_desk import ANYONE, GROUP_AT, PAGE_SIZE, AlertFilter, AlertGroup, officers
 from web.auth import Viewer, check_csrf, page_viewer, permissions
 
 router = APIRouter(include_in_schema=False)
@@ -22,16 +22,21 @@ def _back(target: str | None) -> str:
 
 @router.get("/alerts")
 def alert_queue(request: Request, status: str = "new", assignee: str = ANYONE, category: str = "",
-                severity: str = "", expand: str = "", viewer: Viewer = Depends(page_viewer)):
+                severity: str = "", expand: str = "", page: int = 1, viewer: Viewer = Depends(page_viewer)):
     ws = request.app.state.ws
     f = AlertFilter(status=status, assignee=assignee, category=category, severity=severity)
-    view = ws.alerts(viewer, f, expand=expand)
+    page = max(page, 1)
+    view = ws.alerts(viewer, f, expand=expand, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     params = {k: v for k, v in (("status", status), ("assignee", assignee), ("category", category),
-                                ("severity", severity)) if v}
-    back = "/alerts?" + urlencode(params)
+                                ("severity", severity), ("expand", expand)) if v}
+
+    def url(**changes) -> str:
+        return "/alerts?" + urlencode({k: v for k, v in {**params, **changes}.items() if v and v != 1})
+
     return request.app.state.templates.TemplateResponse(request, "alerts.html", {
         "viewer": viewer, "perms": permissions(viewer), "view": view, "f": f, "expand": expand,
-        "back_url": back, "expand_url": lambda key: back + "&" + urlencode({"expand": key}),
+        "back_url": url(page=view.page), "expand_url": lambda key: url(expand=key, page=view.page),
+        "page_url": lambda n: url(page=n),
         "statuses": ALERT_STATUSES, "severities": SEVERITIES, "group_at": GROUP_AT, "is_group": _is_group,
         "categories": alert_categories(ws.engine, viewer.user.tenant), "alert_assignees": ws.alert_assignees(viewer),
         "officers": officers(ws, viewer.user.tenant)})

@@ -218,8 +218,10 @@ def charts(fig: Figures, view: str, alert_queue: bool) -> list[Chart]:
             return "/alerts?" + urlencode({"status": status, "category": category})
         return _calls_url(queue=q, alert_status=status, alert_category=category, **_dates(whole))
 
-    def severity_href(severity, status):  # the call list has no severity filter: only the alert queue links
-        return "/alerts?" + urlencode({"status": status, "severity": severity}) if alert_queue else None
+    def severity_href(severity, status):
+        if alert_queue:
+            return "/alerts?" + urlencode({"status": status, "severity": severity})
+        return _calls_url(queue=q, alert_status=status, alert_severity=severity, **_dates(whole))
 
     unit = "day" if fig.bucket == "day" else "week"
     answers = "reviewed answers (a reviewer's override where there is one)" if reviewed else "machine answers"
@@ -238,7 +240,8 @@ def charts(fig: Figures, view: str, alert_queue: bool) -> list[Chart]:
                    ymax=min(100.0, _nice(max((v for v in rate.values if v is not None), default=0)))),
         heatmap("pass-rates", f"Pass rate per question and {unit} ({answers}); a cell lists the calls that failed "
                 "the question", fig.periods, rows,
-                lambda qid, p: _calls_url(queue=q, failed_question=qid, **_dates(p))),
+                lambda qid, p: _calls_url(queue=q, failed_question=qid, answers=None if reviewed else "machine",
+                                          **_dates(p))),
         hbars("alerts-category", "Alerts by category and status", stacked(by_category, sorted), category_href),
         hbars("alerts-severity", "Alerts by severity and status",
               stacked(by_severity, lambda t: sorted(t, key=lambda s: SEVERITIES.index(s) if s in SEVERITIES else 9)),

@@ -19,8 +19,9 @@ from infra.calibration import CalibrationStore
 from infra.coaching import CoachingStore
 from infra.dashboard import Dashboard
 from infra.sampling import SamplingStore
+from infra.alert_queue import SEVERITIES, list_alerts
 from infra.search import (CallFilter, CallPage, TranscriptIndex, call_overrides, call_scorecard, facets, get_call,
-                          list_alerts, list_calls)
+                          list_calls)
 from infra.store import ALERT_STATUSES, ResultsStore
 from web import alert_desk, timeline
 from web.auth import (ACT_ON_ALERTS, OVERRIDE, REVIEW_QUEUE, UNREDACTED, VIEW_ALERTS, Sessions, Viewer,
@@ -142,9 +143,10 @@ class Workspace:
 
     # alerts (the logic is in web/alert_desk.py)
     def alerts(self, viewer: Viewer, f: alert_desk.AlertFilter = alert_desk.AlertFilter(), *, expand: str = "",
-               group: bool = True) -> alert_desk.QueueView:
-        """The alert queue (compliance officers, admins), filtered; low-severity repeats grouped unless not `group`."""
-        return alert_desk.queue(self, viewer, f, expand=expand, group=group)
+               group: bool = True, limit: int = alert_desk.PAGE_SIZE, offset: int = 0) -> alert_desk.QueueView:
+        """One page of the alert queue (compliance officers, admins), filtered; low-severity repeats grouped
+        unless not `group`."""
+        return alert_desk.queue(self, viewer, f, expand=expand, group=group, limit=limit, offset=offset)
 
     def set_alert_status(self, viewer: Viewer, alert_id: int, status: str, comment: str | None) -> str:
         """Change an alert's status (audited: who, when, from, to, comment); returns the old status."""
@@ -223,16 +225,24 @@ def call_filter(q: str | None = None, agent: str | None = None, queue: str | Non
                 date_to: str | None = None, auto_fail: str | None = None, has_alert: str | None = None,
                 form: str | None = None, failed_question: str | None = None, score_min: str | None = None,
                 score_max: str | None = None, reviewed: str | None = None, alert_category: str | None = None,
-                alert_status: str | None = None, sort: str = "started", order: str = "desc", page: int = 1,
-                per_page: int = 50) -> CallFilter:
-    """The calls list's query parameters (pages and API alike); yes/no for the flags, empty = any."""
+                alert_status: str | None = None, alert_severity: str | None = None, answers: str | None = None,
+                sort: str = "started", order: str = "desc", page: int = 1, per_page: int = 50) -> CallFilter:
+    """The calls list's query parameters (pages and API alike); yes/no for the flags, empty = any. The alert
+    filters (category, status, severity) select calls with one alert matching all of those given;
+    `failed_question` goes by the reviewed answers (a reviewer's where there is one), or with
+    `answers=machine` by the machine's only."""
+    if answers not in (None, "", "reviewed", "machine"):
+        raise HTTPException(422, "answers must be reviewed or machine")
     if alert_status and alert_status not in ALERT_STATUSES:
         raise HTTPException(422, f"alert_status must be one of {', '.join(ALERT_STATUSES)}")
+    if alert_severity and alert_severity not in SEVERITIES:
+        raise HTTPException(422, f"alert_severity must be one of {', '.join(SEVERITIES)}")
     return CallFilter(q=(q or "").strip() or None, agent=agent or None, queue=queue or None,
                       language=language or None, direction=direction or None, date_from=_day(date_from),
                       date_to=_day(date_to), auto_fail=_yes_no(auto_fail), has_alert=_yes_no(has_alert),
                       form=form or None, failed_question=failed_question or None,
+                      machine_answers=answers == "machine",
                       score_min=_number(score_min, "score_min"), score_max=_number(score_max, "score_max"),
                       reviewed=_yes_no(reviewed), alert_category=alert_category or None,
-                      alert_status=alert_status or None,
+                      alert_status=alert_status or None, alert_severity=alert_severity or None,
                       sort=sort, descending=order != "asc", page=max(page, 1), per_page=min(max(per_page, 1), 200))

@@ -17,6 +17,7 @@ from infra.store import ResultsStore
 from .test_web_fixture import ACME, AUTOFAIL, GOOD, OTHER, ZH, as_user as _as, csrf_of, fresh_copy
 
 DEFAULT_CALLS = {GOOD, AUTOFAIL, OTHER, ZH}
+CALLS_OF_AGENT1 = {GOOD, AUTOFAIL}  # a-1001's in the default tenant
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +179,27 @@ def test_unredacted_recording_needs_the_reason_grant_of_this_session(data):
     admin = _as(data, "admin")
     views = [e for e in admin.get("/api/audit?action=unredacted_view").json() if e["call_id"] == GOOD]
     assert views and views[-1]["detail"]["what"] == "transcript and recording"
+
+
+def test_alert_severity_filter_on_the_page_and_the_api(data):
+    store = data[0]
+    qa = _as(data, "qa")
+    alerts = [a for a in store.alerts() if a["call_id"] in DEFAULT_CALLS]
+    severities = {a["severity"] for a in alerts}
+    assert {"critical", "high", "medium"} <= severities
+    for sev in ("critical", "high", "medium", "low"):
+        assert _ids(qa, f"alert_severity={sev}") == {a["call_id"] for a in alerts if a["severity"] == sev}
+    assert _ids(qa, "alert_severity=critical") == {ZH}
+    # with category and status: one alert of the call matches all of them
+    both = {a["call_id"] for a in alerts if a["severity"] == "medium" and a["category"] == "reputation"}
+    assert both and both != _ids(qa, "alert_severity=medium")
+    assert _ids(qa, "alert_severity=medium&alert_category=reputation") == both
+    assert _ids(qa, "alert_severity=critical&alert_status=resolved") == set()
+    assert qa.get("/api/calls?alert_severity=urgent").status_code == 422
+    page = qa.get("/calls?alert_severity=critical").text
+    assert 'name="alert_severity"' in page and '<option value="critical" selected>' in page
+    assert f'href="/calls/{ZH}"' in page and f'href="/calls/{GOOD}"' not in page
+    assert re.search(r'id="count">1 call<', page)
+    agent = _as(data, "agent1")  # an agent's own calls only, whatever the filter
+    assert _ids(agent, "alert_severity=high") == {a["call_id"] for a in alerts if a["severity"] == "high"
+                                                  and CALLS_OF_AGENT1 & {a["call_id"]}}

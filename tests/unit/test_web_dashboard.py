@@ -120,7 +120,13 @@ def test_question_auto_fail_and_alert_links(data):
         wanted = {a["call_id"] for a in in_default if a["status"] == q["alert_status"][0]
                   and a["category"] == q["alert_category"][0]}
         assert {i["id"] for i in qa.get("/api" + href).json()["items"]} == wanted
-    assert not _marks(page, "alerts-severity"), "no severity filter on the call list: not linked for a reviewer"
+    severity_marks = _marks(page, "alerts-severity")
+    assert severity_marks
+    for href, title in severity_marks:  # and severity bars the calls with an alert of that severity and status
+        q = parse_qs(urlsplit(href).query)
+        wanted = {a["call_id"] for a in in_default if a["status"] == q["alert_status"][0]
+                  and a["severity"] == q["alert_severity"][0]}
+        assert href.startswith("/calls?") and {i["id"] for i in qa.get("/api" + href).json()["items"]} == wanted
     # a compliance officer's alert bars open the alert queue, filtered to the alerts counted
     page = comp.get("/dashboard?date_from=2026-11-16&date_to=2026-11-29").text
     for chart in ("alerts-category", "alerts-severity"):
@@ -165,6 +171,39 @@ def test_override_changes_the_reviewed_pass_rate_not_the_machine_one(tmp_path_fa
     for a in qa.get("/api/dashboard").json()["alerts"]:
         statuses[a["status"]] += a["count"]
     assert statuses["resolved"] == 1
+
+
+def test_machine_view_cells_list_the_calls_whose_machine_answer_failed(tmp_path_factory):
+    data = fresh_copy(tmp_path_factory)
+    store, qa = data[0], _as(data, "qa")
+    for call_id, question, answer in ((GOOD, "greeting", "fail"), (AUTOFAIL, "forbidden_phrases", "pass")):
+        r = qa.post(f"/api/overrides/{call_id}", json={"question_id": question, "answer": answer},
+                    headers={"X-CSRF-Token": csrf_of(qa)})
+        assert r.status_code == 204, r.text
+    machine = {(c.call_id, a["question_id"]): a["answer"] for c in store.scorecards() for a in c.body["answers"]}
+    assert machine[(AUTOFAIL, "forbidden_phrases")] == "fail" and machine[(GOOD, "greeting")] != "fail"
+    span = "date_from=2026-11-16&date_to=2026-11-29&bucket=week"
+    cells = _marks(qa.get(f"/dashboard?view=machine&{span}").text, "pass-rates")
+    assert cells
+    for href, title in cells:
+        q = parse_qs(urlsplit(href).query)
+        assert q["answers"] == ["machine"], href
+        qid, start, end = q["failed_question"][0], q["date_from"][0], q["date_to"][0]
+        wanted = {cid for cid in DEFAULT if start <= CALLS[cid]["started"].date().isoformat() <= end
+                  and machine.get((cid, qid)) == "fail"}
+        listed = {i["id"] for i in qa.get("/api" + href).json()["items"]}
+        assert listed == wanted, (title, href)
+        assert int(re.search(r"(\d+) failed of", title)[1]) == len(wanted)
+    (forbidden, _), = [m for m in cells if "failed_question=forbidden_phrases" in m[0] and "2026-11-16" in m[0]]
+    assert {i["id"] for i in qa.get("/api" + forbidden).json()["items"]} == {AUTOFAIL}, "machine fail, reviewed pass"
+    page = qa.get(forbidden).text
+    assert f'href="/calls/{AUTOFAIL}"' in page and 'value="machine" selected' in page
+    reviewed = _marks(qa.get(f"/dashboard?view=reviewed&{span}").text, "pass-rates")
+    assert all("answers=" not in h for h, _ in reviewed)
+    (greeting, _), = [m for m in reviewed if "failed_question=greeting" in m[0] and "2026-11-16" in m[0]]
+    assert {i["id"] for i in qa.get("/api" + greeting).json()["items"]} == {GOOD}, "the reviewer's fail"
+    assert GOOD not in {i["id"] for i in qa.get("/api" + greeting + "&answers=machine").json()["items"]}
+    assert qa.get("/api/calls?failed_question=greeting&answers=both").status_code == 422
 
 
 def test_roles_and_sign_in(data):
