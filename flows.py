@@ -111,6 +111,19 @@ def _policy(cfg: PipelineConfig):
         return _models[key]
 
 
+def _tenant_policies(cfg: PipelineConfig) -> dict:
+    """tenant -> its own policy, from `tenant_policies_dir/<tenant>.yaml` (E130 names file and line)."""
+    if not cfg.compliance or cfg.tenant_policies_dir is None:
+        return {}
+    key = ("tenant policies", str(cfg.tenant_policies_dir))
+    with _models_lock:
+        if key not in _models:
+            from compliance.alerts import load_tenant_policies
+
+            _models[key] = load_tenant_policies(cfg.tenant_policies_dir)
+        return _models[key]
+
+
 def _emit_alert(call_id: str, alert: dict) -> None:
     """A Prefect event per alert, so users can automate on them; codes and times only, never quotes."""
     from prefect.events import emit_event
@@ -140,10 +153,11 @@ def discover_task(cfg: PipelineConfig) -> list[RecordingRef]:
 
 
 def _analyser(cfg: PipelineConfig, source) -> CallAnalyser | None:
-    reviewer, policy = _reviewer(cfg), _policy(cfg)
+    reviewer, policy, tenant_policies = _reviewer(cfg), _policy(cfg), _tenant_policies(cfg)
     if reviewer is None and policy is None:
         return None
-    return CallAnalyser(_store(cfg), source, reviewer=reviewer, policy=policy, sink=_emit_alert)
+    return CallAnalyser(_store(cfg), source, reviewer=reviewer, policy=policy, sink=_emit_alert,
+                        tenant_policies=tenant_policies)
 
 
 @task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_is_transient, cache_policy=NO_CACHE,

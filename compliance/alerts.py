@@ -147,7 +147,7 @@ DATA_WORDS: dict[str, tuple[str, ...]] = {  # what an agent names when asking fo
                     "身份证", "证件号"),
     "card_number": ("card number", "full card", "credit card number", "卡号", "银行卡号", "信用卡号"),
     "credentials": ("password", "pin number", "your pin", "security code", "cvv", "verification code",
-                    "密码", "验证码", "安全码"),
+                    "密码", "验证码", "安全码", "保安码", "背面三位", "背面三个字", "背面的三位"),
     "date_of_birth": ("date of birth", "birthday", "出生日期", "生日"),
     "address": ("home address", "your address", "where do you live", "家庭住址", "住址", "地址"),
     "income": ("salary", "income", "how much do you earn", "收入", "工资", "月薪"),
@@ -157,7 +157,8 @@ DATA_WORDS: dict[str, tuple[str, ...]] = {  # what an agent names when asking fo
 
 
 PARTIAL_WORDS = ("last four", "last 4", "last two", "last three", "last six", "last digits", "ends in", "ending in",
-                 "后四位", "后六位", "后两位", "后三位", "末四位", "末四码", "后四码", "后六码", "尾号", "最后几位")
+                 "后四位", "后六位", "后两位", "后三位", "末四位", "末四码", "后四码", "后六码", "尾号", "最后几位",
+                 "头四个字", "头四位", "前四位", "前几个字")
 
 
 class DataRequestParams(_Params):
@@ -169,7 +170,8 @@ class DataRequestParams(_Params):
         "can you give me your", "could you give me your", "please provide", "tell me your", "read me your",
         "can i take your", "could i take your", "can i grab your", "could i grab your", "can i get your",
         "could i get your", "i'll need your", "i will need your", "请问您的", "麻烦提供", "给我您的",
-        "i need your", "请提供", "请告诉我", "告诉我您的", "报一下", "说一下您的", "提供一下", "是多少"), min_length=1)
+        "i need your", "请提供", "请告诉我", "告诉我您的", "报一下", "说一下您的", "提供一下", "是多少",
+        "报埋", "畀我", "俾我", "报一报", "讲一讲", "话我知"), min_length=1)
 
 
 CheckFn = Callable[[AlertContext, Any, str], tuple[Evidence, ...]]  # (ctx, params, rule_id) -> evidence; () = ok
@@ -402,6 +404,25 @@ def parse_policy(text: str, where: str = "<policy>") -> Policy:
 
 def load_policy(path: str | Path) -> Policy:
     return parse_policy(*read_text(path, PolicyError, "policy"))
+
+
+def load_tenant_policies(folder: str | Path) -> dict[str, Policy]:
+    """tenant -> policy from `<folder>/<tenant>.yaml`: a client company's own policy for its calls (the rest
+    use the shared one). A file name that is no tenant id, or a folder that does not exist, is E130."""
+    import re
+
+    from core.models import TENANT_PATTERN
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise PolicyError(f"tenant policies folder {folder} does not exist (tenant_policies_dir)")
+    out = {}
+    for path in sorted(folder.glob("*.yaml")):
+        if not re.match(TENANT_PATTERN, path.stem):
+            raise PolicyError(f"{path}: a tenant policy is named <tenant id>.yaml (lower-case letters, digits, "
+                              "- and _), e.g. acme.yaml")
+        out[path.stem] = load_policy(path)
+    return out
 
 
 def contact_keys(policy: Policy) -> tuple[tuple[str, str], ...]:

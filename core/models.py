@@ -16,6 +16,9 @@ Role = Literal["agent", "customer", "unknown"]
 ROLES: tuple[Role, ...] = ("agent", "customer", "unknown")
 
 
+TENANT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"  # a client company's id: sidecars, form and policy folders
+
+
 @dataclass(frozen=True)
 class Call:
     id: str
@@ -27,6 +30,7 @@ class Call:
     started_at: datetime | None = None
     language: str | None = None  # forced language from metadata (a language profile's code); None = detect
     size_bytes: int = 0
+    tenant: str = "default"  # the client company the call belongs to (sidecar `tenant`): picks its forms/policy
     # Free-form telephony metadata (the sidecar's "attributes"), e.g. {"agent_channel": 0}.
     attributes: dict[str, Any] = field(default_factory=dict, hash=False)
 

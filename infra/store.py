@@ -21,7 +21,7 @@ from core.errors import ResultsDatabaseError, UnknownRecordError
 from core.models import Call
 from infra.tables import (  # noqa: F401  (re-exported: the tables are imported from here across infra/ and web/)
     ALERT_STATUSES, DEFAULT_TENANT, STAGES, AlertRow, AnswerRow, Base, CallRow, ContactRow, FailureRow, OverrideRow,
-    ReportCacheRow, ScorecardRow, StageRow, _now)
+    ReportCacheRow, ReportChartRow, ScorecardRow, StageRow, _now)
 
 State = Literal["processing", "done", "failed", "quarantined"]
 LEASE = timedelta(minutes=10)  # a claim not renewed for this long belongs to a crashed (killed) worker
@@ -153,7 +153,8 @@ class ResultsStore:
             values = dict(object_key=call.object_key, etag=call.etag, agent=call.agent, queue=call.queue,
                           direction=call.direction, started_at=_naive(call.started_at),
                           utc_offset_min=_offset_minutes(call.started_at),
-                          language=call.language, size_bytes=call.size_bytes, state="processing",
+                          language=call.language, size_bytes=call.size_bytes, tenant=call.tenant,
+                          state="processing",
                           error_code=None, error_message=None, updated_at=_now())
             if row is None:
                 s.add(CallRow(id=call.id, attempts=1, **values))
@@ -335,6 +336,20 @@ class ResultsStore:
         with self._lock, Session(self.engine) as s:
             for call_id, (digest, summary) in entries.items():
                 s.merge(ReportCacheRow(call_id=call_id, digest=digest, summary=summary))
+            s.commit()
+
+    def report_charts(self) -> dict[str, str]:
+        """digest -> SVG of the charts the last report build drew or reused."""
+        with Session(self.engine) as s:
+            return dict(s.execute(select(ReportChartRow.digest, ReportChartRow.svg)).all())
+
+    def save_report_charts(self, charts: dict[str, str]) -> None:
+        """Keep exactly `charts` (digest -> SVG): those of this build."""
+        with self._lock, Session(self.engine) as s:
+            have = set(s.scalars(select(ReportChartRow.digest)))
+            if stale := have - set(charts):
+                s.execute(delete(ReportChartRow).where(ReportChartRow.digest.in_(list(stale))))
+            s.add_all(ReportChartRow(digest=k, svg=v) for k, v in charts.items() if k not in have)
             s.commit()
 
     def call_details(self) -> list[CallDetails]:

@@ -126,14 +126,21 @@ class CallAnalyser:
     """The analysis stage as the pipeline runs it, built once per worker from the configuration."""
 
     def __init__(self, store: ResultsStore, source: RecordingSource, *, reviewer=None, policy=None,
-                 sentiment_model=None, sink: AlertSink | None = None, languages: LanguageRegistry | None = None):
+                 sentiment_model=None, sink: AlertSink | None = None, languages: LanguageRegistry | None = None,
+                 tenant_policies: dict | None = None):
         self.store, self.source = store, source
         self.reviewer, self.policy, self.sentiment_model, self.sink = reviewer, policy, sentiment_model, sink
         self.languages = languages  # None: the configured profiles (core.languages.default_languages)
+        self.tenant_policies = dict(tenant_policies or {})  # tenant -> its own policy (else `policy`)
+
+    def policy_for(self, call: Call):
+        """The call's tenant's own policy when it has one, else the shared one (None: no compliance check)."""
+        return self.tenant_policies.get(call.tenant, self.policy)
 
     def analyse(self, call: Call, transcript: Transcript) -> CallAnalysis:
-        history = contact_history(call, self.store, self.policy) if self.policy is not None else ()
-        return analyse_call(call, transcript, reviewer=self.reviewer, policy=self.policy,
+        policy = self.policy_for(call)
+        history = contact_history(call, self.store, policy) if policy is not None else ()
+        return analyse_call(call, transcript, reviewer=self.reviewer, policy=policy,
                             sentiment_model=self.sentiment_model, history=history, languages=self.languages)
 
     def run(self, call: Call, transcript: Transcript) -> Persistable:
@@ -155,7 +162,8 @@ def contact_history(call: Call, store: ResultsStore, policy) -> list[tuple]:
         customer = call.attributes.get(customer_key)
         if customer is None:
             continue
+        customer = f"{call.tenant}/{customer}"  # client companies' customers never meet across tenants
         topic = call.attributes.get(topic_key)
-        store.record_contact(call.id, str(customer), None if topic is None else str(topic), call.started_at)
-        history += store.contact_history(str(customer), exclude_call=call.id)
+        store.record_contact(call.id, customer, None if topic is None else str(topic), call.started_at)
+        history += store.contact_history(customer, exclude_call=call.id)
     return history

@@ -94,6 +94,7 @@ class PipelineConfig(BaseModel):
     forms_dir: Path | None = None  # your forms; None = the shipped examples (scoring/forms/)
     compliance: bool = True  # privacy/reputation alerts and redacted copies
     policy_file: Path | None = None  # your compliance policy; None = compliance/policies/default.yaml
+    tenant_policies_dir: Path | None = None  # <tenant>.yaml: a client company's own policy for its calls
     redact_audio: bool = True
     reports: bool = True  # rebuild the reports (reports/ in the object store) after each batch
     reports_dir: Path | None = None  # also write them to this local folder; None = object store only
@@ -219,7 +220,8 @@ class PipelineConfig(BaseModel):
                            ("CALLQA_DIARIZATION", "diarization"),
                            ("CALLQA_DIARIZATION_PIPELINE", "diarization_pipeline"),
                            ("CALLQA_REPORTS_DIR", "reports_dir"), ("CALLQA_LEASE_MINUTES", "lease_minutes"),
-                           ("CALLQA_OPAQUE_CALL_IDS", "opaque_call_ids")):
+                           ("CALLQA_OPAQUE_CALL_IDS", "opaque_call_ids"),
+                           ("CALLQA_TENANT_POLICIES_DIR", "tenant_policies_dir")):
             if env.get(key):
                 values[field] = env[key]
         # the file sits below the environment: an environment value replaces a file value

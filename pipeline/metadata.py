@@ -5,11 +5,11 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from core.errors import MetadataError
 from core.languages import LanguageRegistry, languages_or_default
-from core.models import Call
+from core.models import TENANT_PATTERN, Call
 from infra.storage import RecordingRef
 
 EXAMPLE = ('{"agent": "a-1042", "queue": "billing", "direction": "inbound", '
@@ -24,6 +24,7 @@ class CallMetadata(BaseModel):
     direction: Literal["inbound", "outbound", "internal", "unknown"] = "unknown"
     started_at: datetime | None = None
     language: str | None = None
+    tenant: str = Field("default", pattern=TENANT_PATTERN)  # the client company (outsourced centres serve several)
     attributes: dict[str, Any] = {}  # anything else the telephony system exports
 
     @field_validator("language")
@@ -61,4 +62,4 @@ def build_call(ref: RecordingRef, meta: CallMetadata | None) -> Call:
     meta = meta or CallMetadata()
     return Call(id=ref.call_id, object_key=ref.key, etag=ref.etag, agent=meta.agent, queue=meta.queue,
                 direction=meta.direction, started_at=meta.started_at, language=meta.language,
-                size_bytes=ref.size, attributes=dict(meta.attributes))
+                size_bytes=ref.size, tenant=meta.tenant, attributes=dict(meta.attributes))

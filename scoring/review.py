@@ -4,6 +4,7 @@ so a malformed form stops a batch before any call is touched."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -11,7 +12,7 @@ from typing import Any, Mapping
 from core.errors import ConfigError
 from core.languages import LanguageRegistry, languages_or_default
 from core.metrics import ConversationMetrics
-from core.models import Call, Transcript
+from core.models import TENANT_PATTERN, Call, Transcript
 from scoring.forms import Form, load_form, shipped_forms_dir
 from scoring.scorecard import Scorecard, score_call
 from scoring.sentiment import LexiconSentiment, SentimentModel, SentimentSummary, sentiment_summary
@@ -33,7 +34,9 @@ class CallReview:
 
 class Reviewer:
     """`form_map`: "<direction>:<language>" -> form id ("*" matches any direction); None takes the language
-    profiles' `forms` (core/languages/*.yaml: inbound_service_en, outbound_sales_zh, ...)."""
+    profiles' `forms` (core/languages/*.yaml: inbound_service_en, outbound_sales_zh, ...). A client company's
+    own version of a form lives in `<forms_dir>/tenants/<tenant>/<file>.yaml` with the same id: its calls are
+    scored on it, every other tenant's on the shared one (a tenant form never serves another tenant)."""
 
     def __init__(self, forms_dir: str | Path | None = None, form_map: Mapping[str, str] | None = None, *,
                  similarity: SimilarityModel | None = None, sentiment: SentimentModel | None = None,
@@ -43,6 +46,17 @@ class Reviewer:
         for path in sorted(folder.glob("*.yaml")):
             form = load_form(path)  # FormError names file, line and a corrected example
             self.forms[form.id] = form
+        self.tenant_forms: dict[str, dict[str, Form]] = {}
+        for tenant_dir in sorted(p for p in (folder / "tenants").glob("*") if p.is_dir()):
+            if not re.match(TENANT_PATTERN, tenant_dir.name):
+                raise ConfigError(f"{tenant_dir}: a tenant folder is named by the tenant id (lower-case letters, "
+                                  "digits, - and _), e.g. forms/tenants/acme/")
+            for path in sorted(tenant_dir.glob("*.yaml")):
+                form = load_form(path)
+                if form.id not in self.forms:
+                    raise ConfigError(f"{path}: tenant form '{form.id}' replaces no shared form (shared: "
+                                      f"{', '.join(sorted(self.forms))}); give it the id of the form it replaces")
+                self.tenant_forms.setdefault(tenant_dir.name, {})[form.id] = form
         self.form_map = dict(form_map or languages_or_default(languages).form_map())
         if missing := sorted(set(self.form_map.values()) - set(self.forms)):
             raise ConfigError(f"form map names forms {missing} that are not in {folder} "
@@ -53,7 +67,9 @@ class Reviewer:
     def form_for(self, call: Call, transcript: Transcript) -> Form | None:
         lang = transcript.language
         form_id = self.form_map.get(f"{call.direction}:{lang}") or self.form_map.get(f"*:{lang}")
-        return self.forms.get(form_id) if form_id else None
+        if not form_id:
+            return None
+        return self.tenant_forms.get(call.tenant, {}).get(form_id) or self.forms.get(form_id)
 
     def review(self, call: Call, transcript: Transcript, kpis: ConversationMetrics, *,
                sentiment: SentimentSummary | None = None) -> CallReview | None:
