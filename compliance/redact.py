@@ -18,7 +18,7 @@ from typing import Literal, Sequence
 import numpy as np
 
 from compliance.pii import PiiFinding, analyze
-from infra.audio import probe
+from infra.audio import AudioSource, DecodedAudio, probe
 from core.errors import CorruptAudioError
 from core.languages import LanguageRegistry, languages_or_default
 from core.models import Segment, Transcript, Word
@@ -304,45 +304,45 @@ def _decode_error(proc: subprocess.Popen, stderr: bytes) -> CorruptAudioError:
     return CorruptAudioError(f"ffmpeg could not decode the recording for redaction (exit {proc.returncode}): {reason}")
 
 
-def redact_audio(src: Path, dst: Path, intervals: list[tuple[float, float]], *,
+def redact_audio(src: AudioSource, dst: Path, intervals: list[tuple[float, float]], *,
                  mode: Literal["tone", "silence"] = "tone", pad: float = 0.1) -> None:
     """Write `dst` (16-bit WAV, same rate/channels/length as `src`) with the padded intervals replaced
-    by a low 1 kHz tone or silence. Streams: memory stays at one block whatever the call's length."""
+    by a low 1 kHz tone or silence. `src`: the call decoded once (`DecodedAudio`: its samples at the
+    recording's own rate are read from its file, nothing decoded or probed) or a recording's path (probed
+    and decoded here). Streams: memory stays at one block whatever the call's length."""
     if mode not in ("tone", "silence"):
         raise ValueError(f"redact_audio mode must be 'tone' or 'silence', not {mode!r}")
     if pad < 0:
         raise ValueError(f"redact_audio pad must be >= 0, not {pad}")
+    merged = _merge_intervals(intervals, pad)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(src, DecodedAudio):
+        frames, rate = src.frames()
+        channels = src.channels
+        block = int(BLOCK_SECONDS * rate)
+        blocks = (np.array(frames[i:i + block], dtype="<f4") for i in range(0, len(frames), block))
+        try:
+            _write_redacted(dst, blocks, rate, channels, merged, mode)
+        except BaseException:
+            dst.unlink(missing_ok=True)
+            raise
+        return
     stream = next((s for s in probe(src).get("streams", ()) if s.get("codec_type") == "audio"), None)
     if stream is None:
         raise CorruptAudioError("no audio stream to redact")
     rate, channels = int(stream["sample_rate"]), int(stream["channels"])
-    merged = _merge_intervals(intervals, pad)
     block = int(BLOCK_SECONDS * rate)
-    dst.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-i", str(src), "-vn", "-f", "f32le",
                              "-acodec", "pcm_f32le", "-ar", str(rate), "-ac", str(channels), "-"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def piped():
+        while raw := proc.stdout.read(block * channels * 4):
+            samples = np.frombuffer(raw[: len(raw) - len(raw) % (channels * 4)], dtype="<f4")
+            yield samples.reshape(-1, channels).copy()
+
     try:
-        with wave.open(str(dst), "wb") as w:
-            w.setnchannels(channels)
-            w.setsampwidth(2)
-            w.setframerate(rate)
-            offset = 0  # frames written so far
-            while raw := proc.stdout.read(block * channels * 4):
-                samples = np.frombuffer(raw[: len(raw) - len(raw) % (channels * 4)], dtype="<f4")
-                samples = samples.reshape(-1, channels).copy()
-                for a, b in merged:
-                    i = max(int(round(a * rate)) - offset, 0)
-                    j = min(int(round(b * rate)) - offset, len(samples))
-                    if i >= j:
-                        continue
-                    if mode == "silence":
-                        samples[i:j] = 0.0
-                    else:
-                        t = (np.arange(i, j) + offset) / rate
-                        samples[i:j] = (TONE_LEVEL * np.sin(2 * np.pi * TONE_HZ * t))[:, None]
-                w.writeframes((np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes())
-                offset += len(samples)
+        _write_redacted(dst, piped(), rate, channels, merged, mode)
         stderr = proc.stderr.read()
         if proc.wait(timeout=600) != 0:
             raise _decode_error(proc, stderr)
@@ -351,6 +351,29 @@ def redact_audio(src: Path, dst: Path, intervals: list[tuple[float, float]], *,
         proc.wait()
         dst.unlink(missing_ok=True)
         raise
+
+
+def _write_redacted(dst: Path, blocks, rate: int, channels: int, merged: list[tuple[float, float]],
+                    mode: str) -> None:
+    """16-bit WAV from float32 blocks (frames x channels, writable), the merged intervals covered."""
+    with wave.open(str(dst), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        offset = 0  # frames written so far
+        for samples in blocks:
+            for a, b in merged:
+                i = max(int(round(a * rate)) - offset, 0)
+                j = min(int(round(b * rate)) - offset, len(samples))
+                if i >= j:
+                    continue
+                if mode == "silence":
+                    samples[i:j] = 0.0
+                else:
+                    t = (np.arange(i, j) + offset) / rate
+                    samples[i:j] = (TONE_LEVEL * np.sin(2 * np.pi * TONE_HZ * t))[:, None]
+            w.writeframes((np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes())
+            offset += len(samples)
 
 
 def redact_text(text: str, language: str, speaker_role: str | None = None, *,

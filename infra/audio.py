@@ -1,17 +1,24 @@
-"""Recording checks and streaming decode, via ffprobe/ffmpeg.
+"""Recording checks and the one decode of a call, via ffprobe/ffmpeg.
 
-`inspect_recording` decides whether a file is usable and says precisely why not (coded errors).
-`iter_chunks` decodes 16 kHz mono float32 a bounded piece at a time, cutting at the quietest moment near
-each boundary so words are not split; memory stays flat however long the recording is.
+`inspect_recording` decides whether a file is usable and says precisely why not (coded errors). Given a
+folder (`pcm_dir`), the same ffmpeg pass that measures the level and the decoded length also writes the
+recording as raw float32 PCM there (`DecodedAudio`): 16 kHz with every channel (speech recognition per
+channel, diarization), the recording's own rate and channels (redacted audio) when that is not 16 kHz, and a
+16 kHz mono mixdown when asked. Every later stage of the call reads those files through memory maps instead
+of running ffmpeg again: one decode and one probe per call, whatever the format.
+`iter_chunks` hands out 16 kHz mono float32 a bounded piece at a time (from a `DecodedAudio`, or decoding a
+path itself), cutting at the quietest moment near each boundary so words are not split; memory stays flat
+however long the recording is.
 """
 from __future__ import annotations
 
+import errno
 import json
 import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Union
 
 import numpy as np
 
@@ -45,6 +52,51 @@ class AudioLimits:
 
 
 @dataclass(frozen=True)
+class DecodedAudio:
+    """A recording decoded once into raw little-endian float32 files (see `inspect_recording(pcm_dir=)`).
+
+    `speech`: 16 kHz, all `channels` interleaved, exactly what ffmpeg hands speech recognition for one channel
+    (`pan` then resample) or for a mono recording; `native`: the recording's own `sample_rate` and channels,
+    None when that rate is 16 kHz (then `speech` is the same data); `mix`: 16 kHz mono mixdown of a
+    multi-channel recording, written only when asked for. Readers get memory maps: pages come from disk as
+    they are read and are dropped under memory pressure, so no stage holds the whole call in memory."""
+    source: Path  # the recording the files were decoded from
+    channels: int
+    sample_rate: int  # of the recording (and of `native`)
+    speech: Path
+    native: Path | None = None
+    mix: Path | None = None
+
+    def samples(self, channel: int | None = None) -> np.ndarray:
+        """16 kHz float32 samples of one `channel`, or of the recording mixed down to mono (None), as a
+        1-D memory-mapped view (copy-on-write: writing to it never changes the file)."""
+        if channel is None and self.channels > 1:
+            if self.mix is None:
+                raise ValueError("this recording was decoded without a mono mixdown (inspect_recording(mixdown=True))")
+            return _map(self.mix, 1)[:, 0]
+        channel = 0 if channel is None else channel
+        if not 0 <= channel < self.channels:
+            raise ValueError(f"channel {channel} of a {self.channels}-channel recording")
+        return _map(self.speech, self.channels)[:, channel]
+
+    def frames(self) -> tuple[np.ndarray, int]:
+        """(frames x channels float32 at the recording's own rate, that rate), memory-mapped."""
+        if self.native is None:
+            return _map(self.speech, self.channels), SAMPLE_RATE
+        return _map(self.native, self.channels), self.sample_rate
+
+
+AudioSource = Union[Path, DecodedAudio]  # a recording on disk (decoded on demand) or decoded once already
+
+
+def _map(path: Path, channels: int) -> np.ndarray:
+    n = path.stat().st_size // (4 * channels)
+    if n == 0:
+        return np.zeros((0, channels), dtype=np.float32)
+    return np.memmap(path, dtype="<f4", mode="c", shape=(n, channels))
+
+
+@dataclass(frozen=True)
 class AudioInfo:
     duration: float
     channels: int
@@ -54,6 +106,8 @@ class AudioInfo:
     max_volume_dbfs: float
     warnings: tuple[str, ...] = ()
     channel_layout: str = ""
+    # the recording decoded once, when inspect_recording was given a folder for it
+    decoded: DecodedAudio | None = field(default=None, compare=False, repr=False)
 
 
 def _run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess:
@@ -81,27 +135,68 @@ def _first_line(stderr: bytes) -> str:
     return re.sub(r"^.*?: ", "", text[-1]) if text else "no diagnostic"
 
 
-def _decode_pass(path: Path, duration: float, channels: int, rate: int, limit: float) -> tuple[float, float, bool]:
+def _decode_pass(path: Path, duration: float, channels: int, rate: int, limit: float,
+                 pcm_dir: Path | None = None, mixdown: bool = False) -> tuple[float, float, bool, DecodedAudio | None]:
     """Full decode pass, at most `limit` seconds of audio: (peak level in dBFS, seconds actually decoded,
-    whether the decoder reported damaged data).
+    whether the decoder reported damaged data, the PCM files written to `pcm_dir` if given).
     Decodes what is decodable: a header that promises more than the file holds (streaming recorders write
-    the length before they know it) is not corruption, so no -xerror; the decoded length is what counts."""
-    proc = _run(["ffmpeg", "-nostdin", "-v", "info", "-i", str(path), "-vn", "-t", f"{limit:.3f}", "-af",
-                 "volumedetect", "-f", "null", "-"], timeout=max(120.0, min(duration, limit) / 5))
+    the length before they know it) is not corruption, so no -xerror; the decoded length is what counts.
+    One ffmpeg process: the first audio stream is split into the level meter (volumedetect) and, with
+    `pcm_dir`, the raw outputs of `DecodedAudio` (ffmpeg's own resampling, the same samples a separate
+    decode per consumer gave)."""
+    channels = max(1, channels)
+    decoded, outputs = None, []  # (file, ffmpeg output options) per PCM output
+    if pcm_dir is not None:
+        pcm_dir.mkdir(parents=True, exist_ok=True)
+        files = {"speech": pcm_dir / "decoded-16k.f32"}
+        outputs.append((files["speech"], ["-ar", str(SAMPLE_RATE), "-ac", str(channels)]))
+        if rate > 0 and rate != SAMPLE_RATE:
+            files["native"] = pcm_dir / f"decoded-{rate}.f32"
+            outputs.append((files["native"], ["-ar", str(rate), "-ac", str(channels)]))
+        if mixdown and channels > 1:
+            files["mix"] = pcm_dir / "decoded-16k-mono.f32"
+            outputs.append((files["mix"], ["-ar", str(SAMPLE_RATE), "-ac", "1"]))
+        decoded = DecodedAudio(source=path, channels=channels, sample_rate=rate if rate > 0 else SAMPLE_RATE,
+                               **files)
+    cmd = ["ffmpeg", "-nostdin", "-v", "info", "-y", "-t", f"{limit:.3f}", "-i", str(path)]
+    if outputs:
+        labels = "".join(f"[o{i}]" for i in range(len(outputs)))
+        cmd += ["-filter_complex", f"[0:a:0]asplit={len(outputs) + 1}[lv]{labels};[lv]aresample,volumedetect,anullsink"]
+        for i, (file, options) in enumerate(outputs):
+            cmd += ["-map", f"[o{i}]", *options, "-f", "f32le", "-c:a", "pcm_f32le", str(file)]
+    else:
+        cmd += ["-filter_complex", "[0:a:0]aresample,volumedetect[lv]", "-map", "[lv]", "-f", "null", "-"]
+    proc = _run(cmd, timeout=max(120.0, min(duration, limit) / 5))
     err = proc.stderr.decode("utf-8", "replace")
+    if decoded is not None and "No space left on device" in err:  # ffmpeg may exit 0 when closing fails
+        # the worker's disk, not the recording: the caller's ENOSPC handling retries the call (not E103)
+        raise OSError(errno.ENOSPC, "no space left on the disk for the decoded audio")
     if proc.returncode != 0:
         raise CorruptAudioError(f"decoding failed: {_first_line(proc.stderr)}")
-    m = re.search(r"max_volume:\s*(-?inf|-?[\d.]+) dB", err)
-    n = re.search(r"n_samples:\s*(\d+)", err)
-    if not m or not n or int(n.group(1)) == 0:
-        return float("-inf"), 0.0, False  # nothing decodes: an empty recording (E101 below)
-    peak = float("-inf") if "inf" in m.group(1) else float(m.group(1))
+    # ffmpeg may configure a filter graph more than once (a trial before the first frame, again when the
+    # stream's format changes): every instance of the meter reports, so add them up
+    counts = [int(n) for n in re.findall(r"n_samples:\s*(\d+)", err)]
+    levels = re.findall(r"max_volume:\s*(-?inf|-?[\d.]+) dB", err)
+    if not levels or not sum(counts):
+        return float("-inf"), 0.0, False, decoded  # nothing decodes: an empty recording (E101 below)
+    peak = max(float("-inf") if "inf" in m else float(m) for m in levels)
     damaged = bool(re.search(r"corrupt input packet|Invalid data found|Packet corrupt|truncat", err, re.I))
-    return peak, int(n.group(1)) / max(1, channels) / max(1, rate), damaged
+    seconds = sum(counts) / channels / max(1, rate)
+    if decoded is not None:  # what the later stages will read must be all that decoded
+        for file, n in ((decoded.speech, channels), (decoded.native, channels), (decoded.mix, 1)):
+            rate_of = decoded.sample_rate if file == decoded.native else SAMPLE_RATE
+            if file is not None and file.stat().st_size // (4 * n) < (seconds - max(0.1, 0.01 * seconds)) * rate_of:
+                raise OSError(errno.EIO, "the decoded audio was not written in full")
+    return peak, seconds, damaged, decoded
 
 
-def inspect_recording(path: Path, limits: AudioLimits = AudioLimits()) -> AudioInfo:
-    """Validate a downloaded recording. Raises a BadAudioError subclass naming the problem."""
+def inspect_recording(path: Path, limits: AudioLimits = AudioLimits(), *, pcm_dir: Path | None = None,
+                      mixdown: bool = False) -> AudioInfo:
+    """Validate a downloaded recording. Raises a BadAudioError subclass naming the problem.
+
+    With `pcm_dir` (a folder that is removed with the call's other temporary files), the same decode pass
+    writes the recording there as `AudioInfo.decoded` for every later stage (`mixdown`: also a 16 kHz mono
+    mixdown of a multi-channel recording, for a call transcribed without splitting its channels)."""
     size = path.stat().st_size
     if size == 0:
         raise EmptyRecordingError("the object is 0 bytes")
@@ -115,7 +210,8 @@ def inspect_recording(path: Path, limits: AudioLimits = AudioLimits()) -> AudioI
     container = meta.get("format", {}).get("format_name", "unknown")
     claimed = float(meta.get("format", {}).get("duration") or stream.get("duration") or 0.0)
     channels, rate = int(stream.get("channels") or 1), int(stream.get("sample_rate") or 0)
-    peak, duration, damaged = _decode_pass(path, claimed, channels, rate, limits.max_seconds + 1.0)
+    peak, duration, damaged, decoded = _decode_pass(path, claimed, channels, rate, limits.max_seconds + 1.0,
+                                                    pcm_dir, mixdown)
     if duration > limits.max_seconds:
         raise RecordingTooLongError(f"more than {limits.max_seconds:.0f} s of audio (the limit)")
     if duration < limits.min_seconds:
@@ -137,7 +233,7 @@ def inspect_recording(path: Path, limits: AudioLimits = AudioLimits()) -> AudioI
         warnings.append(f"W002 unexpected file extension {ext}; decoded by content ({container})")
     return AudioInfo(duration=duration, channels=channels, sample_rate=rate, codec=stream.get("codec_name", "?"),
                      container=container, max_volume_dbfs=peak, warnings=tuple(warnings),
-                     channel_layout=str(stream.get("channel_layout") or ""))
+                     channel_layout=str(stream.get("channel_layout") or ""), decoded=decoded)
 
 
 def _decoder(path: Path, channel: int | None) -> subprocess.Popen:
@@ -159,31 +255,53 @@ def _quietest_cut(audio: np.ndarray, search_seconds: float) -> int:
     return start + int(np.argmin(energy)) * frame + frame // 2
 
 
-def iter_chunks(path: Path, chunk_seconds: float = 300.0, *, channel: int | None = None,
-                search_seconds: float = 5.0) -> Iterator[tuple[float, np.ndarray]]:
-    """Yield (offset_seconds, samples) covering the whole recording, each at most ~chunk_seconds long."""
-    if chunk_seconds <= search_seconds:
-        raise ValueError("chunk_seconds must exceed search_seconds")
-    proc = _decoder(path, channel)
-    assert proc.stdout is not None
+def _cut(read: Callable[[int], np.ndarray], chunk_seconds: float,
+         search_seconds: float) -> Iterator[tuple[float, np.ndarray]]:
+    """Chunks of what `read(n)` (up to n samples, fewer at the end) hands out, cut in pauses."""
     want = int(chunk_seconds * SAMPLE_RATE)
     carry = np.zeros(0, dtype=np.float32)
     offset = 0
+    while True:
+        need = want - len(carry)
+        fresh = read(need)
+        buf = np.concatenate([carry, fresh]) if len(carry) else fresh
+        if len(fresh) < need:
+            if len(buf):
+                yield offset / SAMPLE_RATE, buf
+            return
+        cut = _quietest_cut(buf, search_seconds)
+        yield offset / SAMPLE_RATE, buf[:cut]
+        offset += cut
+        carry = buf[cut:].copy()
+
+
+def iter_chunks(source: AudioSource, chunk_seconds: float = 300.0, *, channel: int | None = None,
+                search_seconds: float = 5.0) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield (offset_seconds, samples) covering the whole recording, each at most ~chunk_seconds long.
+    `source`: a `DecodedAudio` (read from its files, nothing decoded) or a path (decoded by ffmpeg here)."""
+    if chunk_seconds <= search_seconds:
+        raise ValueError("chunk_seconds must exceed search_seconds")
+    if isinstance(source, DecodedAudio):
+        samples = source.samples(channel)
+        pos = 0
+
+        def take(n: int) -> np.ndarray:
+            nonlocal pos
+            piece = np.array(samples[pos:pos + n], dtype=np.float32)  # a copy: the map is not held on to
+            pos += len(piece)
+            return piece
+
+        yield from _cut(take, chunk_seconds, search_seconds)
+        return
+    proc = _decoder(source, channel)
+    assert proc.stdout is not None
+
+    def read(n: int) -> np.ndarray:
+        raw = proc.stdout.read(n * 4)
+        return np.frombuffer(raw[: len(raw) // 4 * 4], dtype=np.float32)
+
     try:
-        while True:
-            need = (want - len(carry)) * 4
-            raw = proc.stdout.read(need)
-            fresh = np.frombuffer(raw[: len(raw) // 4 * 4], dtype=np.float32)
-            buf = np.concatenate([carry, fresh]) if len(carry) else fresh
-            eof = len(raw) < need
-            if eof:
-                if len(buf):
-                    yield offset / SAMPLE_RATE, buf
-                break
-            cut = _quietest_cut(buf, search_seconds)
-            yield offset / SAMPLE_RATE, buf[:cut]
-            offset += cut
-            carry = buf[cut:].copy()
+        yield from _cut(read, chunk_seconds, search_seconds)
     finally:
         proc.stdout.close()
         proc.kill()
@@ -192,7 +310,10 @@ def iter_chunks(path: Path, chunk_seconds: float = 300.0, *, channel: int | None
         raise CorruptAudioError(f"decoding failed: {_first_line(proc.stderr.read())}")
 
 
-def load_audio(path: Path, *, channel: int | None = None) -> np.ndarray:
-    """Whole recording in memory; only for short clips (tests, language detection)."""
-    return np.concatenate([c for _, c in iter_chunks(path, 3600.0, channel=channel)] or
+def load_audio(source: AudioSource, *, channel: int | None = None) -> np.ndarray:
+    """Whole recording: from a `DecodedAudio`, a memory map of its file (nothing read until used, so a long
+    call is not held in memory); from a path, decoded into memory (short clips: tests, benchmarks)."""
+    if isinstance(source, DecodedAudio):
+        return source.samples(channel)
+    return np.concatenate([c for _, c in iter_chunks(source, 3600.0, channel=channel)] or
                           [np.zeros(0, np.float32)])

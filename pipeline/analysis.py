@@ -162,8 +162,8 @@ def contact_history(call: Call, store: ResultsStore, policy) -> list[tuple]:
         customer = call.attributes.get(customer_key)
         if customer is None:
             continue
-        customer = f"{call.tenant}/{customer}"  # client companies' customers never meet across tenants
+        scoped = f"{call.tenant}/{customer}"  # stored per tenant: client companies' customers never meet
         topic = call.attributes.get(topic_key)
-        store.record_contact(call.id, customer, None if topic is None else str(topic), call.started_at)
-        history += store.contact_history(customer, exclude_call=call.id)
+        store.record_contact(call.id, scoped, None if topic is None else str(topic), call.started_at)
+        history += [(str(customer), when, about) for _, when, about in store.contact_history(scoped, exclude_call=call.id)]
     return history

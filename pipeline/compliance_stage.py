@@ -15,18 +15,20 @@ from pipeline.analysis import (  # noqa: F401  (re-exported)
 )
 from core.models import Transcript
 from pipeline.process import load_stored_call
+from infra.audio import AudioSource  # noqa: F401  (annotation)
 from infra.storage import RecordingSource
 from infra.store import ResultsStore
 
 
-def write_redacted_audio(source: RecordingSource, transcript: Transcript, local_recording: Path,
+def write_redacted_audio(source: RecordingSource, transcript: Transcript, recording: AudioSource,
                          workdir: Path, intervals: list[tuple[float, float]] | None = None) -> int:
-    """Redacted copy of the recording (personal-data spans replaced by a tone, duration kept). `intervals`
-    from the call's analysis; found here only when not given. Returns the number of intervals."""
+    """Redacted copy of the recording (personal-data spans replaced by a tone, duration kept). `recording`:
+    the call decoded once (`infra.audio.DecodedAudio`, read from its PCM file) or a recording's path.
+    `intervals` from the call's analysis; found here only when not given. Returns the number of intervals."""
     if intervals is None:
         intervals = audio_intervals(find_pii(transcript))
     out = workdir / "redacted.wav"
-    redact_audio(local_recording, out, list(intervals), mode="tone")
+    redact_audio(recording, out, list(intervals), mode="tone")
     source.write(redacted_audio_key(transcript.call_id), out.read_bytes(), "audio/wav")
     return len(intervals)
 

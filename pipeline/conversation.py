@@ -1,13 +1,13 @@
 """From a recording to a conversation: per-channel transcription of stereo calls (one party per channel,
-merged by time), speaker diarization of mono calls when a diarizer is given, then agent/customer roles."""
+merged by time), speaker diarization of mono calls when a diarizer is given, then agent/customer roles.
+Every step reads the call as decoded once by `infra.audio.inspect_recording(pcm_dir=)`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 from core.errors import ChannelLayoutError
-from infra.audio import AudioInfo, load_audio
+from infra.audio import AudioInfo, AudioSource, load_audio
 from core.models import Call, Transcript
 from transcribe.base import TranscribeOptions, Transcriber
 from transcribe.diarize import Diarizer
@@ -40,11 +40,14 @@ def party_channels(call: Call, info: AudioInfo) -> tuple[int, int]:
     return a, c
 
 
-def transcribe_conversation(transcriber: Transcriber, path: Path, call: Call, info: AudioInfo, *,
+def transcribe_conversation(transcriber: Transcriber, path: AudioSource, call: Call, info: AudioInfo, *,
                             options: TranscribeOptions = TranscribeOptions(),
                             conversation: ConversationOptions = ConversationOptions(),
                             diarizer: Diarizer | None = None,
                             role_rules: Sequence[RoleRule] = DEFAULT_RULES) -> Transcript:
+    """`path`: the call decoded once (`info.decoded`, a `DecodedAudio`: every channel and the diarization
+    input are read from its files, the mono input memory-mapped rather than loaded) or a recording's path
+    (decoded again by each step)."""
     if info.channels >= 2 and conversation.split_stereo:
         a, b = party_channels(call, info)
         first = transcribe_recording(transcriber, path, call.id, duration=info.duration, options=options,

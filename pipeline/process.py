@@ -141,7 +141,7 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
     try:
         with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX, dir=workdir) as tmp, \
                 Heartbeat(store, call.id, Path(tmp)):
-            local = None
+            local = None  # the recording decoded once (infra.audio.DecodedAudio)
             if ref.is_text:
                 progress.stage(call.id, "importing")
                 transcript = _import_text(ref, call, source, Path(tmp), options)
@@ -149,9 +149,11 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
             else:
                 if stored is None or (redact_audio and "redacted" not in done_stages):
                     progress.stage(call.id, "downloading")
-                    local = source.download(ref, Path(tmp))
-                    info = inspect_recording(local, limits)
-                    duration = info.duration
+                    # one ffmpeg pass: the level check, the decoded length and the PCM that transcription,
+                    # diarization and the redacted audio read (files in this temporary folder)
+                    info = inspect_recording(source.download(ref, Path(tmp)), limits, pcm_dir=Path(tmp) / "pcm",
+                                             mixdown=not conversation.split_stereo)
+                    local, duration = info.decoded, info.duration
                 if stored is None:
                     audio_seconds = duration
                     progress.stage(call.id, "transcribing")

@@ -1,6 +1,7 @@
 """Speaker diarization of mono recordings with pyannote.audio, fully offline.
 
-The seam is `Diarizer.diarize(audio)`: 16 kHz mono float32 samples in, speaker turns out. The one
+The seam is `Diarizer.diarize(audio)`: 16 kHz mono float32 samples in (in the pipeline a memory map of the
+call decoded once, `infra.audio.DecodedAudio.samples()`), speaker turns out. The one
 implementation, `PyannoteDiarizer`, runs any pyannote pipeline: one the caller built, one loaded from a
 local `config.yaml` (or a directory holding one), or by default `build_offline_pipeline()`, which needs no
 model hub:
@@ -293,7 +294,11 @@ class PyannoteDiarizer:
             raise ValueError(f"min_speakers ({min_speakers}) > max_speakers ({max_speakers})")
         if len(samples) == 0:
             return []
-        file = {"waveform": torch.tensor(samples).unsqueeze(0), "sample_rate": SAMPLE_RATE}
+        # a memory-mapped call (infra.audio.DecodedAudio, copy-on-write) is handed over as it is: pages are read
+        # from disk as pyannote slides over them, never a whole copy in memory; other arrays are copied as before
+        mapped = isinstance(audio, np.memmap) and samples.flags.c_contiguous and samples.flags.writeable
+        waveform = torch.from_numpy(samples) if mapped else torch.tensor(samples)
+        file = {"waveform": waveform.unsqueeze(0), "sample_rate": SAMPLE_RATE}
         with self._lock:
             output = self.pipeline(file, num_speakers=num_speakers, min_speakers=min_speakers,
                                    max_speakers=max_speakers, hook=hook)

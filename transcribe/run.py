@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from infra.audio import SAMPLE_RATE, iter_chunks, probe
+from infra.audio import SAMPLE_RATE, AudioSource, DecodedAudio, iter_chunks, probe
 from core.models import Segment, Transcript
 from transcribe.base import SpeechDetector, TranscribeOptions, Transcriber, pick_language
 from transcribe.hallucination import clean_channel
@@ -121,16 +121,19 @@ def _shift(seg: Segment, offset: float, conv: Callable[[str], str]) -> Segment:
                    end=round(seg.end + offset, 3), words=words)
 
 
-def _party_channels(path: Path, channel: int | None) -> tuple[int, ...]:
+def _party_channels(path: AudioSource, channel: int | None) -> tuple[int, ...]:
     """Channels to detect the language on besides `channel`: the other one of a stereo recording."""
     if channel is None:
         return ()
-    streams = [s for s in probe(path).get("streams", []) if s.get("codec_type") == "audio"]
-    count = int(streams[0].get("channels") or 1) if streams else 1
+    if isinstance(path, DecodedAudio):  # decoded once already: it knows its channels, no probe
+        count = path.channels
+    else:
+        streams = [s for s in probe(path).get("streams", []) if s.get("codec_type") == "audio"]
+        count = int(streams[0].get("channels") or 1) if streams else 1
     return (1 - channel,) if count == 2 and channel in (0, 1) else ()
 
 
-def _first_chunk(path: Path, options: TranscribeOptions, channel: int | None) -> np.ndarray:
+def _first_chunk(path: AudioSource, options: TranscribeOptions, channel: int | None) -> np.ndarray:
     chunks = iter_chunks(path, options.chunk_seconds, channel=channel)
     try:
         first = next(chunks, None)
@@ -145,9 +148,10 @@ _DETECTED: OrderedDict[tuple, LanguageGuess] = OrderedDict()
 _DETECTED_LOCK = threading.Lock()
 
 
-def _cache_key(transcriber: Transcriber, path: Path, options: TranscribeOptions, channels: set) -> tuple:
-    st = Path(path).stat()
-    return (id(transcriber), transcriber.backend, transcriber.model_name, str(Path(path).resolve()),
+def _cache_key(transcriber: Transcriber, path: AudioSource, options: TranscribeOptions, channels: set) -> tuple:
+    path = path.source if isinstance(path, DecodedAudio) else Path(path)  # the recording either way
+    st = path.stat()
+    return (id(transcriber), transcriber.backend, transcriber.model_name, str(path.resolve()),
             st.st_mtime_ns, st.st_size, tuple(sorted(channels, key=lambda c: -1 if c is None else c)),
             options.detectable(), options.detect_windows, options.detect_seconds, options.chunk_seconds)
 
@@ -159,12 +163,13 @@ def _remember(key: tuple, guess: LanguageGuess, size: int = 16) -> None:
             _DETECTED.popitem(last=False)
 
 
-def transcribe_recording(transcriber: Transcriber, path: Path, call_id: str, *, duration: float,
+def transcribe_recording(transcriber: Transcriber, path: AudioSource, call_id: str, *, duration: float,
                          options: TranscribeOptions = TranscribeOptions(), language: str | None = None,
                          channel: int | None = None, speaker: str | None = None,
                          progress: Progress | None = None,
                          detect_channels: Sequence[int] | None = None) -> Transcript:
-    """Transcribe `path` (or one `channel` of it) chunk by chunk. `language` (from call metadata) overrides
+    """Transcribe `path` (or one `channel` of it) chunk by chunk: a `DecodedAudio` (the call decoded once,
+    read from its files) or a recording's path (decoded here). `language` (from call metadata) overrides
     options.language; otherwise the language is detected on `channel` and `detect_channels` (default: the
     other channel of a stereo recording), so each party's transcript gets the call's language.
 

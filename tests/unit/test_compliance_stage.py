@@ -91,5 +91,5 @@ def test_repeated_contact_uses_the_customers_earlier_calls_from_the_results_db(t
     assert alert["call_id"] == "d3" and "2 other call(s) about 'refund'" in alert["evidence"][0]["detail"]
     # a re-check records nothing twice and raises the same single alert
     assert {a["rule_id"] for a in check_stored_call("d3", src, store, policy)} == rules["d3"]
-    assert len(store.contact_history("cust-7")) == 4
+    assert len(store.contact_history("default/cust-7")) == 4  # kept per tenant (tests/unit/test_tenants.py)
     assert sum(a["rule_id"] == "repeated_contact" for a in store.alerts()) == 1
