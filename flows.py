@@ -294,14 +294,64 @@ def rescore_flow(cfg: PipelineConfig) -> int:
     return n
 
 
-def event_listener(cfg: PipelineConfig, *, token: str, debounce_seconds: float = 5.0):
+# ---- deployments (callqa deploy / callqa worker): the parameters carry no settings and no secrets; each run
+# reads the settings where it runs (the worker's CALLQA_* environment or its CALLQA_CONFIG file) ----
+
+@flow(name="callqa-batch-deployed", persist_result=False)
+def deployed_batch_flow() -> dict:
+    """The batch flow as a deployment runs it, with the worker machine's own settings."""
+    cfg = PipelineConfig.from_env()
+    summary = batch_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=cfg.concurrency))(cfg)
+    return {s: summary.count(s) for s in ("done", "quarantined", "failed", "skipped")}
+
+
+@flow(name="callqa-call-deployed", persist_result=False)
+def deployed_call_flow(key: str) -> str:
+    """One input by object key (what `callqa listen --deployment` starts), with the worker's own settings."""
+    return process_call_flow(key, PipelineConfig.from_env()).status
+
+
+DEPLOYMENTS = {"batch": deployed_batch_flow, "call": deployed_call_flow}
+
+
+def deploy(pool: str, *, cron: str | None = None, source: str | None = None) -> list[str]:
+    """Register the batch and per-call flows as deployments on the Prefect server at PREFECT_API_URL, for
+    process workers of work pool `pool` (made if missing). Returns the deployment names."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_work_pool(pool)
+        except ObjectNotFound:
+            client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+    where = source or str(Path(__file__).resolve().parent)
+    names = []
+    for name, fl in DEPLOYMENTS.items():
+        fl.from_source(source=where, entrypoint=f"flows.py:{fl.fn.__name__}").deploy(
+            name=name, work_pool_name=pool, build=False, push=False, print_next_steps=False,
+            cron=cron if name == "batch" else None)
+        names.append(f"{fl.name}/{name}")
+    return names
+
+
+def event_listener(cfg: PipelineConfig, *, token: str, debounce_seconds: float = 5.0, deployment: str | None = None):
     """(ingestor, ASGI app) for `callqa listen`: bucket notifications start `process_call_flow` per new or
-    changed input after `debounce_seconds` of quiet on its stem (pipeline/ingest.py)."""
+    changed input after `debounce_seconds` of quiet on its stem (pipeline/ingest.py); with `deployment`, a
+    run of that deployment (`callqa deploy`) on the work pool's workers instead of one in this process."""
     from pipeline.ingest import Ingestor, events_app
+
+    def start(key: str):
+        if deployment is None:
+            return process_call_flow(key, cfg)
+        from prefect.deployments import run_deployment
+
+        return run_deployment(deployment, parameters={"key": key}, timeout=0)
 
     store = _store(cfg)
     ingestor = Ingestor(cfg.open_source(), lambda ref: store.needs_processing(ref.call_id, ref.etag),
-                        lambda key: process_call_flow(key, cfg), bucket=cfg.s3.bucket if cfg.s3 else None,
+                        start, bucket=cfg.s3.bucket if cfg.s3 else None,
                         debounce_seconds=debounce_seconds, concurrency=cfg.concurrency)
     return ingestor, events_app(ingestor, token)
 

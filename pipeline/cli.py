@@ -166,6 +166,42 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_deploy(args) -> int:
+    """Deployments of the batch and per-call flows on a Prefect server (PREFECT_API_URL) for a work pool."""
+    import os
+
+    from core.errors import ConfigError
+
+    offline_defaults()
+    if not os.environ.get("PREFECT_API_URL"):
+        raise ConfigError("callqa deploy registers deployments on a Prefect server: export PREFECT_API_URL="
+                          "http://<server>:4200/api (start one with `prefect server start`)")
+    from flows import deploy
+
+    for name in deploy(args.pool, cron=args.cron):
+        print(f"deployed {name} -> work pool {args.pool}")
+    print(f"start workers with: callqa worker --pool {args.pool}")
+    return 0
+
+
+def cmd_worker(args) -> int:
+    """A Prefect process worker for the pool: each flow run reads this machine's CALLQA_* settings."""
+    import os
+
+    from core.errors import ConfigError
+
+    offline_defaults()
+    if not os.environ.get("PREFECT_API_URL"):
+        raise ConfigError("callqa worker polls a Prefect server: export PREFECT_API_URL=http://<server>:4200/api")
+    from pipeline.config import PipelineConfig
+
+    PipelineConfig.from_env()  # the settings this machine's flow runs will use: a mistake is E401 now, not per run
+    cmd = [sys.executable, "-m", "prefect", "worker", "start", "--pool", args.pool, "--type", "process"]
+    if args.limit:
+        cmd += ["--limit", str(args.limit)]
+    os.execvp(cmd[0], cmd)
+
+
 def cmd_listen(args) -> int:
     """Event-driven ingestion: an HTTP endpoint for S3 bucket notifications (pipeline/ingest.py)."""
     import logging
@@ -184,7 +220,7 @@ def cmd_listen(args) -> int:
                           "CALLQA_EVENTS_TOKEN=<a long random string> and put it in the push endpoint "
                           "(?token=...) or the webhook's auth_token")
     cfg = _config(args)
-    ingestor, app = event_listener(cfg, token=token, debounce_seconds=args.debounce)
+    ingestor, app = event_listener(cfg, token=token, debounce_seconds=args.debounce, deployment=args.deployment)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     print(f"callqa listening for bucket notifications on http://{args.host}:{args.port}/s3-events "
           f"(objects {cfg.open_source().describe()}, debounce {args.debounce:g} s)", flush=True)
@@ -328,6 +364,16 @@ def main(argv: list[str] | None = None) -> int:
     sv.add_argument("--port", type=int, default=8000)
     sv.add_argument("--secure-cookies", action="store_true", help="mark cookies Secure (when served over HTTPS)")
     sv.set_defaults(fn=cmd_serve)
+    dp = sub.add_parser("deploy", help="register the batch and per-call flows as deployments on a Prefect "
+                                       "server (PREFECT_API_URL) for a work pool")
+    dp.add_argument("--pool", default="callqa")
+    dp.add_argument("--cron", help='schedule for the batch deployment, e.g. "0 2 * * *"')
+    dp.set_defaults(fn=cmd_deploy)
+    wk = sub.add_parser("worker", help="a Prefect process worker for the pool (runs use this machine's CALLQA_* "
+                                       "settings)")
+    wk.add_argument("--pool", default="callqa")
+    wk.add_argument("--limit", type=int, help="flow runs at once on this worker")
+    wk.set_defaults(fn=cmd_worker)
     ls = sub.add_parser("listen", help="start calls as their recordings arrive: an endpoint for S3 bucket "
                                        "notifications (MinIO webhook, Ceph RGW push, AWS SNS)")
     _source_args(ls)
@@ -336,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     ls.add_argument("--debounce", type=float, default=5.0,
                     help="seconds of quiet on a call's files before it starts (a sidecar uploaded just after "
                          "its recording is applied in the same run)")
+    ls.add_argument("--deployment", help="start this deployment per input (e.g. callqa-call-deployed/call, see "
+                                         "`callqa deploy`) on the work pool's workers instead of in this process")
     ls.set_defaults(fn=cmd_listen)
     u = sub.add_parser("users", help="workspace users: add (password from a prompt or $CALLQA_USER_PASSWORD), "
                                      "password, list")
