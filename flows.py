@@ -48,10 +48,10 @@ log = logging.getLogger("callqa")
 
 def _transcriber(cfg: PipelineConfig):
     """One loaded model per process and configuration, shared by the task threads."""
-    key = (cfg.backend, cfg.model, cfg.device)
+    key = (cfg.backend, cfg.model, cfg.device, cfg.asr_batch_size)
     with _models_lock:
         if key not in _models:
-            _models[key] = build_transcriber(cfg.backend, cfg.model, cfg.device)
+            _models[key] = build_transcriber(cfg.backend, cfg.model, cfg.device, batch_size=cfg.asr_batch_size)
         return _models[key]
 
 

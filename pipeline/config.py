@@ -101,6 +101,7 @@ class PipelineConfig(BaseModel):
     lease_minutes: float = Field(10.0, gt=0)  # a killed worker's call is picked up after this (heartbeat: 1/3)
     opaque_call_ids: bool = False  # call ids hash the object key: file names never reach ids, logs, task names
     beam_size: int = Field(5, ge=1, le=10)
+    asr_batch_size: int = Field(1, ge=1, le=64)  # >1: batched decoding of each chunk's speech (faster-whisper)
     chunk_seconds: float = Field(300.0, ge=30)
     concurrency: int = Field(2, ge=1, le=64)
     max_seconds: float = Field(4 * 3600.0, gt=0)
@@ -221,7 +222,8 @@ class PipelineConfig(BaseModel):
                            ("CALLQA_DIARIZATION_PIPELINE", "diarization_pipeline"),
                            ("CALLQA_REPORTS_DIR", "reports_dir"), ("CALLQA_LEASE_MINUTES", "lease_minutes"),
                            ("CALLQA_OPAQUE_CALL_IDS", "opaque_call_ids"),
-                           ("CALLQA_TENANT_POLICIES_DIR", "tenant_policies_dir")):
+                           ("CALLQA_TENANT_POLICIES_DIR", "tenant_policies_dir"),
+                           ("CALLQA_ASR_BATCH_SIZE", "asr_batch_size")):
             if env.get(key):
                 values[field] = env[key]
         # the file sits below the environment: an environment value replaces a file value

@@ -28,8 +28,11 @@ class FasterWhisperTranscriber:
     backend = "faster-whisper"
 
     def __init__(self, model, *, model_name: str | None = None, device: str | None = None,
-                 compute_type: str | None = None, cpu_threads: int = 0, vad_filter: bool = True):
-        """`model`: a CTranslate2 model directory, or an already built faster_whisper.WhisperModel."""
+                 compute_type: str | None = None, cpu_threads: int = 0, vad_filter: bool = True,
+                 batch_size: int = 1):
+        """`model`: a CTranslate2 model directory, or an already built faster_whisper.WhisperModel.
+        `batch_size` > 1: the speech segments VAD cuts from a chunk are decoded in batches of that size
+        (faster-whisper's BatchedInferencePipeline), word timestamps kept; 1: one after another."""
         from faster_whisper import WhisperModel
 
         if isinstance(model, WhisperModel):
@@ -43,6 +46,14 @@ class FasterWhisperTranscriber:
                                       cpu_threads=cpu_threads, local_files_only=True)
             self.model_name = model_name or path.name
         self.vad_filter = vad_filter
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        self.batch_size = batch_size
+        self._batched = None
+        if batch_size > 1:
+            from faster_whisper import BatchedInferencePipeline
+
+            self._batched = BatchedInferencePipeline(model=self.model)
 
     def language_probabilities(self, audio: np.ndarray) -> dict[str, float]:
         """One 30 s window. `transcribe.run` gives it speech-only windows (see `speech_spans`) and combines
@@ -62,11 +73,17 @@ class FasterWhisperTranscriber:
 
     def transcribe_chunk(self, audio: np.ndarray, language: str, *, beam_size: int,
                          initial_prompt: str | None) -> list[Segment]:
-        segments, _info = self.model.transcribe(
-            audio, language=language, beam_size=beam_size, word_timestamps=True,
-            vad_filter=self.vad_filter, initial_prompt=initial_prompt,
-            condition_on_previous_text=False,
-        )
+        if self._batched is not None:
+            segments, _info = self._batched.transcribe(
+                audio, language=language, beam_size=beam_size, word_timestamps=True, vad_filter=True,
+                vad_parameters=_vad_options(), initial_prompt=initial_prompt, condition_on_previous_text=False,
+                batch_size=self.batch_size)
+        else:
+            segments, _info = self.model.transcribe(
+                audio, language=language, beam_size=beam_size, word_timestamps=True,
+                vad_filter=self.vad_filter, initial_prompt=initial_prompt,
+                condition_on_previous_text=False,
+            )
         out = []
         for s in segments:
             words = tuple(Word(text=w.word.strip(), start=round(w.start, 3), end=round(max(w.end, w.start), 3),

@@ -10,13 +10,14 @@ from transcribe.base import Transcriber
 from transcribe.weights import resolve_ct2_model, resolve_openai_checkpoint
 
 
-def _faster(model, device):
+def _faster(model, device, batch_size: int = 1):
     from transcribe.faster_backend import FasterWhisperTranscriber
 
     if isinstance(model, (str, Path)):
         name = "base" if str(model) == "base" else Path(model).name
-        return FasterWhisperTranscriber(resolve_ct2_model(model), model_name=name, device=device)
-    return FasterWhisperTranscriber(model, device=device)
+        return FasterWhisperTranscriber(resolve_ct2_model(model), model_name=name, device=device,
+                                        batch_size=batch_size)
+    return FasterWhisperTranscriber(model, device=device, batch_size=batch_size)
 
 
 def _openai(model, device):
@@ -41,7 +42,15 @@ BACKENDS.register("openai-whisper", _openai)
 DEFAULT_BACKEND = "faster-whisper"
 
 
-def build_transcriber(backend: str = DEFAULT_BACKEND, model="base", device: str | None = None) -> Transcriber:
+def build_transcriber(backend: str = DEFAULT_BACKEND, model="base", device: str | None = None, *,
+                      batch_size: int = 1) -> Transcriber:
+    """`batch_size` > 1: batched decoding, for backends that take it (faster-whisper); 1: sequential."""
     if backend not in BACKENDS:
         raise ConfigError(BACKENDS.unknown(backend).message)
-    return BACKENDS[backend](model, device)
+    if batch_size == 1:
+        return BACKENDS[backend](model, device)
+    try:
+        return BACKENDS[backend](model, device, batch_size=batch_size)
+    except TypeError:
+        raise ConfigError(f"transcription backend {backend!r} does not decode in batches; set asr_batch_size: 1"
+                          ) from None

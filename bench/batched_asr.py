@@ -1,0 +1,81 @@
+"""Batched vs sequential transcription (faster-whisper): throughput and accuracy.
+
+    python bench/batched_asr.py [--minutes 5] [--batch-sizes 1 4 8]
+
+Throughput: one synthesised English call of `--minutes` (mono, 8 kHz) transcribed by `transcribe_recording`
+with the packaged base model (int8, CPU unless CUDA is there) at each batch size (1 = today's sequential
+path); audio seconds per wall second, model load excluded. Accuracy: every synthesised sample call (en + zh,
+stereo, each channel) at each batch size against its scripted text (WER for English, CER for Mandarin, jiwer),
+and the word-level difference between each batched transcript and the sequential one.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--minutes", type=float, default=5.0)
+    ap.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4, 8])
+    args = ap.parse_args()
+    import jiwer
+
+    from bench.transcription import _norm
+    from demo.synth import synthesise_long_call, write_sample_calls
+    from infra.audio import inspect_recording
+    from transcribe.registry import build_transcriber
+    from transcribe.run import transcribe_recording
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        long_call = synthesise_long_call(tmp / "long.wav", args.minutes, "en")
+        long_info = inspect_recording(long_call.audio_path)
+        samples = [c for c in write_sample_calls(tmp / "samples") if c.channels == 2]
+        infos = {c.call_id: inspect_recording(c.audio_path) for c in samples}
+        texts: dict[int, dict[tuple, str]] = {}
+        for bs in args.batch_sizes:
+            t0 = time.perf_counter()
+            model = build_transcriber("faster-whisper", "base", None, batch_size=bs)
+            load = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            transcribe_recording(model, long_call.audio_path, "long", duration=long_info.duration)
+            wall = time.perf_counter() - t0
+            refs, hyps = {"en": [], "zh": []}, {"en": [], "zh": []}
+            texts[bs] = {}
+            for c in samples:
+                for ch, role in ((0, "agent"), (1, "customer")):
+                    t = transcribe_recording(model, c.audio_path, c.call_id, duration=infos[c.call_id].duration,
+                                             channel=ch, language=c.language)
+                    ref = " ".join(turn.text for turn in c.turns if turn.role == role)
+                    refs[c.language].append(_norm(ref, c.language))
+                    hyps[c.language].append(_norm(t.text, c.language))
+                    texts[bs][(c.call_id, ch)] = _norm(t.text, c.language)
+            row = {"batch_size": bs, "load_s": round(load, 1), "audio_s": round(long_info.duration, 1),
+                   "wall_s": round(wall, 1), "audio_s_per_s": round(long_info.duration / wall, 2),
+                   "wer_en": round(jiwer.wer(refs["en"], hyps["en"]), 3),
+                   "cer_zh": round(jiwer.wer(refs["zh"], hyps["zh"]), 3)}
+            if bs != args.batch_sizes[0]:
+                base = texts[args.batch_sizes[0]]
+                keys = sorted(base)
+                row["diff_vs_first"] = round(jiwer.wer([base[k] or "-" for k in keys],
+                                                       [texts[bs][k] or "-" for k in keys]), 3)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    print(f"\n{'batch':>5} {'audio s/s':>9} {'wall s':>7} {'WER en':>7} {'CER zh':>7} {'diff vs ' + str(args.batch_sizes[0]):>10}")
+    for r in rows:
+        print(f"{r['batch_size']:>5} {r['audio_s_per_s']:>9} {r['wall_s']:>7} {r['wer_en']:>7} {r['cer_zh']:>7} "
+              f"{r.get('diff_vs_first', '-'):>10}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
