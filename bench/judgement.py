@@ -213,10 +213,16 @@ def lang_of(c: LabelledCall) -> str:
     return c.id.split("_")[0]
 
 
+def batch_of(c: LabelledCall) -> str:
+    """old | new: the second writing round's calls are `<lang>_dev2_NN` / `<lang>_test2_NN`."""
+    parts = c.id.split("_")
+    return "new" if len(parts) > 1 and parts[1] in ("dev2", "test2") else "old"
+
+
 def select_calls(calls: list[LabelledCall], split: str, lang: str | None = None,
-                 only: str | None = None) -> list[LabelledCall]:
+                 only: str | None = None, batch: str | None = None) -> list[LabelledCall]:
     return [c for c in calls if split in ("all", c.split) and (lang is None or lang_of(c) == lang)
-            and (only is None or c.id.startswith(only))]
+            and (only is None or c.id.startswith(only)) and (batch is None or batch_of(c) == batch)]
 
 
 def language_line(lang: str, s: dict, n: int) -> str:
@@ -229,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", choices=("dev", "test", "all"), default="dev")
     ap.add_argument("--lang", choices=("en", "zh", "zht"), default=None)
     ap.add_argument("--only", default=None, help="call id prefix")
+    ap.add_argument("--batch", choices=("old", "new"), default=None,
+                    help="old: the first rounds' calls; new: the blind second round (*_dev2_*, *_test2_*)")
     ap.add_argument("--show", action="store_true", help="list every disagreement")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--forms", type=Path, default=None, help="forms folder (default: the shipped forms)")
@@ -237,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from pipeline.analysis import analyse_call
 
-    calls = select_calls(load_calls(), args.split, args.lang, args.only)
+    calls = select_calls(load_calls(), args.split, args.lang, args.only, args.batch)
     reviewer, policy = build_analysis_parts(args.forms, args.policy)
 
     def analyse(c: LabelledCall):
@@ -245,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
 
     t = judge(calls, analyse)
     s = summary(t)
-    print_summary(s, f"text, split {args.split}, {len(calls)} calls")
+    print_summary(s, f"text, split {args.split}{', batch ' + args.batch if args.batch else ''}, {len(calls)} calls")
     by_lang = {}
     for lang in ("en", "zh", "zht"):
         sub = [c for c in calls if lang_of(c) == lang]

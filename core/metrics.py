@@ -113,8 +113,14 @@ def count_units(text: str) -> int:
     return len(CJK.findall(text)) + sum(1 for t in rest.split() if any(c.isalnum() for c in t))
 
 
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# a run of Han characters, or a run of other word characters: "PO上Dcard" is "po", "上", "dcard", so a
+# Latin phrase ("Dcard", "LIHKG") is found on its own word boundaries inside Chinese text as well
+_TOKEN = re.compile(rf"[{_HAN}]+|(?:(?![{_HAN}])\w)+")
+
+
 def _tokens(text: str) -> list[str]:
-    return re.findall(r"\w+", text.lower())
+    return _TOKEN.findall(text.lower())
 
 
 def match_phrase(text: str, phrases: Iterable[str]) -> str | None:

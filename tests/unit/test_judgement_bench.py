@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.judgement import ALIASES, LabelledCall, new_tally, summary, tally_call
+from bench.judgement import ALIASES, LabelledCall, batch_of, new_tally, select_calls, summary, tally_call
 from bench.judgement_audio import judged_from_stored, label_id, map_call_ids, miss_key, sidecar_for, synth_chunks
 from pipeline.metadata import parse_sidecar
 
@@ -85,3 +85,12 @@ def test_a_call_without_results_misses_everything():
     s = summary(t)
     assert s["sop_agreement"] == 0.0 and s["risk_fn"] == 2 and s["sentiment_accuracy"] == 0.0
     assert "en_in_01 sop greeting: got missing, want pass  []" in t.misses
+
+
+def test_batches_separate_the_blind_second_round():
+    calls = [_call(id=i, split=sp) for i, sp in (("en_in_01", "test"), ("en_dev_01", "dev"), ("en_dev2_01", "dev"),
+                                                  ("zht_test2_03", "test"))]
+    assert [batch_of(c) for c in calls] == ["old", "old", "new", "new"]
+    assert [c.id for c in select_calls(calls, "test", batch="new")] == ["zht_test2_03"]
+    assert [c.id for c in select_calls(calls, "dev", batch="old")] == ["en_dev_01"]
+    assert len(select_calls(calls, "all")) == 4

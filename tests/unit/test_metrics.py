@@ -148,3 +148,7 @@ def test_interval_and_text_helpers():
     assert match_phrase("Could you PLEASE hold?", ["please hold"]) == "please hold"
     assert match_phrase("I'm on a household plan", ["on hold"]) is None
     assert match_phrase("好的，请 稍等。", ["稍等"]) == "稍等"
+    # a Latin name inside Chinese text is found on its own boundaries, not glued to the Han characters
+    assert match_phrase("順便PO上Dcard讓大家看看", ["dcard"]) == "dcard"
+    assert match_phrase("跟住上LIHKG出帖", ["LIHKG"]) == "LIHKG"
+    assert match_phrase("我用Dcardx", ["dcard"]) is None
