@@ -1,6 +1,6 @@
 """The results database's tables (SQLAlchemy ORM), shared by every module under infra/ through `Base`:
 calls and their state, failures, scorecards and their answers, reviewer overrides, alerts, completed stages,
-contacts across calls, the report cache. `infra.store.ResultsStore` is what writes them."""
+contacts across calls, the report cache and its charts. `infra.store.ResultsStore` is what writes them."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -139,6 +139,14 @@ class ReportCacheRow(Base):
     call_id: Mapped[str] = mapped_column(String(512), primary_key=True)
     digest: Mapped[str] = mapped_column(String(64))
     summary: Mapped[str] = mapped_column(Text)
+
+
+class ReportChartRow(Base):
+    """A chart of the aggregate report pages (SVG) by the digest of its inputs and of the report code: a build
+    draws only the charts whose data changed. Holds the last build's charts only."""
+    __tablename__ = "report_charts"
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    svg: Mapped[str] = mapped_column(Text)
 
 
 ALERT_STATUSES = ("new", "acknowledged", "resolved", "false_positive")

@@ -81,13 +81,14 @@ def _counts(values) -> tuple[tuple[str, int], ...]:
     return tuple(sorted(Counter(values).items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def dashboard(data: ReportData) -> Dashboard:
+def dashboard(data: ReportData, team: tuple[PassRate, ...] | None = None) -> Dashboard:
+    """`team`: `pass_rates(data.calls)` when the caller has it already."""
     scored = _scored(data.calls)
     totals = [c.scored.total for c in scored if c.scored.total is not None]
     return Dashboard(
         calls=len(data.calls), scored=len(scored), mean_score=_mean(totals),
         auto_failed=sum(c.scored.auto_failed for c in scored), scores=tuple(totals),
-        pass_rates=pass_rates(data.calls),
+        pass_rates=pass_rates(data.calls) if team is None else team,
         alerts_by_category=_counts(a.category for a in data.alerts),
         alerts_by_severity=tuple(sorted(Counter(a.severity for a in data.alerts).items(),
                                         key=lambda kv: ("critical", "high", "medium", "low").index(kv[0])
@@ -100,18 +101,22 @@ def _improved(c: CallReport) -> bool:
     return c.scored is not None and c.scored.sentiment_outcome == "improved"
 
 
-def coaching(data: ReportData, *, lowest_n: int = LOWEST_N,
-             best_min_score: float = BEST_PRACTICE_MIN_SCORE) -> tuple[AgentCoaching, ...]:
-    team = {p.question_id: p for p in pass_rates(data.calls)}
+def coaching(data: ReportData, *, lowest_n: int = LOWEST_N, best_min_score: float = BEST_PRACTICE_MIN_SCORE,
+             team_rates: tuple[PassRate, ...] | None = None) -> tuple[AgentCoaching, ...]:
+    team = {p.question_id: p for p in (pass_rates(data.calls) if team_rates is None else team_rates)}
+    by_agent: dict[str, list[CallReport]] = {}
+    for c in _scored(data.calls):
+        by_agent.setdefault(c.info.agent, []).append(c)
     out = []
-    for agent in sorted({c.info.agent for c in _scored(data.calls)}):
-        mine = [c for c in _scored(data.calls) if c.info.agent == agent]
+    for agent in sorted(by_agent):
+        mine = by_agent[agent]
         with_total = [c for c in mine if c.scored.total is not None]
         lowest = sorted(with_total, key=lambda c: (c.scored.total, c.info.when))[:lowest_n]
         own = {p.question_id: p for p in pass_rates(mine)}  # question texts in the agent's own forms
+        failed_in = [{q.question_id for q in c.scored.questions if q.answer == "fail"} for c in mine]
         failed = []
         for qid in own:
-            hits = tuple(c for c in mine if any(q.question_id == qid and q.answer == "fail" for q in c.scored.questions))
+            hits = tuple(c for c, f in zip(mine, failed_in) if qid in f)
             if hits:
                 failed.append(FailedQuestion(qid, own[qid].text, hits))
         best = tuple(sorted((c for c in with_total if c.scored.total >= best_min_score and _improved(c)),

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
@@ -19,9 +20,9 @@ from pathlib import Path, PurePosixPath
 from infra.review import reviewed_everywhere
 from infra.storage import RecordingSource
 from infra.store import ResultsStore
-from reports import pages
-from reports.aggregate import coaching, dashboard
-from reports.data import ReportData, ReportError, gather
+from reports import charts, pages
+from reports.aggregate import coaching, dashboard, pass_rates
+from reports.data import ReportData, ReportError, gather, to_summary
 
 log = logging.getLogger("callqa")
 from core.keys import REPORTS_PREFIX  # noqa: E402  (re-exported)
@@ -51,28 +52,64 @@ def _check_call_id(call_id: str) -> None:
         raise ReportError(f"call id {call_id!r} cannot be used as a report path")
 
 
-def render_all(data: ReportData, reviewed: dict | None = None) -> dict[str, bytes]:
-    """Relative path -> file content, for every report page and export. `reviewed`: reviewers' answers and
-    totals by call (`infra.review.reviewed_everywhere`) for the scorecards CSV; None: machine answers only."""
+@dataclass(frozen=True)
+class Rendered:
+    files: dict[str, bytes]  # relative path -> content
+    summaries: dict[str, str]  # fresh call id -> what the report cache keeps of it (`reports.data.to_summary`)
+
+
+def render(data: ReportData, reviewed: dict | None = None) -> Rendered:
+    """Every report page and export. A call taken from the report cache brings its rendered parts (rows of
+    the index, the alert queue and the exports); the fresh calls' pages and parts are rendered here, and the
+    aggregate files are their parts joined. `reviewed`: reviewers' answers and totals by call
+    (`infra.review.reviewed_everywhere`) for the scorecards CSV; None: machine answers only."""
     env = pages.environment()
-    dash = dashboard(data)
-    agents = coaching(data)
-    files: dict[str, str] = {
-        "index.html": pages.index_page(env, data, dash),
-        "alerts.html": pages.alerts_page(env, data),
-        "alerts.csv": pages.alerts_csv(data),
+    by_call: dict[str, list] = {}
+    for a in data.alerts:
+        by_call.setdefault(a.call.call_id, []).append(a)
+    parts, summaries, files = {}, {}, {}
+    for call in data.calls:
+        call_id = call.info.call_id
+        if call.parts is not None:  # unchanged since the last build: its page and parts are kept
+            parts[call_id] = call.parts
+            continue
+        _check_call_id(call_id)  # (a cached call's was checked when its page was written)
+        call_alerts = sorted(by_call.get(call_id, ()), key=lambda a: a.alert_id)
+        files[call.info.page] = pages.call_page(env, data, call)
+        parts[call_id] = pages.call_parts(env, call, call_alerts, reviewed)
+        summaries[call_id] = to_summary(call, call_alerts, parts[call_id])
+    team = pass_rates(data.calls)
+    dash = dashboard(data, team)
+    agents = coaching(data, team_rates=team)
+    alert_rows = pages.alert_rows_of(data, parts)
+    files.update({
+        "index.html": pages.index_page(env, data, dash, parts),
+        "alerts.html": pages.alerts_page(env, data, parts, alert_rows),
+        "alerts.csv": pages.alerts_csv(data, parts, alert_rows),
         "coaching.html": pages.coaching_page(env, data, agents, dash.mean_score),
         "dashboard.html": pages.dashboard_page(env, data, dash),
-        "scorecards.json": pages.scorecards_json(data),
-        "scorecards.csv": pages.scorecards_csv(data, reviewed),
-    }
-    for call in data.calls:
-        _check_call_id(call.info.call_id)
-        if data.fresh is None or call.info.call_id in data.fresh:  # unchanged calls keep their page
-            files[call.info.page] = pages.call_page(env, data, call)
+        "scorecards.json": pages.scorecards_json(data, parts),
+        "scorecards.csv": pages.scorecards_csv(data, parts),
+    })
     out = {k: v.encode("utf-8") for k, v in files.items()}
     out["static/report.css"] = resources.files("reports").joinpath("static/report.css").read_bytes()
-    return out
+    return Rendered(out, summaries)
+
+
+def render_all(data: ReportData, reviewed: dict | None = None) -> dict[str, bytes]:
+    """Relative path -> file content, for every report page and export (`render`)."""
+    return render(data, reviewed).files
+
+
+def _call_pages(out_dir: Path | None) -> set[str]:
+    """The call pages in the local folder ("calls/<call id>.html"), listed once."""
+    found: set[str] = set()
+    if out_dir is None:
+        return found
+    for folder, _, names in os.walk(out_dir / "calls"):
+        rel = Path(folder).relative_to(out_dir).as_posix()
+        found.update(f"{rel}/{n}" for n in names if n.endswith(".html"))
+    return found
 
 
 def build_reports(store: ResultsStore, source: RecordingSource, out_dir: Path | None, *,
@@ -82,25 +119,31 @@ def build_reports(store: ResultsStore, source: RecordingSource, out_dir: Path | 
     cache) are read and rendered; the aggregate pages are rebuilt from the DB and the cache."""
     out_dir = Path(out_dir) if out_dir is not None else None
 
-    def page_missing(page: str) -> bool:
-        return out_dir is not None and not (out_dir / page).is_file()
+    pages_there = _call_pages(out_dir)
 
-    data = gather(store, source, since=since, until=until, incremental=True, page_missing=page_missing)
-    files = render_all(data, reviewed_everywhere(store.engine))
+    def page_missing(page: str) -> bool:
+        return out_dir is not None and page not in pages_there
+
+    reviewed = reviewed_everywhere(store.engine)
+    data = gather(store, source, since=since, until=until, incremental=True, page_missing=page_missing,
+                  reviewed=reviewed)
+    with charts.reuse(store.report_charts()) as drawn:
+        rendered = render(data, reviewed)
+    files = rendered.files
     if out_dir is not None:
         keep = {c.info.page for c in data.calls}
-        for old in (out_dir / "calls").rglob("*.html") if (out_dir / "calls").is_dir() else ():
-            if old.relative_to(out_dir).as_posix() not in keep:  # a call now out of range
-                old.unlink()
+        for old in pages_there - keep:  # a call now out of range
+            (out_dir / old).unlink()
         for rel, content in files.items():
             path = out_dir / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
     for rel, content in files.items():
         source.write(REPORTS_PREFIX + rel, content, CONTENT_TYPES[PurePosixPath(rel).suffix])
-    store.save_report_cache({c: data.cache[c] for c in data.fresh or ()})
+    store.save_report_cache({c: (data.digests[c], rendered.summaries[c]) for c in data.fresh or ()})
+    store.save_report_charts(drawn)
     # the per-call stage record: which results (digest) the call's stored page shows
-    store.mark_reported({c: f"report/{data.cache[c][0][:16]}" for c in data.fresh or ()})
+    store.mark_reported({c: f"report/{data.digests[c][:16]}" for c in data.fresh or ()})
     all_files = set(files) | {c.info.page for c in data.calls}
     index = ReportIndex(out_dir, tuple(sorted(all_files)), len(data.calls),
                         sum(c.scored is not None for c in data.calls), len(data.alerts),

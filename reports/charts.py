@@ -1,19 +1,67 @@
 """Charts as inline SVG (matplotlib, Agg). Text is drawn as paths, so pages need no font to show the charts;
 matplotlib's per-glyph fallback from DejaVu Sans to WenQuanYi Micro Hei covers Chinese agent and queue
-names. A glyph neither font has raises ReportError instead of drawing an empty box."""
+names. A glyph neither font has raises ReportError instead of drawing an empty box.
+
+Inside `reuse(stored)` the aggregate charts (histogram, bars, agent vs team, trend) are looked up by a digest of
+their inputs and of the report code first: a build draws only the charts whose data changed."""
 from __future__ import annotations
 
+import contextvars
+import functools
+import hashlib
 import io
 import warnings
+from contextlib import contextmanager
 from datetime import timedelta
-from typing import Sequence
+from typing import Iterator, Sequence
 
-from reports.data import ReportError
+from reports.data import ReportError, _templates_digest
 
 CJK_FONT = "WenQuanYi Micro Hei"
 FONT_FAMILY = ["DejaVu Sans", CJK_FONT]
 ROLE_COLOURS = {"agent": "#1f6fb2", "customer": "#d9822b", "unknown": "#888888"}
 AGENT, TEAM = "#1f6fb2", "#9aa5b1"
+
+
+_REUSE: contextvars.ContextVar[tuple[dict[str, str], dict[str, str], dict[str, str]] | None] = \
+    contextvars.ContextVar("callqa_report_charts", default=None)
+
+
+@contextmanager
+def reuse(stored: dict[str, str]) -> Iterator[dict[str, str]]:
+    """Aggregate charts drawn inside are taken from `stored` (digest -> SVG) when their inputs match; yields
+    the aggregate charts used by the build (digest -> SVG, drawn or reused): what to store for the next one.
+    A call's sentiment chart is drawn once per distinct input within the build and not stored (one per
+    call: the call's page is kept instead)."""
+    used: dict[str, str] = {}
+    token = _REUSE.set((stored, used, {}))
+    try:
+        yield used
+    finally:
+        _REUSE.reset(token)
+
+
+def _reusable(*, persist: bool = True):
+    def wrap(fn):
+        @functools.wraps(fn)
+        def chart(*args, **kwargs):
+            state = _REUSE.get()
+            if state is None:
+                return fn(*args, **kwargs)
+            stored, used, memo = state
+            key = hashlib.sha256(repr((fn.__name__, args, sorted(kwargs.items()), _templates_digest()))
+                                 .encode("utf-8")).hexdigest()
+            if not persist:
+                if key not in memo:
+                    memo[key] = fn(*args, **kwargs)
+                return memo[key]
+            svg = used.get(key) or stored.get(key)
+            if svg is None:
+                svg = fn(*args, **kwargs)
+            used[key] = svg
+            return svg
+        return chart
+    return wrap
 
 
 def _pyplot():
@@ -61,6 +109,7 @@ def _svg(draw) -> str:
     return text[text.index("<svg"):]  # drop the XML prolog and doctype: the SVG is inlined into HTML
 
 
+@_reusable(persist=False)
 def sentiment_chart(points: Sequence[tuple[float, str, float]], duration: float | None) -> str:
     """(start seconds, role, score -1..1) per utterance, one line per role."""
     def draw(ax):
@@ -83,6 +132,7 @@ def sentiment_chart(points: Sequence[tuple[float, str, float]], duration: float 
     return _svg(draw)
 
 
+@_reusable()
 def histogram(values: Sequence[float], title: str) -> str:
     def draw(ax):
         ax.hist(list(values), bins=[i * 10 for i in range(11)], color=AGENT, edgecolor="white")
@@ -94,6 +144,7 @@ def histogram(values: Sequence[float], title: str) -> str:
     return _svg(draw)
 
 
+@_reusable()
 def bars(labels: Sequence[str], values: Sequence[float], title: str, *, ylabel: str,
          percent: bool = False) -> str:
     def draw(ax):
@@ -115,6 +166,7 @@ def bars(labels: Sequence[str], values: Sequence[float], title: str, *, ylabel: 
     return _svg(draw)
 
 
+@_reusable()
 def agent_vs_team(labels: Sequence[str], agent: Sequence[float | None], team: Sequence[float | None],
                   title: str) -> str:
     """Grouped bars, pass rate % per question; a missing value (nothing applicable) draws no bar."""
@@ -131,6 +183,7 @@ def agent_vs_team(labels: Sequence[str], agent: Sequence[float | None], team: Se
     return _svg(draw)
 
 
+@_reusable()
 def trend(dates: Sequence, scores: Sequence[float], team_mean: float | None, title: str) -> str:
     def draw(ax):
         from matplotlib.dates import AutoDateLocator, ConciseDateFormatter

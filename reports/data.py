@@ -7,23 +7,24 @@ per-utterance sentiment is read for its times and scores only.
 """
 from __future__ import annotations
 
-import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 from datetime import date, datetime, time, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
-from pydantic import TypeAdapter
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from compliance.redact import redact_text
 from core.keys import redacted_transcript_key
 from core.errors import CallQAError
 from core.models import Transcript
 from infra.storage import RecordingSource
-from infra.store import CallDetails, ResultsStore
+from infra.store import AlertRow, CallDetails, CallRow, ReportCacheRow, ResultsStore, ScorecardRow
 
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
@@ -49,12 +50,12 @@ class CallInfo:
     def date_label(self) -> str:
         return self.when.strftime("%Y-%m-%d %H:%M") + ("" if self.when_is_start else " (processed)")
 
-    @property
+    @functools.cached_property
     def page(self) -> str:
         """The page's path below the reports folder (a file name: the call id as it is)."""
         return f"calls/{self.call_id}.html"
 
-    @property
+    @functools.cached_property
     def href(self) -> str:
         """The page as a link: a call id with '#', '?' or '%' (they come from object keys) stays one path."""
         return quote(self.page)
@@ -128,11 +129,39 @@ class Scored:
     kpis: tuple[tuple[str, str], ...]  # (label, formatted value)
 
 
+class QuestionBrief(NamedTuple):
+    """A scored question as the aggregate pages see it (no evidence)."""
+    question_id: str
+    text: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class ScoredBrief:
+    """What the aggregate pages (dashboard, coaching) read of a scorecard; the same names as `Scored`."""
+    total: float | None
+    auto_failed: bool
+    sentiment_outcome: str
+    customer_delta: float | None
+    questions: tuple[QuestionBrief, ...]
+
+
+@dataclass(frozen=True)
+class CallParts:
+    """A call's share of the aggregate pages and exports, rendered once when its results change and kept
+    in the report cache: the aggregate files are these parts joined, in order."""
+    index_row: str  # its <tr> in index.html
+    alert_rows: tuple[tuple[int, str, str], ...]  # (alert id, <tr> in alerts.html, line of alerts.csv)
+    scorecard_json: str | None  # its element of scorecards.json (indented as in the list); None: not scored
+    scorecard_csv: str  # its lines of scorecards.csv (reviewed answers included)
+
+
 @dataclass(frozen=True)
 class CallReport:
     info: CallInfo
-    scored: Scored | None  # None: done but no form applied
-    transcript: tuple[TranscriptLine, ...] | None  # None: no redacted transcript stored
+    scored: Scored | ScoredBrief | None  # None: done but no form applied; brief: from the report cache
+    transcript: tuple[TranscriptLine, ...] | None  # None: no redacted transcript stored (or not read)
+    parts: CallParts | None = None  # from the report cache; None: rendered in this build
 
 
 @dataclass(frozen=True)
@@ -157,15 +186,28 @@ class AlertItem:
         return SEVERITY_RANK.get(self.severity, 9), -self.call.when.timestamp(), self.alert_id
 
 
+class AlertBrief(NamedTuple):
+    """An alert of a call taken from the report cache: what the aggregate pages count and sort by (its row
+    is in the call's `CallParts`)."""
+    alert_id: int
+    call: CallInfo
+    category: str
+    severity: str
+
+    @property
+    def sort_key(self) -> tuple:
+        return SEVERITY_RANK.get(self.severity, 9), -self.call.when.timestamp(), self.alert_id
+
+
 @dataclass(frozen=True)
 class ReportData:
     calls: tuple[CallReport, ...]
-    alerts: tuple[AlertItem, ...]  # by severity, then newest call first
+    alerts: tuple[AlertItem | AlertBrief, ...]  # by severity, then newest call first
     since: datetime | None
     until: datetime | None
     generated_at: datetime
     fresh: frozenset[str] | None = None  # calls whose results changed since the last build; None: all
-    cache: dict[str, tuple[str, str]] | None = None  # (digest, summary) to store for the fresh calls
+    digests: dict[str, str] | None = None  # call id -> digest of the results the fresh calls' pages show
 
 
 def anchor_for(seconds: float) -> str:
@@ -300,56 +342,101 @@ def _anchors(segments) -> dict[int, str]:
     return out
 
 
+def _stored_results(store: ResultsStore) -> tuple[list[CallDetails], dict[str, tuple], dict[str, list[tuple]]]:
+    """What a call's digest is made of, without parsing anything: the processed calls' rows; call id ->
+    (scored_at, form id, version, total, auto_failed) of its stored scorecard (rewritten, with a new
+    `scored_at`, whenever the call is scored again); call id -> [(alert id, status, created_at, body)]."""
+    c = CallRow
+    with Session(store.engine) as s:
+        details = [CallDetails(*r) for r in s.execute(
+            select(c.id, c.state, c.agent, c.queue, c.direction, c.started_at, c.processed_at, c.language,
+                   c.duration).where(c.state == "done").order_by(c.id))]
+        cards = {r[0]: tuple(r[1:]) for r in s.execute(
+            select(ScorecardRow.call_id, ScorecardRow.scored_at, ScorecardRow.form_id, ScorecardRow.form_version,
+                   ScorecardRow.total, ScorecardRow.auto_failed))}
+        alerts: dict[str, list[tuple]] = {}
+        for row in s.execute(select(AlertRow.call_id, AlertRow.id, AlertRow.status, AlertRow.created_at,
+                                    AlertRow.body).order_by(AlertRow.id)):
+            alerts.setdefault(row[0], []).append(tuple(row[1:]))
+    return details, cards, alerts
+
+
+def _report_cache(store: ResultsStore) -> dict[str, tuple[str, str]]:
+    """call id -> (digest, summary) of the last build (`ResultsStore.report_cache`, read without the ORM)."""
+    with Session(store.engine) as s:
+        return {r[0]: (r[1], r[2]) for r in s.execute(
+            select(ReportCacheRow.call_id, ReportCacheRow.digest, ReportCacheRow.summary))}
+
+
+def _bodies(store: ResultsStore, call_ids: list[str]) -> dict[str, str]:
+    """The stored scorecard bodies (JSON text) of the calls rendered again."""
+    out: dict[str, str] = {}
+    with Session(store.engine) as s:
+        for i in range(0, len(call_ids), 500):
+            out.update(s.execute(select(ScorecardRow.call_id, ScorecardRow.body)
+                                 .where(ScorecardRow.call_id.in_(call_ids[i:i + 500]))).all())
+    return out
+
+
 def gather(store: ResultsStore, source: RecordingSource, *, since: date | datetime | None = None,
            until: date | datetime | None = None, now: datetime | None = None, incremental: bool = False,
-           page_missing=None) -> ReportData:
+           page_missing=None, reviewed: dict | None = None) -> ReportData:
     """Every processed call whose date falls in [since, until] (a bare `until` date includes that day).
     `incremental`: a call whose results are unchanged since the last build (same digest in the results DB's
-    report cache, and `page_missing(page)` false) is taken from the cache, its transcript not read; only the
-    others are in `fresh`."""
+    report cache, and `page_missing(page)` false) is taken from the cache (brief scorecard and alerts, its
+    rendered parts), its transcript not read and its stored results not parsed; only the others are in
+    `fresh`. `reviewed`: reviewers' answers by call (`infra.review.reviewed_everywhere`), part of a call's
+    digest (its scorecards.csv lines show them)."""
     lo, hi = _naive_utc(since), _naive_utc(until, end_of_day=True)
     if lo is not None and hi is not None and lo > hi:
         raise ReportError(f"since ({lo:%Y-%m-%d %H:%M}) is after until ({hi:%Y-%m-%d %H:%M})")
-    cards = {c.call_id: c for c in store.scorecards()}
-    raw_alerts: dict[str, list] = {}
-    for a in store.alert_records():
-        raw_alerts.setdefault(a.call_id, []).append(a)
-    cached = store.report_cache() if incremental else {}
-    calls, alerts, fresh, new_cache = [], [], set(), {}
-    for details in store.call_details():
-        if details.state != "done":
-            continue
+    all_details, cards, raw_alerts = _stored_results(store)
+    cached = _report_cache(store) if incremental else {}
+    reviewed = reviewed or {}
+    calls, alerts, fresh, digests, todo = [], [], set(), {}, []
+    for details in all_details:
         info = _call_info(details)
         if (lo is not None and info.when < lo) or (hi is not None and info.when > hi):
             continue
-        card = cards.get(info.call_id)
-        digest = _digest(details, card, raw_alerts.get(info.call_id, ()))
+        call_alerts_raw = raw_alerts.get(info.call_id, ())
+        digest = _digest(details, cards.get(info.call_id), call_alerts_raw, reviewed.get(info.call_id))
         hit = cached.get(info.call_id)
         if hit is not None and hit[0] == digest and not (page_missing and page_missing(info.page)):
-            scored, call_alerts = _from_summary(hit[1], info)
-            calls.append(CallReport(info, scored, None))
-            alerts += call_alerts
-            continue
+            try:
+                call, briefs = _from_summary(hit[1], info)
+            except (ValueError, KeyError, TypeError, IndexError):
+                pass  # a summary written by another version: render the call again
+            else:
+                calls.append(call)
+                alerts += briefs
+                continue
         fresh.add(info.call_id)
+        digests[info.call_id] = digest
+        todo.append(info)
+    bodies = _bodies(store, [i.call_id for i in todo if i.call_id in cards])
+    for info in todo:
+        body = bodies.get(info.call_id)
         lang = info.language or "en"  # redact_text masks with the language profile's PII rules, else English
         raw = source.read(redacted_transcript_key(info.call_id))
         segments = Transcript.from_json(raw.decode("utf-8")).segments if raw is not None else ()
         anchors = _anchors(segments)
-        scored = _scored(card.body, lang, segments, anchors) if card is not None else None
-        call_alerts = [AlertItem(a.id, info, a.body["category"], a.body["severity"], a.body["rule_id"],
-                                 a.body["title"], a.status, a.created_at,
-                                 _evidence(a.body.get("evidence") or [], lang, segments, anchors, quote_redacted=True))
-                       for a in raw_alerts.get(info.call_id, ())]
+        scored = _scored(json.loads(body), lang, segments, anchors) if body is not None else None
+        call_alerts = []
+        for alert_id, status, created_at, alert_body in raw_alerts.get(info.call_id, ()):
+            a = json.loads(alert_body)
+            call_alerts.append(AlertItem(alert_id, info, a["category"], a["severity"], a["rule_id"], a["title"],
+                                         status, created_at,
+                                         _evidence(a.get("evidence") or [], lang, segments, anchors,
+                                                   quote_redacted=True)))
         alerts += call_alerts
         evidence = [e for q in (scored.questions if scored else ()) for e in q.evidence]
         evidence += [e for a in call_alerts for e in a.evidence]
         transcript = _transcript_lines(segments, anchors, evidence) if raw is not None else None
         calls.append(CallReport(info, scored, transcript))
-        new_cache[info.call_id] = (digest, _to_summary(scored, call_alerts))
     calls.sort(key=lambda c: (c.info.when, c.info.call_id))
     return ReportData(tuple(calls), tuple(sorted(alerts, key=lambda a: a.sort_key)), lo, hi,
                       now or datetime.now(timezone.utc).replace(tzinfo=None),
-                      frozenset(fresh) if incremental else None, new_cache)
+                      frozenset(fresh) if incremental else None, digests)
 
 
 # --- incremental builds: what a call's report is derived from, and what the last build derived ----------
@@ -368,32 +455,46 @@ def _templates_digest() -> str:
     return _TEMPLATES_DIGEST
 
 
-def _digest(details, card, call_alerts) -> str:
+def _digest(details: CallDetails, card: tuple | None, call_alerts, reviewed) -> str:
+    """Of everything a call's page and parts show: its row, its stored scorecard (by version: when it was
+    scored), its alerts (as stored text), its reviewers' answers, and the report code."""
     h = hashlib.sha256(_templates_digest().encode())
-    h.update(repr(dataclasses.astuple(details)).encode())
-    h.update(json.dumps(card.body if card is not None else None, sort_keys=True, default=str).encode())
-    for a in call_alerts:
-        h.update(json.dumps([a.id, a.status, str(a.created_at), a.body], sort_keys=True, default=str).encode())
+    h.update(repr((details, card, reviewed)).encode("utf-8"))
+    for alert_id, status, created_at, alert_body in call_alerts:
+        h.update(repr((alert_id, status, created_at)).encode() + alert_body.encode("utf-8"))
     return h.hexdigest()
 
 
-_SCORED = TypeAdapter(Scored | None)
-_ALERTS = TypeAdapter(list[dict])
+def brief(scored: Scored | ScoredBrief | None) -> ScoredBrief | None:
+    if scored is None or isinstance(scored, ScoredBrief):
+        return scored
+    return ScoredBrief(scored.total, scored.auto_failed, scored.sentiment_outcome, scored.customer_delta,
+                       tuple(QuestionBrief(q.question_id, q.text, q.answer) for q in scored.questions))
 
 
-def _to_summary(scored: Scored | None, call_alerts: list[AlertItem]) -> str:
-    """Derived (redacted) data of a call without its transcript: what aggregate pages need."""
-    items = [{k: v for k, v in dataclasses.asdict(a).items() if k != "call"} for a in call_alerts]
-    return json.dumps({"scored": _SCORED.dump_python(scored, mode="json"),
-                       "alerts": _ALERTS.dump_python(items, mode="json")}, ensure_ascii=False)
+def to_summary(call: CallReport, call_alerts, parts: CallParts) -> str:
+    """What the report cache keeps of a call (redacted, no transcript): the brief scorecard and alerts the
+    aggregate pages need, and the call's rendered parts. One line of JSON, then the two export parts as they
+    are (their lengths in the JSON): reading them back parses no escaped copy of a scorecard."""
+    s = brief(call.scored)
+    head = json.dumps({
+        "scored": None if s is None else [s.total, s.auto_failed, s.sentiment_outcome, s.customer_delta,
+                                          [[q.question_id, q.text, q.answer] for q in s.questions]],
+        "alerts": [[a.alert_id, a.category, a.severity] for a in call_alerts],
+        "parts": [parts.index_row, [list(r) for r in parts.alert_rows],
+                  None if parts.scorecard_json is None else len(parts.scorecard_json), len(parts.scorecard_csv)],
+    }, ensure_ascii=False)
+    return head + "\n" + (parts.scorecard_json or "") + parts.scorecard_csv
 
 
-_EVIDENCE = TypeAdapter(tuple[EvidenceRef, ...])
-
-
-def _from_summary(summary: str, info: CallInfo) -> tuple[Scored | None, list[AlertItem]]:
-    d = json.loads(summary)
-    alerts = [AlertItem(a["alert_id"], info, a["category"], a["severity"], a["rule_id"], a["title"], a["status"],
-                        datetime.fromisoformat(a["created_at"]), _EVIDENCE.validate_python(a["evidence"]))
-              for a in d["alerts"]]
-    return _SCORED.validate_python(d["scored"]), alerts
+def _from_summary(summary: str, info: CallInfo) -> tuple[CallReport, list[AlertBrief]]:
+    head, _, tail = summary.partition("\n")  # the JSON line has no raw newline
+    d = json.loads(head)
+    s = d["scored"]
+    scored = None if s is None else ScoredBrief(s[0], s[1], s[2], s[3], tuple(map(QuestionBrief._make, s[4])))
+    index_row, alert_rows, n_json, n_csv = d["parts"]
+    if (n_json or 0) + n_csv != len(tail):
+        raise ValueError("report cache summary cut short")
+    parts = CallParts(index_row, tuple(map(tuple, alert_rows)),
+                      None if n_json is None else tail[:n_json], tail[n_json or 0:])
+    return CallReport(info, scored, None, parts), [AlertBrief(a[0], info, a[1], a[2]) for a in d["alerts"]]

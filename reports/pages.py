@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from collections.abc import Mapping
@@ -9,19 +10,21 @@ from dataclasses import asdict
 from datetime import datetime
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from reports import charts
 from reports.aggregate import AgentCoaching, Dashboard
-from reports.data import AlertItem, CallReport, ReportData
+from reports.data import AlertItem, CallParts, CallReport, ReportData
 from core.reviewed import ReviewedTotals
 
 
+@functools.lru_cache(maxsize=1)
 def environment() -> Environment:
+    """The report templates (compiled once per process: a build renders with the same environment)."""
     env = Environment(loader=PackageLoader("reports", "templates"), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["secs"] = lambda x: "n/a" if x is None else f"{x:.1f} s"
-    env.filters["score"] = lambda x: "n/a" if x is None else f"{x:.1f}"
+    env.filters["score"] = _score
     env.filters["pct"] = lambda x: "n/a" if x is None else f"{x:.0f}%"
     return env
 
@@ -53,23 +56,48 @@ def call_page(env: Environment, data: ReportData, call: CallReport) -> str:
         **_common(data, call.info.page, f"Call {call.info.call_id}"), call=call, alerts=alerts, chart=chart)
 
 
-def alerts_page(env: Environment, data: ReportData) -> str:
+def alert_rows_of(data: ReportData, parts: Mapping[str, CallParts]) -> list[tuple[str, str]]:
+    """(alerts.html row, alerts.csv line) of every alert, in the queue's order."""
+    rows = {alert_id: (html, line) for p in parts.values() for alert_id, html, line in p.alert_rows}
+    return [rows[a.alert_id] for a in data.alerts]  # alert ids are unique across calls
+
+
+def alerts_page(env: Environment, data: ReportData, parts: Mapping[str, CallParts],
+                rows: list[tuple[str, str]] | None = None) -> str:
+    """`rows`: `alert_rows_of(data, parts)` when the caller has them already."""
+    rows = alert_rows_of(data, parts) if rows is None else rows
     return env.get_template("alerts.html").render(
-        **_common(data, "alerts.html", "Alert queue"), alerts=data.alerts,
+        **_common(data, "alerts.html", "Alert queue"), count=len(data.alerts),
+        rows=Markup("".join(html for html, _ in rows)),
         categories=sorted({a.category for a in data.alerts}), agents=sorted({a.call.agent for a in data.alerts}),
         severities=[s for s in ("critical", "high", "medium", "low") if any(a.severity == s for a in data.alerts)])
+
+
+def _score(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.1f}"
+
+
+def _links(calls) -> dict[str, Markup]:
+    """call id -> its link, as the templates write it: `<a href="{{ href }}">{{ call id }}</a>`."""
+    return {c.info.call_id: Markup(f'<a href="{escape(c.info.href)}">{escape(c.info.call_id)}</a>') for c in calls}
 
 
 def coaching_page(env: Environment, data: ReportData, agents: tuple[AgentCoaching, ...],
                   team_mean: float | None) -> str:
     sections = []
+    link = _links(c for a in agents for c in a.calls)
     for i, a in enumerate(agents):
         dated = [(c.info.when, c.scored.total) for c in a.calls if c.scored.total is not None]
         trend = Markup(charts.trend([d for d, _ in dated], [s for _, s in dated], team_mean,
                                     f"{a.agent}: score per call")) if dated else None
         rates = Markup(charts.agent_vs_team([p.question_id for p, _ in a.pass_rates], [p.rate for p, _ in a.pass_rates],
                                             [t.rate for _, t in a.pass_rates], f"{a.agent}: pass rate vs team"))
-        sections.append({"anchor": f"agent-{i + 1}", "coaching": a, "trend": trend, "rates": rates})
+        sections.append({"anchor": f"agent-{i + 1}", "coaching": a, "trend": trend, "rates": rates,
+                         # the lists that grow with the calls, joined here rather than looped in the template
+                         "failed_links": [Markup(", ".join(link[c.info.call_id] for c in f.calls)) for f in a.failed],
+                         "best_items": Markup("".join(
+                             f"<li>{link[c.info.call_id]}: {_score(c.scored.total)}, customer sentiment improved "
+                             f"({c.scored.customer_delta:+.2f})</li>" for c in a.best_practice))})
     return env.get_template("coaching.html").render(
         **_common(data, "coaching.html", "Coaching picks"), sections=sections, team_mean=team_mean)
 
@@ -92,12 +120,22 @@ def dashboard_page(env: Environment, data: ReportData, dash: Dashboard) -> str:
         figures={k: Markup(v) for k, v in figures.items()})
 
 
-def index_page(env: Environment, data: ReportData, dash: Dashboard) -> str:
-    alert_counts: dict[str, int] = {}
-    for a in data.alerts:
-        alert_counts[a.call.call_id] = alert_counts.get(a.call.call_id, 0) + 1
+def index_page(env: Environment, data: ReportData, dash: Dashboard, parts: Mapping[str, CallParts]) -> str:
     return env.get_template("index.html").render(
-        **_common(data, "index.html", "Call QA reports"), calls=data.calls, dash=dash, alert_counts=alert_counts)
+        **_common(data, "index.html", "Call QA reports"), dash=dash,
+        rows=Markup("".join(parts[c.info.call_id].index_row for c in data.calls)))
+
+
+def call_parts(env: Environment, call: CallReport, alerts: list[AlertItem],
+               reviewed: Mapping[str, tuple[Mapping, ReviewedTotals]] | None = None) -> CallParts:
+    """A call's rows in the aggregate pages and exports (`CallParts`), from its full results."""
+    index_row = env.get_template("index_row.html").render(c=call, n_alerts=len(alerts)) + "\n"
+    alert_row = env.get_template("alert_row.html")
+    alert_rows = tuple((a.alert_id, alert_row.render(a=a) + "\n", _csv_lines([_alert_row(a)])) for a in alerts)
+    element = _scorecard_element(call)
+    return CallParts(index_row, alert_rows,
+                     None if element is None else _indent(json.dumps(element, ensure_ascii=False, indent=1)),
+                     _csv_lines(_scorecard_rows(call, reviewed)))
 
 
 # ---- exports ----
@@ -106,22 +144,32 @@ def _iso(d: datetime) -> str:
     return d.isoformat(timespec="seconds")
 
 
-def scorecards_json(data: ReportData) -> str:
-    out = []
-    for c in data.calls:
-        if c.scored is None:
-            continue
-        s = c.scored
-        out.append({"call_id": c.info.call_id, "agent": c.info.agent, "queue": c.info.queue,
-                    "direction": c.info.direction, "language": c.info.language, "date": _iso(c.info.when),
-                    "date_is_start": c.info.when_is_start, "duration": c.info.duration, "page": c.info.page,
-                    "form_id": s.form_id, "form_version": s.form_version, "total": s.total,
-                    "auto_failed": s.auto_failed, "auto_fail_reasons": list(s.auto_fail_reasons),
-                    "critical_failures": list(s.critical_failures),
-                    "sections": [asdict(x) for x in s.sections], "questions": [asdict(q) for q in s.questions],
-                    "sentiment_outcome": s.sentiment_outcome, "customer_sentiment_delta": s.customer_delta,
-                    "kpis": dict(s.kpis)})
-    return json.dumps(out, ensure_ascii=False, indent=1)
+def _scorecard_element(c: CallReport) -> dict | None:
+    if c.scored is None:
+        return None
+    s = c.scored
+    return {"call_id": c.info.call_id, "agent": c.info.agent, "queue": c.info.queue,
+            "direction": c.info.direction, "language": c.info.language, "date": _iso(c.info.when),
+            "date_is_start": c.info.when_is_start, "duration": c.info.duration, "page": c.info.page,
+            "form_id": s.form_id, "form_version": s.form_version, "total": s.total,
+            "auto_failed": s.auto_failed, "auto_fail_reasons": list(s.auto_fail_reasons),
+            "critical_failures": list(s.critical_failures),
+            "sections": [asdict(x) for x in s.sections], "questions": [asdict(q) for q in s.questions],
+            "sentiment_outcome": s.sentiment_outcome, "customer_sentiment_delta": s.customer_delta,
+            "kpis": dict(s.kpis)}
+
+
+def _indent(text: str) -> str:
+    """A JSON value dumped with indent=1, indented as an element of a list dumped with indent=1 (JSON text
+    has no raw newline inside strings)."""
+    return "\n".join(" " + line for line in text.split("\n"))
+
+
+def scorecards_json(data: ReportData, parts: Mapping[str, CallParts]) -> str:
+    """Byte for byte `json.dumps([element per scored call], ensure_ascii=False, indent=1)`, joined from the
+    calls' parts."""
+    elements = [p.scorecard_json for c in data.calls if (p := parts[c.info.call_id]).scorecard_json is not None]
+    return "[\n" + ",\n".join(elements) + "\n]" if elements else "[]"
 
 
 SCORECARD_COLUMNS = ["call_id", "date", "agent", "queue", "language", "form_id", "form_version", "total",
@@ -143,35 +191,36 @@ def csv_cell(value):
     return value
 
 
-def _csv(columns: list[str], rows: list[list]) -> str:
+def _csv_lines(rows: list[list]) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(columns)
-    w.writerows([csv_cell(v) for v in row] for row in rows)
+    csv.writer(buf, lineterminator="\n").writerows([csv_cell(v) for v in row] for row in rows)
     return buf.getvalue()
 
 
-def scorecards_csv(data: ReportData, reviewed: Mapping[str, tuple[Mapping, ReviewedTotals]] | None = None) -> str:
-    """One row per call and question. `reviewed`: call id -> (question id -> latest override with `answer`
-    and `reviewer`, totals with them applied); the reviewed answer and total sit beside the machine's (the
-    machine's again where nobody reviewed the call)."""
+def _scorecard_rows(c: CallReport, reviewed: Mapping[str, tuple[Mapping, ReviewedTotals]] | None) -> list[list]:
+    if c.scored is None:
+        return []
+    s = c.scored
+    overrides, totals = (reviewed or {}).get(c.info.call_id, ({}, None))
+    reviewed_total = s.total if totals is None else totals.total
     rows = []
-    for c in data.calls:
-        if c.scored is None:
-            continue
-        s = c.scored
-        overrides, totals = (reviewed or {}).get(c.info.call_id, ({}, None))
-        reviewed_total = s.total if totals is None else totals.total
-        for q in s.questions:
-            e = q.evidence[0] if q.evidence else None
-            o = overrides.get(q.question_id)
-            rows.append([c.info.call_id, _iso(c.info.when), c.info.agent, c.info.queue, c.info.language, s.form_id,
-                         s.form_version, "" if s.total is None else s.total,
-                         "" if reviewed_total is None else reviewed_total, s.auto_failed, q.section_id,
-                         q.question_id, q.text, q.answer, o.answer if o else q.answer, o.reviewer if o else "",
-                         q.points, q.effective_weight, q.auto_fail, q.critical,
-                         "" if e is None or e.start is None else e.start, e.role if e else "", e.quote if e else ""])
-    return _csv(SCORECARD_COLUMNS, rows)
+    for q in s.questions:
+        e = q.evidence[0] if q.evidence else None
+        o = overrides.get(q.question_id)
+        rows.append([c.info.call_id, _iso(c.info.when), c.info.agent, c.info.queue, c.info.language, s.form_id,
+                     s.form_version, "" if s.total is None else s.total,
+                     "" if reviewed_total is None else reviewed_total, s.auto_failed, q.section_id,
+                     q.question_id, q.text, q.answer, o.answer if o else q.answer, o.reviewer if o else "",
+                     q.points, q.effective_weight, q.auto_fail, q.critical,
+                     "" if e is None or e.start is None else e.start, e.role if e else "", e.quote if e else ""])
+    return rows
+
+
+def scorecards_csv(data: ReportData, parts: Mapping[str, CallParts]) -> str:
+    """One row per call and question, with the reviewed answer and total beside the machine's (the machine's
+    again where nobody reviewed the call): `call_parts` was given reviewers' answers by call (call id ->
+    (question id -> latest override with `answer` and `reviewer`, totals with them applied))."""
+    return _csv_lines([SCORECARD_COLUMNS]) + "".join(parts[c.info.call_id].scorecard_csv for c in data.calls)
 
 
 def _alert_row(a: AlertItem) -> list:
@@ -181,5 +230,6 @@ def _alert_row(a: AlertItem) -> list:
             e.quote if e else "", a.link]
 
 
-def alerts_csv(data: ReportData) -> str:
-    return _csv(ALERT_COLUMNS, [_alert_row(a) for a in data.alerts])
+def alerts_csv(data: ReportData, parts: Mapping[str, CallParts], rows: list[tuple[str, str]] | None = None) -> str:
+    rows = alert_rows_of(data, parts) if rows is None else rows
+    return _csv_lines([ALERT_COLUMNS]) + "".join(line for _, line in rows)

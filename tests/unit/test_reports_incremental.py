@@ -3,7 +3,10 @@ changed; a changed call (alert status) is re-read and re-rendered alone; the pag
 build's."""
 from __future__ import annotations
 
+import re
+
 import pytest
+import sqlalchemy as sa
 
 from reports import pages
 from reports.build import build_reports
@@ -65,3 +68,65 @@ def test_a_missing_local_page_is_rendered_again(tmp_path, counting):
     counting["call_pages"] = 0
     build_reports(store, src, out)
     assert page.is_file() and counting["call_pages"] == 1
+
+
+def _files(out) -> dict[str, bytes]:
+    gen = re.compile(rb"Generated [0-9: -]+ UTC")  # the footer's build time
+    return {p.relative_to(out).as_posix(): gen.sub(b"", p.read_bytes()) for p in out.rglob("*") if p.is_file()}
+
+
+def test_incremental_pages_equal_a_full_build_and_unchanged_charts_are_not_drawn(tmp_path, counting, monkeypatch):
+    """The aggregate pages and exports joined from cached parts are byte for byte those of a build from
+    scratch, after a new call, an alert status change and a reviewer's override; charts whose inputs did not
+    change are taken from the results DB, and it keeps only the last build's."""
+    from reports import charts
+
+    drawn = []
+    real_svg = charts._svg
+    monkeypatch.setattr(charts, "_svg", lambda draw: (drawn.append(draw), real_svg(draw))[1])
+    store, src = build(tmp_path)
+    out = tmp_path / "out"
+    build_reports(store, src, out)
+    assert len(drawn) == len(CALLS) + 5 + 2 * 3  # sentiment per call; dashboard; trend + rates per agent
+    kept = store.report_charts()
+    assert len(kept) == 5 + 2 * 3
+
+    drawn.clear()
+    build_reports(store, src, out)
+    assert drawn == [] and store.report_charts() == kept
+
+    alert = store.alerts()[0]
+    store.set_alert_status(alert["id"], "resolved")  # no chart shows alert statuses
+    card = store.scorecard("good")
+    store.add_override("good", card["answers"][0]["question_id"], "fail", reviewer="qa")
+    drawn.clear()
+    build_reports(store, src, out)
+    assert len(drawn) == 2, "the two changed calls' sentiment charts only"
+
+    from reports.data import gather
+
+    incremental = _files(out)
+    assert "<td>resolved</td>" in incremental["alerts.html"].decode()
+    scratch = tmp_path / "scratch"
+    with store.engine.begin() as c:  # forget the cache: everything rendered again
+        c.execute(sa.text("DELETE FROM report_cache"))
+        c.execute(sa.text("DELETE FROM report_charts"))
+    build_reports(store, src, scratch)
+    assert _files(scratch) == incremental
+    assert set(store.report_charts()) == set(kept)  # the same inputs: the same digests
+    assert gather(store, src).calls  # the non-incremental view still reads everything
+
+
+def test_reviewers_answers_reach_the_csv_of_an_incremental_build(tmp_path):
+    import csv
+    import io
+
+    store, src = build(tmp_path)
+    out = tmp_path / "out"
+    build_reports(store, src, out)
+    store.add_override("autofail", "forbidden_phrases", "pass", reviewer="qa")
+    build_reports(store, src, out)
+    rows = list(csv.DictReader(io.StringIO((out / "scorecards.csv").read_text("utf-8"))))
+    fp = next(r for r in rows if r["call_id"] == "autofail" and r["question_id"] == "forbidden_phrases")
+    assert (fp["answer"], fp["reviewed_answer"], fp["reviewer"]) == ("fail", "pass", "qa")
+    assert {r["reviewed_total"] for r in rows if r["call_id"] == "autofail"} != {"0.0"}
