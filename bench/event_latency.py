@@ -34,7 +34,8 @@ def _audio_call(folder: Path, i: int) -> bytes:
     from demo.synth import ScriptedTurn, synthesise_call
 
     turns = [ScriptedTurn("agent", "Thank you for calling Northwind, this call may be recorded. How can I help?"),
-             ScriptedTurn("customer", "I was charged twice. I am going to the newspapers about this."),
+             ScriptedTurn("customer", "I was charged twice. If this isn't fixed today I'm going to the newspapers "
+                                      "and posting it all over Facebook."),
              ScriptedTurn("agent", "I am sorry. I have refunded it. Anything else? Goodbye.")]
     path = folder / f"call{i}.wav"
     synthesise_call(turns, "en", path, stereo=True)
@@ -84,8 +85,9 @@ def main() -> int:
             t0 = time.monotonic()
             client.put_object("calls", f"recordings/{call_id}{suffix}", io.BytesIO(data), len(data))
             while not any(a["call_id"] == call_id for a in store.alerts()):
-                if time.monotonic() - t0 > 600:
-                    raise SystemExit(f"no alert for {call_id} after 600 s")
+                if time.monotonic() - t0 > 180:
+                    raise SystemExit(f"no alert for {call_id} after 180 s (state: "
+                                     f"{getattr(store.get(call_id), 'state', None)})")
                 time.sleep(0.1)
             took = time.monotonic() - t0
             print(f"{'warm-up ' if i == 0 else ''}call {call_id}: upload -> stored alert {took:.1f} s", flush=True)
