@@ -36,7 +36,7 @@ from compliance.redact import PiiSpan, find_pii
 from core.errors import CallQAError
 from core.metrics import ConversationMetrics
 from core.models import Call, Transcript
-from core.yamlspec import line_of, read_mapping, read_text, source_lines, unknown_key_message
+from core.yamlspec import line_of, parse_validated, read_text, unknown_key_message
 from core.plugins import Registry
 from scoring.forms import Text  # also registers the conversation operators (scoring.dialogue)
 from core.chinese import CJK, to_script
@@ -393,13 +393,8 @@ def _describe(err: dict, lines: dict[tuple, int], where: str) -> str:
 
 
 def parse_policy(text: str, where: str = "<policy>") -> Policy:
-    node, data = read_mapping(text, where, PolicyError, "policy", POLICY_EXAMPLE)
-    try:
-        return Policy.model_validate(data)
-    except ValidationError as e:
-        lines, errs = source_lines(node), e.errors()
-        problems = "\n".join(_describe(err, lines, where) for err in errs)
-        raise PolicyError(f"invalid compliance policy ({len(errs)} problem(s)):\n{problems}") from None
+    return parse_validated(text, where, Policy, PolicyError, "policy", POLICY_EXAMPLE, _describe,
+                           title="compliance policy")
 
 
 def load_policy(path: str | Path) -> Policy:

@@ -22,14 +22,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from compliance import pii
 from compliance.pii_types import LANGUAGES, Language, Pattern, RecognizerSet, RegexRecognizer
 from core.saferegex import compile_user_regex
 from compliance.speech_pii import PHONE_REGIONS, LongNumberRecognizer, PhoneLibRecognizer
 from core.errors import RecognizerConfigError
-from core.yamlspec import did_you_mean, line_of, read_mapping, read_text, source_lines, unknown_key_message
+from core.yamlspec import did_you_mean, line_of, parse_validated, read_text, unknown_key_message
 
 EXAMPLE = """\
 version: "1"
@@ -161,13 +161,8 @@ def _describe(err: dict, lines: dict[tuple, int], where: str) -> str:
 
 
 def parse_recognizer_config(text: str, where: str = "<recognizers>") -> RecognizerConfig:
-    node, data = read_mapping(text, where, RecognizerConfigError, "recognizer config", EXAMPLE)
-    try:
-        return RecognizerConfig.model_validate(data)
-    except ValidationError as e:
-        lines, errs = source_lines(node), e.errors()
-        problems = "\n".join(_describe(err, lines, where) for err in errs)
-        raise RecognizerConfigError(f"invalid PII recognizer config ({len(errs)} problem(s)):\n{problems}") from None
+    return parse_validated(text, where, RecognizerConfig, RecognizerConfigError, "recognizer config", EXAMPLE,
+                           _describe, title="PII recognizer config")
 
 
 def default_config_path() -> Path:

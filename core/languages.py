@@ -32,10 +32,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, Mapping
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from core.errors import LanguageProfileError
-from core.yamlspec import did_you_mean, line_of, read_mapping, read_text, source_lines, unknown_key_message
+from core.yamlspec import (did_you_mean, line_of, parse_validated, read_mapping, read_text, source_lines,
+                           unknown_key_message)
 
 LANGUAGES_ENV = "CALLQA_LANGUAGES_DIR"
 OPENCC_CONFIGS = ("t2s", "s2t", "s2tw", "tw2s", "s2hk", "hk2s", "s2twp", "tw2sp", "t2tw", "t2hk", "tw2t", "hk2t",
@@ -157,13 +158,8 @@ def _describe(err: dict, lines: dict[tuple, int], where: str) -> str:
 
 def parse_profile(text: str, where: str = "<language profile>") -> LanguageProfile:
     """One profile from YAML text; LanguageProfileError (E135) names `where`, the line and a fix."""
-    node, data = read_mapping(text, where, LanguageProfileError, "language profile", EXAMPLE)
-    try:
-        return LanguageProfile.model_validate(data)
-    except ValidationError as e:
-        lines, errs = source_lines(node), e.errors()
-        problems = "\n".join(_describe(err, lines, where) for err in errs)
-        raise LanguageProfileError(f"invalid language profile ({len(errs)} problem(s)):\n{problems}") from None
+    return parse_validated(text, where, LanguageProfile, LanguageProfileError, "language profile", EXAMPLE,
+                           _describe)
 
 
 def load_profile(path: str | Path) -> LanguageProfile:

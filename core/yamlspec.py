@@ -110,6 +110,22 @@ def read_mapping(text: str, where: str, error: type[CallQAError], kind: str,
     return node, data
 
 
+def parse_validated(text: str, where: str, model, error: type[CallQAError], kind: str, example: str, describe,
+                    *, title: str | None = None, keep=None):
+    """The YAML `text` validated as the pydantic `model`: `error` lists every problem, each as
+    `describe(err, lines, where)` gives it (file, line, fix), under "invalid <title or kind>"; `keep(err)`
+    may drop noise errors."""
+    from pydantic import ValidationError
+
+    node, data = read_mapping(text, where, error, kind, example)
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        lines, errs = source_lines(node), [x for x in e.errors() if keep is None or keep(x)]
+        problems = "\n".join(describe(err, lines, where) for err in errs)
+        raise error(f"invalid {title or kind} ({len(errs)} problem(s)):\n{problems}") from None
+
+
 def read_text(path: str | Path, error: type[CallQAError], kind: str) -> tuple[str, str]:
     """(text, path as the `where` of messages) of a rule file."""
     path = Path(path)
