@@ -8,20 +8,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 
-from .test_web_fixture import AUTOFAIL, PASSWORD
+from .test_web_fixture import AUTOFAIL, browser_sign_in
 
 
 def _signed_in(browser, base, username, errors):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})  # its own cookies
-    page = context.new_page()
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{base}/calls")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("#signin")
-    page.wait_for_url(f"{base}/calls")
-    return context, page
+    page, _ = browser_sign_in(browser, base, username, errors=errors)
+    return page.context, page
 
 
 def test_bulk_resolve_then_coach_assigns_and_agent_acknowledges(server, browser):

@@ -5,20 +5,12 @@ Screenshots go to `<tmp>/shots/`. Chromium missing is a failure, not a skip."""
 from __future__ import annotations
 
 
-from .test_web_fixture import AUTOFAIL, GOOD, PASSWORD
+from .test_web_fixture import AUTOFAIL, GOOD, browser_sign_in
 
 
 def _signed_in(browser, base, username, errors):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})  # its own cookies
-    page = context.new_page()
-    page.on("console", lambda m: errors.append(f"{username}: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(f"{username}: {e}"))
-    page.goto(f"{base}/calibration")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("#signin")
-    page.wait_for_url(f"{base}/calibration")  # back where the sign-in started
-    return context, page
+    page, _ = browser_sign_in(browser, base, username, then="/calibration", errors=errors)
+    return page.context, page
 
 
 def _score_all(page, shot, answer_for) -> str:

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from .test_web_fixture import AUTOFAIL, GOOD, OTHER, PASSWORD, PHONE
+from .test_web_fixture import AUTOFAIL, GOOD, OTHER, PHONE, browser_sign_in
 
 MENUS = {  # role user -> (links it must have, links it must not have)
     "qa": ({"Calls", "Dashboard", "My review queue", "Calibration"}, {"Alerts", "Disputes", "Sampling", "Coaching"}),
@@ -22,17 +22,7 @@ MENUS = {  # role user -> (links it must have, links it must not have)
 
 
 def _sign_in(browser, base, user):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("dialog", lambda d: (errors.append("dialog: " + d.message), d.dismiss()))
-    page.goto(f"{base}/login")
-    page.fill("#username", user)
-    page.fill("#password", PASSWORD)
-    page.click("#signin")
-    page.wait_for_url(f"{base}/calls")
-    return page, errors
+    return browser_sign_in(browser, base, user, dialogs_are_errors=True)
 
 
 @pytest.mark.parametrize("user", sorted(MENUS))

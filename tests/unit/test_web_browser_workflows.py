@@ -6,22 +6,13 @@ pages show, and that the console stays free of errors."""
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
-from .test_web_fixture import AUTOFAIL, GOOD, OTHER, PASSWORD, ZH
+from .test_web_fixture import AUTOFAIL, GOOD, OTHER, PASSWORD, ZH, browser_sign_in
 
 
 def _sign_in(browser, base, user, then: str = "/calls"):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{base}/login?next={quote(then)}")
-    page.fill("#username", user)
-    page.fill("#password", PASSWORD)
-    page.click("#signin")
-    page.wait_for_url(f"{base}{then}")
-    return page, errors
+    return browser_sign_in(browser, base, user, then=then)
 
 
 def test_agent_disputes_an_answer_and_the_lead_upholds_it_from_the_queue(server, browser):

@@ -185,3 +185,24 @@ def as_user(data, username: str, tenant: str = "default"):
 
 def csrf_of(c) -> str:
     return c.get("/api/me").json()["csrf_token"]
+
+
+def browser_sign_in(browser, base: str, user: str, *, then: str = "/calls", errors: list | None = None,
+                    dialogs_are_errors: bool = False):
+    """(page, errors): `user` signed in through the form in a browser context of its own (its own cookies),
+    landing on `then`; console errors and page errors (and dialogs, when `dialogs_are_errors`) are collected
+    in `errors`, each tagged with the user."""
+    from urllib.parse import quote
+
+    errors = [] if errors is None else errors
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.on("console", lambda m: errors.append(f"{user}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"{user}: {e}"))
+    if dialogs_are_errors:
+        page.on("dialog", lambda d: (errors.append(f"{user}: dialog: {d.message}"), d.dismiss()))
+    page.goto(f"{base}/login?next={quote(then)}")
+    page.fill("#username", user)
+    page.fill("#password", PASSWORD)
+    page.click("#signin")
+    page.wait_for_url(f"{base}{then}")
+    return page, errors
