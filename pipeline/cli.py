@@ -146,12 +146,36 @@ def cmd_status(args) -> int:
     return 0
 
 
-def cmd_serve(args) -> int:
-    """The reviewers' workspace (web/) on the results DB and object store the pipeline writes."""
+def _http_args(p, port: int) -> None:
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=port)
+
+
+def _serve_http(app, args, banner: str) -> None:
+    """Run an ASGI app on --host/--port (uvicorn, no access log: paths may name calls)."""
     import logging
-    import os
 
     import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    print(banner, flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning")
+
+
+def _need_prefect_server(what: str) -> None:
+    """E401 unless PREFECT_API_URL names the Prefect server `what` talks to."""
+    import os
+
+    from core.errors import ConfigError
+
+    if not os.environ.get("PREFECT_API_URL"):
+        raise ConfigError(f"{what} on a Prefect server: export PREFECT_API_URL=http://<server>:4200/api "
+                          "(start one with `prefect server start`)")
+
+
+def cmd_serve(args) -> int:
+    """The reviewers' workspace (web/) on the results DB and object store the pipeline writes."""
+    import os
 
     from web.app import create_app
 
@@ -159,23 +183,15 @@ def cmd_serve(args) -> int:
     store, source = open_results_db(cfg.database_url), cfg.open_source()
     app = create_app(store, source, secret_key=os.environ.get("CALLQA_WEB_SECRET") or None,
                      secure_cookies=args.secure_cookies)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    print(f"callqa workspace on http://{args.host}:{args.port}/ (results {cfg.shown()['database_url']}, "
-          f"objects {source.describe()})", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning")
+    _serve_http(app, args, f"callqa workspace on http://{args.host}:{args.port}/ (results "
+                           f"{cfg.shown()['database_url']}, objects {source.describe()})")
     return 0
 
 
 def cmd_deploy(args) -> int:
     """Deployments of the batch and per-call flows on a Prefect server (PREFECT_API_URL) for a work pool."""
-    import os
-
-    from core.errors import ConfigError
-
     offline_defaults()
-    if not os.environ.get("PREFECT_API_URL"):
-        raise ConfigError("callqa deploy registers deployments on a Prefect server: export PREFECT_API_URL="
-                          "http://<server>:4200/api (start one with `prefect server start`)")
+    _need_prefect_server("callqa deploy registers deployments")
     from flows import deploy
 
     for name in deploy(args.pool, cron=args.cron):
@@ -188,11 +204,8 @@ def cmd_worker(args) -> int:
     """A Prefect process worker for the pool: each flow run reads this machine's CALLQA_* settings."""
     import os
 
-    from core.errors import ConfigError
-
     offline_defaults()
-    if not os.environ.get("PREFECT_API_URL"):
-        raise ConfigError("callqa worker polls a Prefect server: export PREFECT_API_URL=http://<server>:4200/api")
+    _need_prefect_server("callqa worker polls for flow runs")
     from pipeline.config import PipelineConfig
 
     PipelineConfig.from_env()  # the settings this machine's flow runs will use: a mistake is E401 now, not per run
@@ -204,10 +217,7 @@ def cmd_worker(args) -> int:
 
 def cmd_listen(args) -> int:
     """Event-driven ingestion: an HTTP endpoint for S3 bucket notifications (pipeline/ingest.py)."""
-    import logging
     import os
-
-    import uvicorn
 
     from core.errors import ConfigError
 
@@ -221,11 +231,9 @@ def cmd_listen(args) -> int:
                           "(?token=...) or the webhook's auth_token")
     cfg = _config(args)
     ingestor, app = event_listener(cfg, token=token, debounce_seconds=args.debounce, deployment=args.deployment)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    print(f"callqa listening for bucket notifications on http://{args.host}:{args.port}/s3-events "
-          f"(objects {cfg.open_source().describe()}, debounce {args.debounce:g} s)", flush=True)
     try:
-        uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning")
+        _serve_http(app, args, f"callqa listening for bucket notifications on http://{args.host}:{args.port}"
+                               f"/s3-events (objects {ingestor.source.describe()}, debounce {args.debounce:g} s)")
     finally:
         ingestor.close()
     return 0
@@ -360,8 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     s.set_defaults(fn=cmd_status)
     sv = sub.add_parser("serve", help="the reviewers' workspace (web app) on the results DB and object store")
     _source_args(sv)
-    sv.add_argument("--host", default="127.0.0.1")
-    sv.add_argument("--port", type=int, default=8000)
+    _http_args(sv, 8000)
     sv.add_argument("--secure-cookies", action="store_true", help="mark cookies Secure (when served over HTTPS)")
     sv.set_defaults(fn=cmd_serve)
     dp = sub.add_parser("deploy", help="register the batch and per-call flows as deployments on a Prefect "
@@ -377,8 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     ls = sub.add_parser("listen", help="start calls as their recordings arrive: an endpoint for S3 bucket "
                                        "notifications (MinIO webhook, Ceph RGW push, AWS SNS)")
     _source_args(ls)
-    ls.add_argument("--host", default="127.0.0.1")
-    ls.add_argument("--port", type=int, default=8787)
+    _http_args(ls, 8787)
     ls.add_argument("--debounce", type=float, default=5.0,
                     help="seconds of quiet on a call's files before it starts (a sidecar uploaded just after "
                          "its recording is applied in the same run)")
