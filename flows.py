@@ -11,15 +11,19 @@
 - `reports_flow(config, out_dir)`: build the reports (scorecards, alert queue, coaching, dashboard) on
   demand, into `out_dir` and under `reports/` in the object store.
 
-Runs in Prefect's ephemeral mode with no server; see README for `prefect server` and work pools. The
-per-call tasks run on a thread pool (`concurrency`), or on a Dask cluster (`dask_address`: an existing
-scheduler's address, or "local" for a local cluster of `concurrency` worker processes) through prefect-dask;
-each worker process loads its models once and keeps them for every call it is given.
+Runs in Prefect's ephemeral mode with no server, or as deployments on a Prefect server (`deploy`: batch,
+per-call and re-scoring flows, each on the work pool it is deployed to; `callqa worker` serves a pool); with
+the server's global concurrency limit `callqa-transcription`, each call holds one of its slots (a GPU's) while
+its speech is recognised and diarized (`transcription_slot`). The per-call tasks run on a thread pool
+(`concurrency`), or on a Dask cluster (`dask_address`: an existing scheduler's address, or "local" for a local
+cluster of `concurrency` worker processes) through prefect-dask; each worker process loads its models once.
 """
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -48,10 +52,11 @@ log = logging.getLogger("callqa")
 
 def _transcriber(cfg: PipelineConfig):
     """One loaded model per process and configuration, shared by the task threads."""
-    key = (cfg.backend, cfg.model, cfg.device, cfg.asr_batch_size)
+    key = (cfg.backend, cfg.model, cfg.device, cfg.asr_batch_size, cfg.asr_parallel)
     with _models_lock:
         if key not in _models:
-            _models[key] = build_transcriber(cfg.backend, cfg.model, cfg.device, batch_size=cfg.asr_batch_size)
+            _models[key] = build_transcriber(cfg.backend, cfg.model, cfg.device, batch_size=cfg.asr_batch_size,
+                                             parallel=cfg.asr_parallel)
         return _models[key]
 
 
@@ -168,7 +173,8 @@ def process_call_task(ref: RecordingRef, cfg: PipelineConfig) -> Outcome:
     return process_recording(ref, source, _store(cfg), None if ref.is_text else _transcriber(cfg),
                              options=cfg.transcribe_options(), limits=cfg.audio_limits(),
                              conversation=cfg.conversation_options(), diarizer=_diarizer(cfg),
-                             redact_audio=cfg.redact_audio, analyser=_analyser(cfg, source))
+                             redact_audio=cfg.redact_audio, analyser=_analyser(cfg, source),
+                             transcription_slot=lambda: transcription_slot(ref.call_id, cfg.lease_minutes))
 
 
 @task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_is_transient, cache_policy=NO_CACHE,
@@ -311,26 +317,103 @@ def deployed_call_flow(key: str) -> str:
     return process_call_flow(key, PipelineConfig.from_env()).status
 
 
-DEPLOYMENTS = {"batch": deployed_batch_flow, "call": deployed_call_flow}
+@flow(name="callqa-rescore-deployed", persist_result=False)
+def deployed_rescore_flow() -> int:
+    """Re-scoring as a deployment (no audio, no model for speech: a CPU pool's work), with the worker's settings."""
+    cfg = PipelineConfig.from_env()
+    return rescore_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=cfg.concurrency))(cfg)
 
 
-def deploy(pool: str, *, cron: str | None = None, source: str | None = None) -> list[str]:
-    """Register the batch and per-call flows as deployments on the Prefect server at PREFECT_API_URL, for
-    process workers of work pool `pool` (made if missing). Returns the deployment names."""
+DEPLOYMENTS = {"batch": deployed_batch_flow, "call": deployed_call_flow, "rescore": deployed_rescore_flow}
+TRANSCRIPTION_LIMIT = "callqa-transcription"  # the global concurrency limit of GPU slots (callqa deploy --gpu-slots)
+
+
+def slot_lease_seconds(lease_minutes: float) -> float:
+    """How long a held transcription slot outlives a killed worker: the call's own lease, but at least the
+    minute a Prefect server accepts (the lease is renewed while the worker lives)."""
+    return max(60.0, lease_minutes * 60.0)
+
+
+def _transcription_limit_active() -> bool:
+    """True on a Prefect server (not the ephemeral one of `callqa run`) that has an active TRANSCRIPTION_LIMIT."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        return False
+    with get_client(sync_client=True) as client:
+        try:
+            return client.read_global_concurrency_limit_by_name(TRANSCRIPTION_LIMIT).active
+        except ObjectNotFound:
+            return False
+
+
+@contextmanager
+def transcription_slot(call_id: str, lease_minutes: float):
+    """Held around one call's speech recognition and diarization only (process_recording's
+    `transcription_slot`): one slot of TRANSCRIPTION_LIMIT when the server has that limit, else nothing.
+    Download, decoding and the analysis run outside it, so a GPU serves the next call meanwhile."""
+    if not _transcription_limit_active():
+        yield
+        return
+    from prefect.concurrency.sync import concurrency
+    from prefect.logging import get_run_logger
+
+    logger, asked = get_run_logger(), time.time()
+    with concurrency(TRANSCRIPTION_LIMIT, occupy=1, lease_duration=slot_lease_seconds(lease_minutes)):
+        taken = time.time()
+        logger.info("transcription slot taken for %s after %.1f s", call_id, taken - asked)
+        try:
+            yield
+        finally:
+            logger.info("transcription slot released for %s after %.1f s", call_id, time.time() - taken)
+
+
+def set_transcription_slots(client, slots: int) -> None:
+    """Create or resize TRANSCRIPTION_LIMIT to `slots` (the GPUs' total transcriptions at once); 0 removes it."""
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        client.read_global_concurrency_limit_by_name(TRANSCRIPTION_LIMIT)
+    except ObjectNotFound:
+        if slots:
+            client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=TRANSCRIPTION_LIMIT, limit=slots))
+        return
+    if slots:
+        client.update_global_concurrency_limit(TRANSCRIPTION_LIMIT,
+                                               GlobalConcurrencyLimitUpdate(limit=slots, active=True))
+    else:
+        client.delete_global_concurrency_limit_by_name(TRANSCRIPTION_LIMIT)
+
+
+def deploy(pool: str, *, cron: str | None = None, source: str | None = None, only: tuple[str, ...] = (),
+           gpu_slots: int | None = None) -> list[str]:
+    """Register the deployments (`only` these of DEPLOYMENTS; all by default) on the Prefect server at
+    PREFECT_API_URL, for process workers of work pool `pool` (made if missing); with `gpu_slots`, set the
+    global limit of transcriptions at once (set_transcription_slots). Returns the deployment names."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
-    from prefect.exceptions import ObjectNotFound
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
     with get_client(sync_client=True) as client:
         try:
             client.read_work_pool(pool)
         except ObjectNotFound:
-            client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+            try:
+                client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+            except ObjectAlreadyExists:  # a worker starting meanwhile made it
+                pass
+        if gpu_slots is not None:
+            set_transcription_slots(client, gpu_slots)
     where = source or str(Path(__file__).resolve().parent)
     names = []
     for name, fl in DEPLOYMENTS.items():
+        if only and name not in only:
+            continue
         fl.from_source(source=where, entrypoint=f"flows.py:{fl.fn.__name__}").deploy(
-            name=name, work_pool_name=pool, build=False, push=False, print_next_steps=False,
+            name=name, work_pool_name=pool, build=False, push=False, print_next_steps=False, ignore_warnings=True,
             cron=cron if name == "batch" else None)
         names.append(f"{fl.name}/{name}")
     return names

@@ -222,7 +222,7 @@ def batch_of(c: LabelledCall) -> str:
 def select_calls(calls: list[LabelledCall], split: str, lang: str | None = None,
                  only: str | None = None, batch: str | None = None) -> list[LabelledCall]:
     return [c for c in calls if split in ("all", c.split) and (lang is None or lang_of(c) == lang)
-            and (only is None or c.id.startswith(only)) and (batch is None or batch_of(c) == batch)]
+            and (only is None or c.id.startswith(tuple(only.split(",")))) and (batch is None or batch_of(c) == batch)]
 
 
 def language_line(lang: str, s: dict, n: int) -> str:
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", choices=("dev", "test", "all"), default="dev")
     ap.add_argument("--lang", choices=("en", "zh", "zht"), default=None)
-    ap.add_argument("--only", default=None, help="call id prefix")
+    ap.add_argument("--only", default=None, help="call id prefix (several: comma-separated)")
     ap.add_argument("--batch", choices=("old", "new"), default=None,
                     help="old: the first rounds' calls; new: the blind second round (*_dev2_*, *_test2_*)")
     ap.add_argument("--show", action="store_true", help="list every disagreement")

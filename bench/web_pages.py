@@ -11,6 +11,13 @@ alerts (the default policy's rules; older ones mostly handled), a few overrides,
 full-text rowids, so the app's start-up sync finds nothing to do); a few calls get a redacted transcript in a
 local folder source for the call page. The app is then served by uvicorn on loopback and signed in to with
 httpx; every page gets one warm-up request and `--requests` timed ones (median and p95, nearest rank).
+
+Cold loads are timed once each: the app's first start on the generated DB (it builds the dashboard's derived
+tables, which the generated rows lack) and the dashboard's first request right after it; then, after the
+other pages, the app is started again on the same DB (a restart: derived tables present, every in-process
+cache empty) and its first dashboard request timed. `--keep DIR` keeps the generated data (with `info.json`;
+the app runs on a copy of it); `--from DIR` measures a copy of such a folder instead of generating
+(before/after comparisons on one data set).
 """
 from __future__ import annotations
 
@@ -320,9 +327,7 @@ def measure(root: Path, info: dict, *, requests: int = 20) -> list[tuple]:
         total = int(re.search(r'id="count">(\d+) call', qa.get("/calls").text)[1])
         late = max(1, (total + 49) // 50 - 1)
         month = (info["end"] - timedelta(days=30)).isoformat()
-        t = time.perf_counter()
-        qa.get("/dashboard").raise_for_status()
-        cold = (time.perf_counter() - t) * 1000
+        cold = _first_dashboard(qa)
         ranges = [f"/dashboard?date_to={(info['end'] - timedelta(days=d)).isoformat()}" for d in range(1, requests + 2)]
         pages = [
             ("call list", "default view (newest first)", qa, ["/calls"]),
@@ -341,12 +346,36 @@ def measure(root: Path, info: dict, *, requests: int = 20) -> list[tuple]:
              [f"/dashboard?date_from={(info['end'] - timedelta(days=364)).isoformat()}&date_to={info['end']}"
               f"&queue={info['queue']}&view=reviewed"]),
         ]
-        out = [("dashboard", "first load (builds the derived tables), one request", cold, None, None)]
+        out = [("app start", "first start on this DB: create_app incl. its full-text index check and building the "
+                "dashboard's derived tables", server.startup_s * 1000, None, None),
+               ("dashboard", "first request after that start (figures not cached), one request", cold, None, None)]
         for page, what, client, urls in pages:
             out.append((page, what, *_time(client, urls, requests)))
-        return [("app start", "create_app incl. its full-text index check", server.startup_s * 1000, None, None)] + out
     finally:
         server.stop()
+    server = _Server(root)  # a restart: a fresh app on the same DB (derived tables present, caches empty)
+    try:
+        cold = _first_dashboard(_client(server.base, "bench-qa"))
+        return out + [("app start", "restart (derived tables present)", server.startup_s * 1000, None, None),
+                      ("dashboard", "first request after the restart (caches empty), one request", cold, None, None)]
+    finally:
+        server.stop()
+
+
+def _first_dashboard(client) -> float:
+    """ms of one /dashboard request: the first of this app."""
+    t = time.perf_counter()
+    client.get("/dashboard").raise_for_status()
+    return (time.perf_counter() - t) * 1000
+
+
+def _copy_kept(source: Path, root: Path) -> dict:
+    """A copy of a folder kept with --keep (results DB and object store), and its info.json."""
+    import shutil
+
+    info = json.loads((source / "info.json").read_text())
+    shutil.copytree(source, root)
+    return {**info, "end": datetime.fromisoformat(info["end"]).date()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -354,19 +383,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--calls", type=int, default=1000)
     ap.add_argument("--requests", type=int, default=20, help="timed requests per page (after one warm-up)")
     ap.add_argument("--keep", type=Path, help="generate into this (empty) folder and keep it")
+    ap.add_argument("--from", dest="source", type=Path, help="measure a copy of a folder kept with --keep "
+                    "(no generation; --calls is read from its info.json)")
     a = ap.parse_args(argv)
+    if a.keep is not None and (a.keep / "r.db").exists():
+        ap.error(f"{a.keep} already holds a results DB: give an empty folder")
     with tempfile.TemporaryDirectory(prefix="callqa-bench-web-") as tmp:
-        root = a.keep or Path(tmp)
-        if (root / "r.db").exists():
-            ap.error(f"{root} already holds a results DB: give an empty folder")
+        root = Path(tmp) / "data"  # what the app runs on (a kept folder stays as generated)
         t = time.perf_counter()
-        info = generate(root, a.calls)
+        if a.source is not None:
+            info = _copy_kept(a.source, root)
+            a.calls = info["calls"]
+        else:
+            info = generate(a.keep or root, a.calls)
+            if a.keep is not None:
+                (a.keep / "info.json").write_text(json.dumps({**info, "end": info["end"].isoformat(),
+                                                              "calls": a.calls}))
+                _copy_kept(a.keep, root)
         gen_s = time.perf_counter() - t
         size = sum(f.stat().st_size for f in root.glob("r.db*")) / 1024 ** 2
+        before = os.getloadavg()[0]
         rows = measure(root, info, requests=a.requests)
     load = os.getloadavg()[0]
-    print(f"{a.calls:,} calls generated in {gen_s:.1f} s (results DB {size:,.0f} MB); {a.requests} timed requests "
-          f"per page after one warm-up; load average {load:.1f} at the end")
+    print(f"{a.calls:,} calls {'copied' if a.source else 'generated'} in {gen_s:.1f} s (results DB {size:,.0f} MB); "
+          f"{a.requests} timed requests per page after one warm-up; load average {before:.1f} at the start of the "
+          f"timing, {load:.1f} at the end")
     print()
     print("| page | request | median ms | p95 ms | KB |")
     print("|---|---|---|---|---|")

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from infra.store import AlertRow, CallRow
 
 SEVERITIES = ("critical", "high", "medium", "low")  # most urgent first: the queue's order
+GROUP_AT = 3  # this many same-rule low/medium alerts of one queue collapse into one group row
+GROUPABLE = ("medium", "low")  # critical and high alerts are never grouped
 _RANK = case({s: i for i, s in enumerate(SEVERITIES)}, value=AlertRow.severity, else_=len(SEVERITIES))
 
 
@@ -50,6 +52,8 @@ class Where:
     unassigned: bool = False  # only those assigned to nobody
     rule_id: str | None = None
     queue: str | None = None  # with rule_id: one group's members ("" for calls without a queue)
+    call_from: datetime | None = None  # calls started (else processed) at or after (naive UTC; the static export)
+    call_to: datetime | None = None  # ... at or before
 
     def conds(self, tenant: str, *, by_id: bool = False) -> list:
         """`by_id`: the query picks alerts by id, so the tenant check must not drive it (SQLite would otherwise
@@ -66,6 +70,11 @@ class Where:
             out.append(func.coalesce(CallRow.queue, "") == self.queue)
         if self.unassigned:
             out.append(AlertRow.assignee.is_(None))
+        when = func.coalesce(CallRow.started_at, CallRow.processed_at)
+        if self.call_from is not None:
+            out.append(when >= self.call_from)
+        if self.call_to is not None:
+            out.append(when <= self.call_to)
         return out
 
 
@@ -113,6 +122,26 @@ def queue_page(engine, tenant: str, where: Where, *, groupable: tuple[str, ...],
     """One page of the queue as rows, in a stable order (severity rank, then newest first): alerts of a
     `groupable` severity, `at` or more of one rule and queue, are one row in place of their first (unless
     "<rule_id>|<queue>" is `expand`). Grouping is over every matching alert, not the page's only."""
+    ranked, grouped, shown = _ranked(tenant, where, groupable, at, expand)
+    with Session(engine) as s:
+        rows, alerts = s.execute(select(func.count().filter(shown), func.count()).select_from(ranked)).one()
+        page = s.execute(select(ranked.c.id, case((grouped, ranked.c.size), else_=0)).where(shown)
+                         .order_by(ranked.c.rank, ranked.c.id.desc()).limit(limit).offset(offset)).all()
+    return QueuePage(_slots(engine, tenant, where, groupable, page), rows or 0, alerts or 0)
+
+
+def queue_groups(engine, tenant: str, where: Where, *, groupable: tuple[str, ...], at: int) -> list[QueueSlot]:
+    """Only the group rows of the whole queue (`queue_page`'s rows with `size` > 0), in queue order: what the
+    static export lists beside every alert."""
+    ranked, grouped, _ = _ranked(tenant, where, groupable, at, "")
+    with Session(engine) as s:
+        page = s.execute(select(ranked.c.id, ranked.c.size).where(grouped, ranked.c.n == 1)
+                         .order_by(ranked.c.rank, ranked.c.id.desc())).all()
+    return _slots(engine, tenant, where, groupable, page)
+
+
+def _ranked(tenant: str, where: Where, groupable: tuple[str, ...], at: int, expand: str):
+    """The matching alerts with their rank, place and size in their group; (subquery, grouped, shown)."""
     queue = func.coalesce(CallRow.queue, "")
     group_of = case((AlertRow.severity.in_(groupable), literal(0)), else_=AlertRow.id)  # non-groupable: alone
     rule, _, exp_queue = expand.partition("|")
@@ -124,13 +153,14 @@ def queue_page(engine, tenant: str, where: Where, *, groupable: tuple[str, ...],
                      and_(AlertRow.severity.in_(groupable), not_(keep_apart)).label("may_group"))
               .join(CallRow, CallRow.id == AlertRow.call_id).where(*where.conds(tenant))).subquery()
     grouped = and_(ranked.c.may_group, ranked.c.size >= at)
-    shown = or_(not_(grouped), ranked.c.n == 1)
+    return ranked, grouped, or_(not_(grouped), ranked.c.n == 1)
+
+
+def _slots(engine, tenant: str, where: Where, groupable: tuple[str, ...], page) -> list[QueueSlot]:
+    """(alert id, group size or 0) rows as queue slots (a group's distinct calls counted)."""
+    items = alerts_in_tenant(engine, tenant, [i for i, _ in page])
+    slots = []
     with Session(engine) as s:
-        rows, alerts = s.execute(select(func.count().filter(shown), func.count()).select_from(ranked)).one()
-        page = s.execute(select(ranked.c.id, case((grouped, ranked.c.size), else_=0)).where(shown)
-                         .order_by(ranked.c.rank, ranked.c.id.desc()).limit(limit).offset(offset)).all()
-        items = {a.id: a for a in list_alerts(engine, tenant, statuses=None, ids=[i for i, _ in page], limit=None)}
-        slots = []
         for i, size in page:
             a = items[i]
             calls = 0
@@ -138,7 +168,7 @@ def queue_page(engine, tenant: str, where: Where, *, groupable: tuple[str, ...],
                 calls = s.scalar(select(func.count(AlertRow.call_id.distinct())).join(
                     CallRow, CallRow.id == AlertRow.call_id).where(*_members(tenant, where, a, groupable)))
             slots.append(QueueSlot(a, size, calls or 0))
-    return QueuePage(slots, rows or 0, alerts or 0)
+    return slots
 
 
 def _members(tenant: str, where: Where, a: AlertItem, groupable: tuple[str, ...]) -> list:

@@ -103,6 +103,20 @@ def _coded_database_error(ctx) -> None:
             raise ResultsDatabaseError(advice) from None
 
 
+def _create_schema(engine) -> None:
+    """Tables, added columns and backfills. On PostgreSQL under a transaction-level advisory lock: two workers
+    starting at once on a fresh or just-upgraded database would otherwise both create a table and one would
+    fail on pg_type's unique index."""
+    if engine.dialect.name != "postgresql":
+        Base.metadata.create_all(engine)
+    else:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242001)")  # released at commit
+            Base.metadata.create_all(conn)
+    _add_columns(engine)
+    _backfill_answers(engine)
+
+
 class ResultsStore:
     def __init__(self, url: str = "sqlite:///callqa.db", *, lease: timedelta = LEASE):
         self.lease = lease
@@ -111,9 +125,7 @@ class ResultsStore:
         event.listen(self.engine, "handle_error", _coded_database_error)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", lambda c, _: c.execute("PRAGMA journal_mode=WAL"))
-        Base.metadata.create_all(self.engine)
-        _add_columns(self.engine)
-        _backfill_answers(self.engine)
+        _create_schema(self.engine)
         if url.startswith("sqlite") and (db := self.engine.url.database) not in (None, "", ":memory:"):
             for f in (Path(db), Path(db + "-wal"), Path(db + "-shm")):
                 if f.exists():

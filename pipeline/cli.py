@@ -189,15 +189,26 @@ def cmd_serve(args) -> int:
 
 
 def cmd_deploy(args) -> int:
-    """Deployments of the batch and per-call flows on a Prefect server (PREFECT_API_URL) for a work pool."""
+    """Deployments of the batch, per-call and re-scoring flows on a Prefect server (PREFECT_API_URL) for a work
+    pool (--only some of them, e.g. re-scoring on a CPU pool); --gpu-slots sets the transcription limit."""
     offline_defaults()
     _need_prefect_server("callqa deploy registers deployments")
-    from flows import deploy
+    from flows import TRANSCRIPTION_LIMIT, deploy
 
-    for name in deploy(args.pool, cron=args.cron):
+    for name in deploy(args.pool, cron=args.cron, only=tuple(args.only or ()), gpu_slots=args.gpu_slots):
         print(f"deployed {name} -> work pool {args.pool}")
+    if args.gpu_slots is not None:
+        print(f"global concurrency limit {TRANSCRIPTION_LIMIT}: " +
+              (f"{args.gpu_slots} transcription(s) at once" if args.gpu_slots else "removed (no bound)"))
     print(f"start workers with: callqa worker --pool {args.pool}")
     return 0
+
+
+def _slots(text: str) -> int:
+    n = int(text) if text.isdigit() else -1
+    if not 0 <= n <= 1024:
+        raise argparse.ArgumentTypeError(f"not a number of slots (0-1024, 0 removes the limit): {text!r}")
+    return n
 
 
 def cmd_worker(args) -> int:
@@ -371,10 +382,15 @@ def main(argv: list[str] | None = None) -> int:
     _http_args(sv, 8000)
     sv.add_argument("--secure-cookies", action="store_true", help="mark cookies Secure (when served over HTTPS)")
     sv.set_defaults(fn=cmd_serve)
-    dp = sub.add_parser("deploy", help="register the batch and per-call flows as deployments on a Prefect "
-                                       "server (PREFECT_API_URL) for a work pool")
+    dp = sub.add_parser("deploy", help="register the batch, per-call and re-scoring flows as deployments on a "
+                                       "Prefect server (PREFECT_API_URL) for a work pool")
     dp.add_argument("--pool", default="callqa")
     dp.add_argument("--cron", help='schedule for the batch deployment, e.g. "0 2 * * *"')
+    dp.add_argument("--only", nargs="+", choices=["batch", "call", "rescore"],
+                    help="deploy only these to --pool (e.g. --pool cpu --only rescore: re-scoring needs no GPU)")
+    dp.add_argument("--gpu-slots", dest="gpu_slots", type=_slots, metavar="N",
+                    help="at most N transcriptions at once across all workers (the global concurrency limit "
+                         "callqa-transcription; speech recognition and diarization only); 0 removes the limit")
     dp.set_defaults(fn=cmd_deploy)
     wk = sub.add_parser("worker", help="a Prefect process worker for the pool (runs use this machine's CALLQA_* "
                                        "settings)")

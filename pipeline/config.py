@@ -102,6 +102,10 @@ class PipelineConfig(BaseModel):
     opaque_call_ids: bool = False  # call ids hash the object key: file names never reach ids, logs, task names
     beam_size: int = Field(5, ge=1, le=10)
     asr_batch_size: int = Field(1, ge=1, le=64)  # >1: batched decoding of each chunk's speech (faster-whisper)
+    # decodes one loaded model runs at once: both channels of a stereo call side by side, calls in flight
+    # (faster-whisper's num_workers); 1 = one after another
+    asr_parallel: int = Field(2, ge=1, le=16)
+    concurrent_diarization: bool = True  # mono: diarize while transcribing, not after
     chunk_seconds: float = Field(300.0, ge=30)
     concurrency: int = Field(2, ge=1, le=64)
     max_seconds: float = Field(4 * 3600.0, gt=0)
@@ -160,7 +164,8 @@ class PipelineConfig(BaseModel):
 
     def conversation_options(self) -> ConversationOptions:
         return ConversationOptions(split_stereo=self.split_stereo, num_speakers=self.num_speakers,
-                                   min_speakers=self.min_speakers, max_speakers=self.max_speakers)
+                                   min_speakers=self.min_speakers, max_speakers=self.max_speakers,
+                                   concurrent_diarization=self.concurrent_diarization)
 
     def audio_limits(self) -> AudioLimits:
         return AudioLimits(max_bytes=self.max_bytes, max_seconds=self.max_seconds)
@@ -223,7 +228,8 @@ class PipelineConfig(BaseModel):
                            ("CALLQA_REPORTS_DIR", "reports_dir"), ("CALLQA_LEASE_MINUTES", "lease_minutes"),
                            ("CALLQA_OPAQUE_CALL_IDS", "opaque_call_ids"),
                            ("CALLQA_TENANT_POLICIES_DIR", "tenant_policies_dir"),
-                           ("CALLQA_ASR_BATCH_SIZE", "asr_batch_size")):
+                           ("CALLQA_ASR_BATCH_SIZE", "asr_batch_size"),
+                           ("CALLQA_ASR_PARALLEL", "asr_parallel")):
             if env.get(key):
                 values[field] = env[key]
         # the file sits below the environment: an environment value replaces a file value

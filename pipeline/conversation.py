@@ -1,8 +1,13 @@
 """From a recording to a conversation: per-channel transcription of stereo calls (one party per channel,
 merged by time), speaker diarization of mono calls when a diarizer is given, then agent/customer roles.
-Every step reads the call as decoded once by `infra.audio.inspect_recording(pcm_dir=)`."""
+Every step reads the call as decoded once by `infra.audio.inspect_recording(pcm_dir=)`.
+
+Off the critical path: the two channels of a stereo call are decoded side by side when the transcriber runs
+parallel decodes (`parallel` > 1), and a mono call is diarized in a thread of its own while it is being
+transcribed (pyannote's torch and CTranslate2 both release the GIL)."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -12,7 +17,7 @@ from core.models import Call, Transcript
 from transcribe.base import TranscribeOptions, Transcriber
 from transcribe.diarize import Diarizer
 from transcribe.roles import DEFAULT_RULES, RoleRule, label_roles
-from transcribe.run import transcribe_recording
+from transcribe.run import detect_recording_language, transcribe_recording
 from transcribe.speakers import assign_words_to_speakers, merge_channel_transcripts
 
 
@@ -22,6 +27,7 @@ class ConversationOptions:
     num_speakers: int | None = 2  # for mono diarization; None = let the diarizer decide
     min_speakers: int | None = None
     max_speakers: int | None = None
+    concurrent_diarization: bool = True  # diarize while transcribing (False: after, only if words were heard)
 
 
 def party_channels(call: Call, info: AudioInfo) -> tuple[int, int]:
@@ -50,19 +56,39 @@ def transcribe_conversation(transcriber: Transcriber, path: AudioSource, call: C
     (decoded again by each step)."""
     if info.channels >= 2 and conversation.split_stereo:
         a, b = party_channels(call, info)
-        first = transcribe_recording(transcriber, path, call.id, duration=info.duration, options=options,
-                                     language=call.language, channel=a, speaker="S0")
-        # Both parties speak the call's language: detect once (on the channel transcribed first).
-        language = call.language or (first.language if first.segments else None)
-        second = transcribe_recording(transcriber, path, call.id, duration=info.duration, options=options,
-                                      language=language, channel=b, speaker="S1")
-        transcript = merge_channel_transcripts([first, second], call.id)
-    else:
-        transcript = transcribe_recording(transcriber, path, call.id, duration=info.duration, options=options,
+        # Both parties speak the call's language: detected once, on speech of both channels.
+        guess = detect_recording_language(transcriber, path, options, channel=a, detect_channels=(b,),
                                           language=call.language)
-        if diarizer is not None and transcript.segments:
-            turns = diarizer.diarize(load_audio(path), num_speakers=conversation.num_speakers,
-                                     min_speakers=conversation.min_speakers,
-                                     max_speakers=conversation.max_speakers)
-            transcript = assign_words_to_speakers(transcript, turns)
+
+        def channel(ch_speaker: tuple[int, str]) -> Transcript:
+            ch, speaker = ch_speaker
+            return transcribe_recording(transcriber, path, call.id, duration=info.duration, options=options,
+                                        channel=ch, speaker=speaker, guess=guess)
+
+        parties = ((a, "S0"), (b, "S1"))
+        if getattr(transcriber, "parallel", 1) > 1:
+            with ThreadPoolExecutor(2, thread_name_prefix="callqa-channel") as pool:
+                transcripts = list(pool.map(channel, parties))
+        else:
+            transcripts = [channel(p) for p in parties]
+        transcript = merge_channel_transcripts(transcripts, call.id)
+    else:
+        def transcribe() -> Transcript:
+            return transcribe_recording(transcriber, path, call.id, duration=info.duration, options=options,
+                                        language=call.language)
+
+        def diarize():
+            return diarizer.diarize(load_audio(path), num_speakers=conversation.num_speakers,
+                                    min_speakers=conversation.min_speakers, max_speakers=conversation.max_speakers)
+
+        if diarizer is not None and conversation.concurrent_diarization:
+            with ThreadPoolExecutor(1, thread_name_prefix="callqa-diarize") as pool:
+                turns = pool.submit(diarize)
+                transcript = transcribe()
+                if transcript.segments:  # nothing heard: the turns (or the diarizer's error) are not needed
+                    transcript = assign_words_to_speakers(transcript, turns.result())
+        else:
+            transcript = transcribe()
+            if diarizer is not None and transcript.segments:
+                transcript = assign_words_to_speakers(transcript, diarize())
     return label_roles(transcript, call, role_rules)

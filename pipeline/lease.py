@@ -14,7 +14,7 @@ from pathlib import Path
 from infra.store import ResultsStore
 
 log = logging.getLogger("callqa")
-TEMP_PREFIX = "callqa-"
+TEMP_PREFIX = "callqa-call-"  # only the per-call folders: never other callqa-* folders (test homes, benches)
 
 
 class Heartbeat:

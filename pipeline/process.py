@@ -17,10 +17,11 @@ import json
 import logging
 import tempfile
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 
 from infra.audio import AudioLimits, inspect_recording
 from pipeline.conversation import ConversationOptions, Diarizer, transcribe_conversation
@@ -110,10 +111,12 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
                       limits: AudioLimits = AudioLimits(),
                       conversation: ConversationOptions = ConversationOptions(),
                       diarizer: Diarizer | None = None, redact_audio: bool = True,
-                      workdir: Path | None = None, analyser: "CallAnalyser | None" = None) -> Outcome:
+                      workdir: Path | None = None, analyser: "CallAnalyser | None" = None,
+                      transcription_slot: "Callable[[], AbstractContextManager] | None" = None) -> Outcome:
     """Transcribe one recording (or import a transcript or chat log: `transcriber` may then be None) and,
     with `analyser`, analyse it right away in process (scorecard, alerts, redacted transcript and audio
-    through the redaction boundary); the call is `done` only then."""
+    through the redaction boundary); the call is `done` only then. `transcription_slot()` is held around
+    speech recognition and diarization only (flows.py: a Prefect global concurrency slot of a GPU)."""
     started = time.monotonic()
     try:
         meta = _metadata(source, ref) if not ref.unsafe else None
@@ -157,8 +160,9 @@ def process_recording(ref: RecordingRef, source: RecordingSource, store: Results
                 if stored is None:
                     audio_seconds = duration
                     progress.stage(call.id, "transcribing")
-                    transcript = transcribe_conversation(transcriber, local, call, info, options=options,
-                                                         conversation=conversation, diarizer=diarizer)
+                    with (transcription_slot or nullcontext)():
+                        transcript = transcribe_conversation(transcriber, local, call, info, options=options,
+                                                             conversation=conversation, diarizer=diarizer)
                     transcript = replace(transcript, warnings=transcript.warnings + info.warnings)
                 else:
                     transcript, audio_seconds = stored, 0.0

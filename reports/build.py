@@ -3,10 +3,12 @@
     reports/index.html            links to everything
     reports/calls/<call_id>.html  per-call scorecard page (transcript lines have ids "t=<seconds>")
     reports/scorecards.json|csv   scorecard exports (CSV: one row per call and question)
-    reports/alerts.html|csv       compliance alert queue, by severity then newest call
-    reports/coaching.html         per-agent coaching picks and trends
-    reports/dashboard.html        team dashboard over the date range
+    reports/alerts.html|csv       compliance alert queue, in the workspace queue's order, with its groups
+    reports/coaching.html         per-agent coaching picks (the workspace's) and score trends
+    reports/dashboard.html        team dashboard over the date range (the workspace dashboard's figures)
     reports/static/report.css
+
+One tenant's calls per export. What the workspace shows too is read with its own queries (reports/shared.py).
 """
 from __future__ import annotations
 
@@ -17,12 +19,12 @@ from datetime import date, datetime
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
-from infra.review import reviewed_everywhere
 from infra.storage import RecordingSource
-from infra.store import ResultsStore
-from reports import charts, pages
-from reports.aggregate import coaching, dashboard, pass_rates
-from reports.data import ReportData, ReportError, gather, to_summary
+from infra.store import DEFAULT_TENANT, ResultsStore
+from reports import charts, pages, shared_pages
+from reports.cache import to_summary
+from reports.data import ReportData, ReportError, gather
+from reports.shared import Reviewed, reviewed_answers, shared
 
 log = logging.getLogger("callqa")
 from core.keys import REPORTS_PREFIX  # noqa: E402  (re-exported)
@@ -58,11 +60,12 @@ class Rendered:
     summaries: dict[str, str]  # fresh call id -> what the report cache keeps of it (`reports.data.to_summary`)
 
 
-def render(data: ReportData, reviewed: dict | None = None) -> Rendered:
+def render(data: ReportData, engine, reviewed: Reviewed | None = None) -> Rendered:
     """Every report page and export. A call taken from the report cache brings its rendered parts (rows of
     the index, the alert queue and the exports); the fresh calls' pages and parts are rendered here, and the
-    aggregate files are their parts joined. `reviewed`: reviewers' answers and totals by call
-    (`infra.review.reviewed_everywhere`) for the scorecards CSV; None: machine answers only."""
+    aggregate files are their parts joined. The figures, queue order and picks the workspace shows too come
+    from its queries on `engine` (`reports.shared`). `reviewed`: reviewers' answers and totals by call
+    (`reports.shared.reviewed_answers`) for the index and the scorecards CSV; None: machine answers only."""
     env = pages.environment()
     by_call: dict[str, list] = {}
     for a in data.alerts:
@@ -75,19 +78,17 @@ def render(data: ReportData, reviewed: dict | None = None) -> Rendered:
             continue
         _check_call_id(call_id)  # (a cached call's was checked when its page was written)
         call_alerts = sorted(by_call.get(call_id, ()), key=lambda a: a.alert_id)
-        files[call.info.page] = pages.call_page(env, data, call)
+        files[call.info.page] = pages.call_page(env, data, call, call_alerts)
         parts[call_id] = pages.call_parts(env, call, call_alerts, reviewed)
         summaries[call_id] = to_summary(call, call_alerts, parts[call_id])
-    team = pass_rates(data.calls)
-    dash = dashboard(data, team)
-    agents = coaching(data, team_rates=team)
-    alert_rows = pages.alert_rows_of(data, parts)
+    common = shared(engine, data)
+    alert_rows = pages.alert_rows_of(parts, common.alert_order)
     files.update({
-        "index.html": pages.index_page(env, data, dash, parts),
-        "alerts.html": pages.alerts_page(env, data, parts, alert_rows),
-        "alerts.csv": pages.alerts_csv(data, parts, alert_rows),
-        "coaching.html": pages.coaching_page(env, data, agents, dash.mean_score),
-        "dashboard.html": pages.dashboard_page(env, data, dash),
+        "index.html": shared_pages.index_page(env, data, common, parts),
+        "alerts.html": shared_pages.alerts_page(env, data, common, alert_rows),
+        "alerts.csv": pages.alerts_csv(alert_rows),
+        "coaching.html": shared_pages.coaching_page(env, data, common),
+        "dashboard.html": shared_pages.dashboard_page(env, data, common),
         "scorecards.json": pages.scorecards_json(data, parts),
         "scorecards.csv": pages.scorecards_csv(data, parts),
     })
@@ -96,9 +97,9 @@ def render(data: ReportData, reviewed: dict | None = None) -> Rendered:
     return Rendered(out, summaries)
 
 
-def render_all(data: ReportData, reviewed: dict | None = None) -> dict[str, bytes]:
+def render_all(data: ReportData, engine, reviewed: Reviewed | None = None) -> dict[str, bytes]:
     """Relative path -> file content, for every report page and export (`render`)."""
-    return render(data, reviewed).files
+    return render(data, engine, reviewed).files
 
 
 def _call_pages(out_dir: Path | None) -> set[str]:
@@ -113,8 +114,9 @@ def _call_pages(out_dir: Path | None) -> set[str]:
 
 
 def build_reports(store: ResultsStore, source: RecordingSource, out_dir: Path | None, *,
-                  since: date | datetime | None = None, until: date | datetime | None = None) -> ReportIndex:
-    """Write the reports to `out_dir` and upload them under `reports/`; with `out_dir` None they are only
+                  since: date | datetime | None = None, until: date | datetime | None = None,
+                  tenant: str = DEFAULT_TENANT) -> ReportIndex:
+    """Write `tenant`'s reports to `out_dir` and upload them under `reports/`; with `out_dir` None they are only
     uploaded. Incremental: only calls whose results changed since the last build (the results DB's report
     cache) are read and rendered; the aggregate pages are rebuilt from the DB and the cache."""
     out_dir = Path(out_dir) if out_dir is not None else None
@@ -124,11 +126,11 @@ def build_reports(store: ResultsStore, source: RecordingSource, out_dir: Path | 
     def page_missing(page: str) -> bool:
         return out_dir is not None and page not in pages_there
 
-    reviewed = reviewed_everywhere(store.engine)
+    reviewed = reviewed_answers(store.engine, tenant)
     data = gather(store, source, since=since, until=until, incremental=True, page_missing=page_missing,
-                  reviewed=reviewed)
+                  reviewed=reviewed, tenant=tenant)
     with charts.reuse(store.report_charts()) as drawn:
-        rendered = render(data, reviewed)
+        rendered = render(data, store.engine, reviewed)
     files = rendered.files
     if out_dir is not None:
         keep = {c.info.page for c in data.calls}

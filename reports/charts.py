@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Iterator, Sequence
 
-from reports.data import ReportError, _templates_digest
+from reports.cache import _templates_digest
+from reports.model import ReportError
 
 CJK_FONT = "WenQuanYi Micro Hei"
 FONT_FAMILY = ["DejaVu Sans", CJK_FONT]

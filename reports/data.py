@@ -1,217 +1,28 @@
-"""Report data: the results DB and the redacted transcripts turned into typed, PII-free rows.
+"""Report data: the results DB and the redacted transcripts turned into typed, PII-free rows (reports/model.py).
 
 Transcript text comes only from `redacted/transcripts/<id>.json`. Scorecards and alerts are stored through
 the redaction boundary (pipeline.analysis) with their evidence masked (`"redacted": true`); only scorecards
 stored before it existed are redacted here (`redact_text`) before anything else sees them. The scorecard's
-per-utterance sentiment is read for its times and scores only.
+per-utterance sentiment is read for its times and scores only. One tenant's calls only.
 """
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
-from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import quote
 from datetime import date, datetime, time, timezone
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from compliance.redact import redact_text
 from core.keys import redacted_transcript_key
-from core.errors import CallQAError
 from core.models import Transcript
 from infra.storage import RecordingSource
-from infra.store import AlertRow, CallDetails, CallRow, ReportCacheRow, ResultsStore, ScorecardRow
-
-SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
-
-
-class ReportError(CallQAError):
-    """Reports cannot be built: the message says what is missing or inconsistent."""
-
-    code = "E160"
-
-
-@dataclass(frozen=True)
-class CallInfo:
-    call_id: str
-    agent: str  # "(no agent)" when the metadata named none
-    queue: str  # "(no queue)" likewise
-    direction: str
-    language: str
-    duration: float | None
-    when: datetime  # naive UTC: when the call started, or when it was processed if that is unknown
-    when_is_start: bool
-
-    @property
-    def date_label(self) -> str:
-        return self.when.strftime("%Y-%m-%d %H:%M") + ("" if self.when_is_start else " (processed)")
-
-    @functools.cached_property
-    def page(self) -> str:
-        """The page's path below the reports folder (a file name: the call id as it is)."""
-        return f"calls/{self.call_id}.html"
-
-    @functools.cached_property
-    def href(self) -> str:
-        """The page as a link: a call id with '#', '?' or '%' (they come from object keys) stays one path."""
-        return quote(self.page)
-
-
-@dataclass(frozen=True)
-class EvidenceRef:
-    quote: str  # redacted
-    detail: str  # what the rule found, redacted too (a regex rule reports the text it matched)
-    role: str
-    start: float | None
-    end: float | None
-    anchor: str | None  # id of the transcript line holding it, when there is a redacted transcript
-
-
-@dataclass(frozen=True)
-class QuestionResult:
-    question_id: str
-    section_id: str
-    text: str
-    answer: str  # pass / fail / na
-    points: float
-    effective_weight: float
-    auto_fail: bool
-    critical: bool
-    rule_id: str
-    evidence: tuple[EvidenceRef, ...]
-    explanation: str = ""  # fail / N/A: what was looked for and where (form text, no transcript)
-
-
-@dataclass(frozen=True)
-class SectionResult:
-    section_id: str
-    title: str
-    score: float | None
-    points: float
-    effective_weight: float
-
-
-@dataclass(frozen=True)
-class TranscriptLine:
-    anchor: str  # element id, "t=<start>"
-    start: float
-    end: float
-    speaker: str
-    role: str
-    parts: tuple[tuple[str, bool], ...]  # (text, highlighted) pieces of the redacted text
-    is_evidence: bool
-
-
-@dataclass(frozen=True)
-class SentimentPoint:
-    start: float
-    role: str
-    score: float
-
-
-@dataclass(frozen=True)
-class Scored:
-    form_id: str
-    form_version: str
-    total: float | None
-    auto_failed: bool
-    auto_fail_reasons: tuple[str, ...]
-    critical_failures: tuple[str, ...]
-    sections: tuple[SectionResult, ...]
-    questions: tuple[QuestionResult, ...]
-    sentiment: tuple[SentimentPoint, ...]
-    sentiment_outcome: str  # improved / worsened / stable / unknown
-    customer_delta: float | None
-    kpis: tuple[tuple[str, str], ...]  # (label, formatted value)
-
-
-class QuestionBrief(NamedTuple):
-    """A scored question as the aggregate pages see it (no evidence)."""
-    question_id: str
-    text: str
-    answer: str
-
-
-@dataclass(frozen=True)
-class ScoredBrief:
-    """What the aggregate pages (dashboard, coaching) read of a scorecard; the same names as `Scored`."""
-    total: float | None
-    auto_failed: bool
-    sentiment_outcome: str
-    customer_delta: float | None
-    questions: tuple[QuestionBrief, ...]
-
-
-@dataclass(frozen=True)
-class CallParts:
-    """A call's share of the aggregate pages and exports, rendered once when its results change and kept
-    in the report cache: the aggregate files are these parts joined, in order."""
-    index_row: str  # its <tr> in index.html
-    alert_rows: tuple[tuple[int, str, str], ...]  # (alert id, <tr> in alerts.html, line of alerts.csv)
-    scorecard_json: str | None  # its element of scorecards.json (indented as in the list); None: not scored
-    scorecard_csv: str  # its lines of scorecards.csv (reviewed answers included)
-
-
-@dataclass(frozen=True)
-class CallReport:
-    info: CallInfo
-    scored: Scored | ScoredBrief | None  # None: done but no form applied; brief: from the report cache
-    transcript: tuple[TranscriptLine, ...] | None  # None: no redacted transcript stored (or not read)
-    parts: CallParts | None = None  # from the report cache; None: rendered in this build
-
-
-@dataclass(frozen=True)
-class AlertItem:
-    alert_id: int
-    call: CallInfo
-    category: str
-    severity: str
-    rule_id: str
-    title: str
-    status: str
-    created_at: datetime
-    evidence: tuple[EvidenceRef, ...]
-
-    @property
-    def link(self) -> str:
-        first = next((e.anchor for e in self.evidence if e.anchor), None)
-        return self.call.href + (f"#{first}" if first else "")
-
-    @property
-    def sort_key(self) -> tuple:
-        return SEVERITY_RANK.get(self.severity, 9), -self.call.when.timestamp(), self.alert_id
-
-
-class AlertBrief(NamedTuple):
-    """An alert of a call taken from the report cache: what the aggregate pages count and sort by (its row
-    is in the call's `CallParts`)."""
-    alert_id: int
-    call: CallInfo
-    category: str
-    severity: str
-
-    @property
-    def sort_key(self) -> tuple:
-        return SEVERITY_RANK.get(self.severity, 9), -self.call.when.timestamp(), self.alert_id
-
-
-@dataclass(frozen=True)
-class ReportData:
-    calls: tuple[CallReport, ...]
-    alerts: tuple[AlertItem | AlertBrief, ...]  # by severity, then newest call first
-    since: datetime | None
-    until: datetime | None
-    generated_at: datetime
-    fresh: frozenset[str] | None = None  # calls whose results changed since the last build; None: all
-    digests: dict[str, str] | None = None  # call id -> digest of the results the fresh calls' pages show
-
-
-def anchor_for(seconds: float) -> str:
-    return f"t={seconds:.2f}"
+from infra.store import DEFAULT_TENANT, AlertRow, CallDetails, CallRow, ReportCacheRow, ResultsStore, ScorecardRow
+from reports.cache import digest, from_summary
+from reports.model import (SEVERITY_RANK, AlertItem, CallInfo, CallReport, EvidenceRef,  # noqa: F401 (re-exported)
+                           QuestionResult, ReportData, ReportError, Scored, SectionResult, SentimentPoint,
+                           TranscriptLine, anchor_for)
 
 
 def _naive_utc(d: date | datetime | None, *, end_of_day: bool = False) -> datetime | None:
@@ -342,15 +153,16 @@ def _anchors(segments) -> dict[int, str]:
     return out
 
 
-def _stored_results(store: ResultsStore) -> tuple[list[CallDetails], dict[str, tuple], dict[str, list[tuple]]]:
-    """What a call's digest is made of, without parsing anything: the processed calls' rows; call id ->
+def _stored_results(store: ResultsStore, tenant: str) -> tuple[list[CallDetails], dict[str, tuple],
+                                                               dict[str, list[tuple]]]:
+    """What a call's digest is made of, without parsing anything: the tenant's processed calls' rows; call id ->
     (scored_at, form id, version, total, auto_failed) of its stored scorecard (rewritten, with a new
     `scored_at`, whenever the call is scored again); call id -> [(alert id, status, created_at, body)]."""
     c = CallRow
     with Session(store.engine) as s:
         details = [CallDetails(*r) for r in s.execute(
             select(c.id, c.state, c.agent, c.queue, c.direction, c.started_at, c.processed_at, c.language,
-                   c.duration).where(c.state == "done").order_by(c.id))]
+                   c.duration).where(c.state == "done", c.tenant == tenant).order_by(c.id))]
         cards = {r[0]: tuple(r[1:]) for r in s.execute(
             select(ScorecardRow.call_id, ScorecardRow.scored_at, ScorecardRow.form_id, ScorecardRow.form_version,
                    ScorecardRow.total, ScorecardRow.auto_failed))}
@@ -380,17 +192,17 @@ def _bodies(store: ResultsStore, call_ids: list[str]) -> dict[str, str]:
 
 def gather(store: ResultsStore, source: RecordingSource, *, since: date | datetime | None = None,
            until: date | datetime | None = None, now: datetime | None = None, incremental: bool = False,
-           page_missing=None, reviewed: dict | None = None) -> ReportData:
-    """Every processed call whose date falls in [since, until] (a bare `until` date includes that day).
+           page_missing=None, reviewed: dict | None = None, tenant: str = DEFAULT_TENANT) -> ReportData:
+    """Every processed call of `tenant` whose date falls in [since, until] (a bare `until` date includes that day).
     `incremental`: a call whose results are unchanged since the last build (same digest in the results DB's
     report cache, and `page_missing(page)` false) is taken from the cache (brief scorecard and alerts, its
     rendered parts), its transcript not read and its stored results not parsed; only the others are in
-    `fresh`. `reviewed`: reviewers' answers by call (`infra.review.reviewed_everywhere`), part of a call's
+    `fresh`. `reviewed`: reviewers' answers by call (`reports.shared.reviewed_answers`), part of a call's
     digest (its scorecards.csv lines show them)."""
     lo, hi = _naive_utc(since), _naive_utc(until, end_of_day=True)
     if lo is not None and hi is not None and lo > hi:
         raise ReportError(f"since ({lo:%Y-%m-%d %H:%M}) is after until ({hi:%Y-%m-%d %H:%M})")
-    all_details, cards, raw_alerts = _stored_results(store)
+    all_details, cards, raw_alerts = _stored_results(store, tenant)
     cached = _report_cache(store) if incremental else {}
     reviewed = reviewed or {}
     calls, alerts, fresh, digests, todo = [], [], set(), {}, []
@@ -399,11 +211,11 @@ def gather(store: ResultsStore, source: RecordingSource, *, since: date | dateti
         if (lo is not None and info.when < lo) or (hi is not None and info.when > hi):
             continue
         call_alerts_raw = raw_alerts.get(info.call_id, ())
-        digest = _digest(details, cards.get(info.call_id), call_alerts_raw, reviewed.get(info.call_id))
+        call_digest = digest(details, cards.get(info.call_id), call_alerts_raw, reviewed.get(info.call_id))
         hit = cached.get(info.call_id)
-        if hit is not None and hit[0] == digest and not (page_missing and page_missing(info.page)):
+        if hit is not None and hit[0] == call_digest and not (page_missing and page_missing(info.page)):
             try:
-                call, briefs = _from_summary(hit[1], info)
+                call, briefs = from_summary(hit[1], info)
             except (ValueError, KeyError, TypeError, IndexError):
                 pass  # a summary written by another version: render the call again
             else:
@@ -411,7 +223,7 @@ def gather(store: ResultsStore, source: RecordingSource, *, since: date | dateti
                 alerts += briefs
                 continue
         fresh.add(info.call_id)
-        digests[info.call_id] = digest
+        digests[info.call_id] = call_digest
         todo.append(info)
     bodies = _bodies(store, [i.call_id for i in todo if i.call_id in cards])
     for info in todo:
@@ -436,65 +248,5 @@ def gather(store: ResultsStore, source: RecordingSource, *, since: date | dateti
     calls.sort(key=lambda c: (c.info.when, c.info.call_id))
     return ReportData(tuple(calls), tuple(sorted(alerts, key=lambda a: a.sort_key)), lo, hi,
                       now or datetime.now(timezone.utc).replace(tzinfo=None),
-                      frozenset(fresh) if incremental else None, digests)
+                      frozenset(fresh) if incremental else None, digests, tenant)
 
-
-# --- incremental builds: what a call's report is derived from, and what the last build derived ----------
-_TEMPLATES_DIGEST: str | None = None
-
-
-def _templates_digest() -> str:
-    """Report code and templates: a new version re-renders every call."""
-    global _TEMPLATES_DIGEST
-    if _TEMPLATES_DIGEST is None:
-        h = hashlib.sha256()
-        root = Path(__file__).parent
-        for f in sorted([*root.glob("*.py"), *(root / "templates").glob("*")]):
-            h.update(f.name.encode() + f.read_bytes())
-        _TEMPLATES_DIGEST = h.hexdigest()
-    return _TEMPLATES_DIGEST
-
-
-def _digest(details: CallDetails, card: tuple | None, call_alerts, reviewed) -> str:
-    """Of everything a call's page and parts show: its row, its stored scorecard (by version: when it was
-    scored), its alerts (as stored text), its reviewers' answers, and the report code."""
-    h = hashlib.sha256(_templates_digest().encode())
-    h.update(repr((details, card, reviewed)).encode("utf-8"))
-    for alert_id, status, created_at, alert_body in call_alerts:
-        h.update(repr((alert_id, status, created_at)).encode() + alert_body.encode("utf-8"))
-    return h.hexdigest()
-
-
-def brief(scored: Scored | ScoredBrief | None) -> ScoredBrief | None:
-    if scored is None or isinstance(scored, ScoredBrief):
-        return scored
-    return ScoredBrief(scored.total, scored.auto_failed, scored.sentiment_outcome, scored.customer_delta,
-                       tuple(QuestionBrief(q.question_id, q.text, q.answer) for q in scored.questions))
-
-
-def to_summary(call: CallReport, call_alerts, parts: CallParts) -> str:
-    """What the report cache keeps of a call (redacted, no transcript): the brief scorecard and alerts the
-    aggregate pages need, and the call's rendered parts. One line of JSON, then the two export parts as they
-    are (their lengths in the JSON): reading them back parses no escaped copy of a scorecard."""
-    s = brief(call.scored)
-    head = json.dumps({
-        "scored": None if s is None else [s.total, s.auto_failed, s.sentiment_outcome, s.customer_delta,
-                                          [[q.question_id, q.text, q.answer] for q in s.questions]],
-        "alerts": [[a.alert_id, a.category, a.severity] for a in call_alerts],
-        "parts": [parts.index_row, [list(r) for r in parts.alert_rows],
-                  None if parts.scorecard_json is None else len(parts.scorecard_json), len(parts.scorecard_csv)],
-    }, ensure_ascii=False)
-    return head + "\n" + (parts.scorecard_json or "") + parts.scorecard_csv
-
-
-def _from_summary(summary: str, info: CallInfo) -> tuple[CallReport, list[AlertBrief]]:
-    head, _, tail = summary.partition("\n")  # the JSON line has no raw newline
-    d = json.loads(head)
-    s = d["scored"]
-    scored = None if s is None else ScoredBrief(s[0], s[1], s[2], s[3], tuple(map(QuestionBrief._make, s[4])))
-    index_row, alert_rows, n_json, n_csv = d["parts"]
-    if (n_json or 0) + n_csv != len(tail):
-        raise ValueError("report cache summary cut short")
-    parts = CallParts(index_row, tuple(map(tuple, alert_rows)),
-                      None if n_json is None else tail[:n_json], tail[n_json or 0:])
-    return CallReport(info, scored, None, parts), [AlertBrief(a[0], info, a[1], a[2]) for a in d["alerts"]]

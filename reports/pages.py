@@ -1,20 +1,20 @@
-"""Rendering: Jinja2 pages (autoescaped) with inline SVG charts, and the JSON/CSV exports."""
+"""Rendering: Jinja2 pages (autoescaped) with inline SVG charts, and the JSON/CSV exports; a call's page and
+parts here, the pages of figures shared with the workspace in reports/shared_pages.py."""
 from __future__ import annotations
 
 import csv
 import functools
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from reports import charts
-from reports.aggregate import AgentCoaching, Dashboard
-from reports.data import AlertItem, CallParts, CallReport, ReportData
+from reports.model import AlertItem, CallParts, CallReport, ReportData
 from core.reviewed import ReviewedTotals
 
 
@@ -46,8 +46,11 @@ def _common(data: ReportData, page: str, title: str) -> dict:
             "range_label": _range_label(data)}
 
 
-def call_page(env: Environment, data: ReportData, call: CallReport) -> str:
-    alerts = [a for a in data.alerts if a.call.call_id == call.info.call_id]
+def call_page(env: Environment, data: ReportData, call: CallReport, alerts: list[AlertItem] | None = None) -> str:
+    """`alerts`: the call's alerts when the caller has them (else looked up in `data.alerts`), severity first."""
+    if alerts is None:
+        alerts = [a for a in data.alerts if a.call.call_id == call.info.call_id]
+    alerts = sorted(alerts, key=lambda a: a.sort_key)
     chart = None
     if call.scored is not None:
         chart = Markup(charts.sentiment_chart([(p.start, p.role, p.score) for p in call.scored.sentiment],
@@ -56,80 +59,21 @@ def call_page(env: Environment, data: ReportData, call: CallReport) -> str:
         **_common(data, call.info.page, f"Call {call.info.call_id}"), call=call, alerts=alerts, chart=chart)
 
 
-def alert_rows_of(data: ReportData, parts: Mapping[str, CallParts]) -> list[tuple[str, str]]:
-    """(alerts.html row, alerts.csv line) of every alert, in the queue's order."""
+def alert_rows_of(parts: Mapping[str, CallParts], order: Sequence[int]) -> list[tuple[str, str]]:
+    """(alerts.html row, alerts.csv line) of every alert, in `order` (alert ids: the workspace queue's)."""
     rows = {alert_id: (html, line) for p in parts.values() for alert_id, html, line in p.alert_rows}
-    return [rows[a.alert_id] for a in data.alerts]  # alert ids are unique across calls
-
-
-def alerts_page(env: Environment, data: ReportData, parts: Mapping[str, CallParts],
-                rows: list[tuple[str, str]] | None = None) -> str:
-    """`rows`: `alert_rows_of(data, parts)` when the caller has them already."""
-    rows = alert_rows_of(data, parts) if rows is None else rows
-    return env.get_template("alerts.html").render(
-        **_common(data, "alerts.html", "Alert queue"), count=len(data.alerts),
-        rows=Markup("".join(html for html, _ in rows)),
-        categories=sorted({a.category for a in data.alerts}), agents=sorted({a.call.agent for a in data.alerts}),
-        severities=[s for s in ("critical", "high", "medium", "low") if any(a.severity == s for a in data.alerts)])
+    return [rows[i] for i in order]  # alert ids are unique across calls
 
 
 def _score(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.1f}"
 
 
-def _links(calls) -> dict[str, Markup]:
-    """call id -> its link, as the templates write it: `<a href="{{ href }}">{{ call id }}</a>`."""
-    return {c.info.call_id: Markup(f'<a href="{escape(c.info.href)}">{escape(c.info.call_id)}</a>') for c in calls}
-
-
-def coaching_page(env: Environment, data: ReportData, agents: tuple[AgentCoaching, ...],
-                  team_mean: float | None) -> str:
-    sections = []
-    link = _links(c for a in agents for c in a.calls)
-    for i, a in enumerate(agents):
-        dated = [(c.info.when, c.scored.total) for c in a.calls if c.scored.total is not None]
-        trend = Markup(charts.trend([d for d, _ in dated], [s for _, s in dated], team_mean,
-                                    f"{a.agent}: score per call")) if dated else None
-        rates = Markup(charts.agent_vs_team([p.question_id for p, _ in a.pass_rates], [p.rate for p, _ in a.pass_rates],
-                                            [t.rate for _, t in a.pass_rates], f"{a.agent}: pass rate vs team"))
-        sections.append({"anchor": f"agent-{i + 1}", "coaching": a, "trend": trend, "rates": rates,
-                         # the lists that grow with the calls, joined here rather than looped in the template
-                         "failed_links": [Markup(", ".join(link[c.info.call_id] for c in f.calls)) for f in a.failed],
-                         "best_items": Markup("".join(
-                             f"<li>{link[c.info.call_id]}: {_score(c.scored.total)}, customer sentiment improved "
-                             f"({c.scored.customer_delta:+.2f})</li>" for c in a.best_practice))})
-    return env.get_template("coaching.html").render(
-        **_common(data, "coaching.html", "Coaching picks"), sections=sections, team_mean=team_mean)
-
-
-def dashboard_page(env: Environment, data: ReportData, dash: Dashboard) -> str:
-    rated = [p for p in dash.pass_rates if p.rate is not None]
-    figures = {
-        "histogram": charts.histogram(dash.scores, "Score distribution"),
-        "pass_rates": charts.bars([p.question_id for p in rated], [p.rate for p in rated], "Pass rate per question",
-                                  ylabel="pass rate %", percent=True),
-        "alerts": charts.bars([k for k, _ in dash.alerts_by_category], [v for _, v in dash.alerts_by_category],
-                              "Alerts per category", ylabel="alerts"),
-        "queues": charts.bars([k for k, _ in dash.by_queue], [v for _, v in dash.by_queue], "Calls per queue",
-                              ylabel="calls"),
-        "languages": charts.bars([k for k, _ in dash.by_language], [v for _, v in dash.by_language],
-                                 "Calls per language", ylabel="calls"),
-    }
-    return env.get_template("dashboard.html").render(
-        **_common(data, "dashboard.html", "Team dashboard"), dash=dash,
-        figures={k: Markup(v) for k, v in figures.items()})
-
-
-def index_page(env: Environment, data: ReportData, dash: Dashboard, parts: Mapping[str, CallParts]) -> str:
-    return env.get_template("index.html").render(
-        **_common(data, "index.html", "Call QA reports"), dash=dash,
-        rows=Markup("".join(parts[c.info.call_id].index_row for c in data.calls)))
-
-
 def call_parts(env: Environment, call: CallReport, alerts: list[AlertItem],
                reviewed: Mapping[str, tuple[Mapping, ReviewedTotals]] | None = None) -> CallParts:
     """A call's rows in the aggregate pages and exports (`CallParts`), from its full results."""
-    index_row = env.get_template("index_row.html").render(c=call, n_alerts=len(alerts)) + "\n"
+    _, totals = (reviewed or {}).get(call.info.call_id, (None, None))
+    index_row = env.get_template("index_row.html").render(c=call, n_alerts=len(alerts), reviewed=totals) + "\n"
     alert_row = env.get_template("alert_row.html")
     alert_rows = tuple((a.alert_id, alert_row.render(a=a) + "\n", _csv_lines([_alert_row(a)])) for a in alerts)
     element = _scorecard_element(call)
@@ -230,6 +174,6 @@ def _alert_row(a: AlertItem) -> list:
             e.quote if e else "", a.link]
 
 
-def alerts_csv(data: ReportData, parts: Mapping[str, CallParts], rows: list[tuple[str, str]] | None = None) -> str:
-    rows = alert_rows_of(data, parts) if rows is None else rows
+def alerts_csv(rows: list[tuple[str, str]]) -> str:
+    """`rows`: `alert_rows_of(parts, order)`."""
     return _csv_lines([ALERT_COLUMNS]) + "".join(line for _, line in rows)

@@ -68,13 +68,25 @@ def _key(e: Evidence) -> tuple:
 @register
 @dataclass(frozen=True)
 class Together(All):
-    """`together: [A, B]`: parsed like `all`, but every child must match the same utterance."""
+    """`together: [A, B]`: parsed like `all`, but every child must match the same utterance. `except: C`
+    drops the utterances that C matches (an account detail, but not in a question asking for an identifier)."""
     op: ClassVar[str] = "together"
+    params: ClassVar[tuple[str, ...]] = ("except",)
     example: ClassVar[str] = '{together: [{terms: media}, {terms: threat_intent}]}'
+    exclude: Rule | None = None
+
+    @classmethod
+    def parse(cls, spec, rule_id, path, build):
+        children = _children(cls, spec[cls.op], None, rule_id, path + (cls.op,), build)
+        exclude = build(spec["except"], f"{rule_id}.except", path + ("except",)) if "except" in spec else None
+        return cls(rule_id, children, exclude)
 
     def evaluate(self, ctx):
         results = [c.evaluate(ctx) for c in self.children]
         common = set.intersection(*({_key(e) for e in r.evidence if e.start is not None} for r in results))
+        if self.exclude is not None and common:
+            ex = self.exclude.evaluate(ctx)
+            common -= {_key(e) for e in ex.evidence} if ex.matched else set()
         if not common:
             return RuleResult(False)
         merged: dict[tuple, list[str]] = {}
@@ -89,7 +101,8 @@ class Together(All):
         return RuleResult(True, ev)
 
     def describe(self):
-        return "one utterance with " + " and ".join(f"({c.describe()})" for c in self.children)
+        but = f", unless it also has ({self.exclude.describe()})" if self.exclude is not None else ""
+        return "one utterance with " + " and ".join(f"({c.describe()})" for c in self.children) + but
 
 
 def _turns_by_utterance(ctx: EvalContext) -> dict[tuple, int]:
@@ -176,8 +189,16 @@ class Terms(Rule):
                 return Phrases.parse({"phrases": list(vocabulary().terms(str(spec[key])))}, rule_id, path, build)
             except VocabularyError as e:
                 raise cls.fail(str(e), path + (key,)) from None
-        excluded = words("except") if "except" in spec else None
-        return cls(rule_id, spec["terms"], words("terms"), spec.get("except"), excluded)
+        excluded = None
+        if "except" in spec:  # one list name or several
+            names = spec["except"] if isinstance(spec["except"], list) else [spec["except"]]
+            try:
+                terms = [t for n in names for t in vocabulary().terms(str(n))]
+            except VocabularyError as e:
+                raise cls.fail(str(e), path + ("except",)) from None
+            excluded = Phrases.parse({"phrases": terms}, rule_id, path, build)
+        exception = ", ".join(map(str, spec["except"])) if isinstance(spec.get("except"), list) else spec.get("except")
+        return cls(rule_id, spec["terms"], words("terms"), exception, excluded)
 
     def evaluate(self, ctx):
         r = self.matcher.evaluate(ctx)

@@ -29,23 +29,29 @@ class FasterWhisperTranscriber:
 
     def __init__(self, model, *, model_name: str | None = None, device: str | None = None,
                  compute_type: str | None = None, cpu_threads: int = 0, vad_filter: bool = True,
-                 batch_size: int = 1):
+                 batch_size: int = 1, parallel: int = 1):
         """`model`: a CTranslate2 model directory, or an already built faster_whisper.WhisperModel.
         `batch_size` > 1: the speech segments VAD cuts from a chunk are decoded in batches of that size
-        (faster-whisper's BatchedInferencePipeline), word timestamps kept; 1: one after another."""
+        (faster-whisper's BatchedInferencePipeline), word timestamps kept; 1: one after another.
+        `parallel`: decodes the model runs at once from different threads (CTranslate2 workers; on CPU they
+        share the weights), e.g. the two channels of a stereo call; a built model keeps its own setting."""
         from faster_whisper import WhisperModel
 
         if isinstance(model, WhisperModel):
             self.model = model
             self.model_name = model_name or "custom"
+            parallel = 1
         else:
             path = Path(model)
             device = device or _default_device()
             compute_type = compute_type or ("float16" if device == "cuda" else "int8")
             self.model = WhisperModel(str(path), device=device, compute_type=compute_type,
-                                      cpu_threads=cpu_threads, local_files_only=True)
+                                      cpu_threads=cpu_threads, num_workers=parallel, local_files_only=True)
             self.model_name = model_name or path.name
         self.vad_filter = vad_filter
+        if parallel < 1:
+            raise ValueError(f"parallel must be at least 1, not {parallel}")
+        self.parallel = parallel
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         self.batch_size = batch_size

@@ -163,15 +163,42 @@ def _remember(key: tuple, guess: LanguageGuess, size: int = 16) -> None:
             _DETECTED.popitem(last=False)
 
 
+def detect_recording_language(transcriber: Transcriber, path: AudioSource, options: TranscribeOptions, *,
+                              channel: int | None = None, detect_channels: Sequence[int] | None = None,
+                              language: str | None = None,
+                              known: Mapping[int | None, tuple[np.ndarray, list | None]] | None = None
+                              ) -> LanguageGuess:
+    """The language of a recording (or of `channel` and `detect_channels`, default: the other channel of a
+    stereo recording) on speech windows of each; `language` (from call metadata) or options.language win.
+    `known`: channel -> (first chunk, its speech spans) already at hand. Remembered per recording and channel
+    set, so each party of a call gets the same answer once."""
+    forced = language or options.language
+    if forced:
+        return LanguageGuess(forced, 1.0)
+    vad = transcriber if isinstance(transcriber, SpeechDetector) else None
+    others = _party_channels(path, channel) if detect_channels is None else detect_channels
+    key = _cache_key(transcriber, path, options, {channel, *others})
+    if (guess := _DETECTED.get(key)) is None:
+        samples: dict[int | None, tuple[np.ndarray, list | None]] = dict(known or {})
+        for ch in (channel, *others):
+            if ch not in samples:
+                audio = _first_chunk(path, options, ch)
+                samples[ch] = (audio, vad.speech_spans(audio) if vad is not None and len(audio) else None)
+        guess = detect_language(transcriber, samples, options)
+        _remember(key, guess)
+    return guess
+
+
 def transcribe_recording(transcriber: Transcriber, path: AudioSource, call_id: str, *, duration: float,
                          options: TranscribeOptions = TranscribeOptions(), language: str | None = None,
                          channel: int | None = None, speaker: str | None = None,
                          progress: Progress | None = None,
-                         detect_channels: Sequence[int] | None = None) -> Transcript:
+                         detect_channels: Sequence[int] | None = None,
+                         guess: LanguageGuess | None = None) -> Transcript:
     """Transcribe `path` (or one `channel` of it) chunk by chunk: a `DecodedAudio` (the call decoded once,
-    read from its files) or a recording's path (decoded here). `language` (from call metadata) overrides
-    options.language; otherwise the language is detected on `channel` and `detect_channels` (default: the
-    other channel of a stereo recording), so each party's transcript gets the call's language.
+    read from its files) or a recording's path (decoded here). `guess` (from `detect_recording_language`,
+    shared by the channels of a call) or `language` (from call metadata) overrides detection; otherwise the
+    language is detected on `channel` and `detect_channels` (see `detect_recording_language`).
 
     Then `transcribe.hallucination.clean_channel` drops prompt echoes and repeated-phrase loops, and every
     word when the channel has no real speech; its W005/W006/W007 warnings land in `Transcript.warnings`."""
@@ -179,22 +206,10 @@ def transcribe_recording(transcriber: Transcriber, path: AudioSource, call_id: s
     chunks = iter_chunks(path, options.chunk_seconds, channel=channel)
     first = next(chunks, None)
     first_spans = vad.speech_spans(first[1]) if vad is not None and first is not None else None
-    forced = language or options.language
-    if forced:
-        guess = LanguageGuess(forced, 1.0)
-    else:
-        others = _party_channels(path, channel) if detect_channels is None else detect_channels
-        key = _cache_key(transcriber, path, options, {channel, *others})
-        if (guess := _DETECTED.get(key)) is None:
-            samples: dict[int | None, tuple[np.ndarray, list | None]] = {}
-            if first is not None:
-                samples[channel] = (first[1], first_spans)
-            for ch in others:
-                if ch not in samples:
-                    audio = _first_chunk(path, options, ch)
-                    samples[ch] = (audio, vad.speech_spans(audio) if vad is not None and len(audio) else None)
-            guess = detect_language(transcriber, samples, options)
-            _remember(key, guess)
+    if guess is None:
+        guess = detect_recording_language(transcriber, path, options, channel=channel,
+                                          detect_channels=detect_channels, language=language,
+                                          known={channel: (first[1], first_spans)} if first is not None else None)
     lang = guess.language
     languages = options.registry()
     profile = languages.get(lang)

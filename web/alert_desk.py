@@ -12,13 +12,11 @@ from datetime import datetime
 
 from fastapi import HTTPException
 
-from infra.alert_queue import (AlertItem, Where, alerts_in_tenant, count_alerts, group_members, list_alerts,
-                               queue_page)
+from infra.alert_queue import (GROUP_AT, GROUPABLE, AlertItem, Where, alerts_in_tenant, count_alerts, group_members,
+                               list_alerts, queue_page)
 from infra.store import ALERT_STATUSES
 from web.auth import ACT_ON_ALERTS, ALERT_QUEUE, VIEW_ALERTS, Viewer, require
 
-GROUP_AT = 3  # this many same-rule low/medium alerts of one queue collapse into one group row
-GROUPABLE = ("medium", "low")  # critical and high alerts are never grouped
 ANYONE, ME, NOBODY = "", "me", "none"  # the assignee filter's special values (else a user name)
 ASSIGN = "assign"
 BULK_ACTIONS = ("acknowledged", "resolved", "false_positive", "new", ASSIGN)

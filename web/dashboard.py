@@ -363,7 +363,7 @@ def dashboard_page(request: Request, date_from: str | None = None, date_to: str 
         ("tile-alerts", "new alerts", str(new_alerts), "/alerts?status=new" if perms["alert_queue"]
          else _calls_url(queue=fig.queue, alert_status="new", **whole)),
     ]
-    queues = request.app.state.ws.facets(viewer).get("queues", [])
+    queues = request.app.state.ws.dashboard.queues(viewer.user.tenant)
     return request.app.state.templates.TemplateResponse(request, "dashboard.html", {
         "viewer": viewer, "perms": perms, "fig": fig, "view": view, "bucket": bucket or "auto", "queues": queues,
         "toggle": toggle, "tiles": tiles, "charts": charts(fig, view, perms["alert_queue"])})

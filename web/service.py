@@ -47,7 +47,7 @@ class Workspace:
         self.sampling = SamplingStore(self.engine)
         self.calibration = CalibrationStore(self.engine)
         self.coaching = CoachingStore(self.engine)
-        self.dashboard = Dashboard(self.engine)  # derived tables filled on the first dashboard request
+        self.dashboard = Dashboard(self.engine)  # derived tables brought up to date here, at start-up
         self._synced: dict[str, float] = {}
         self._sync_lock = threading.Lock()
         self._facets: dict[tuple, tuple[float, dict]] = {}

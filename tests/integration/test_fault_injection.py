@@ -1,7 +1,7 @@
 """Fault injection on real runs: `callqa run` (real Prefect, real Whisper weights) on a local folder, its
-process SIGKILLed right after a stage of a call is recorded (transcribed, analysed, redacted); then a clean
-run after one lease must finish exactly the missing stages (a stored transcript is never transcribed again),
-leave no temporary folder behind, and a third run must find nothing to do.
+process SIGKILLed right after a stage of a call is recorded (transcribed, then analysed, then redacted, one
+resumed run after another); each run after one lease must do exactly the missing stages (a stored transcript
+is never transcribed again), leave no temporary folder behind, and a last run must find nothing to do.
 
 The kill comes from a small wrapper around the CLI that replaces `ResultsStore.mark_stage` in the child
 process only: the product has no test hook."""
@@ -69,8 +69,10 @@ def _state(db: Path) -> str:
         return c.execute(sa.text("SELECT state FROM calls")).scalar_one()
 
 
-@pytest.mark.parametrize("stage", ["transcribed", "analysed", "redacted"])
-def test_sigkill_after_a_stage_resumes_exactly_the_missing_stages(stage, sample_calls, tmp_path):
+def test_sigkill_after_each_stage_resumes_exactly_the_missing_stages(sample_calls, tmp_path):
+    """One call, killed three times in a row: after `transcribed`, then (resumed) after `analysed`, then after
+    `redacted`; each resume after the lease runs only what is missing (the stored transcript is never
+    transcribed again), the fourth run finishes the call and a fifth finds nothing to do."""
     folder, calls = sample_calls
     call = min((c for c in calls if c.channels == 2 and c.language == "en"), key=lambda c: c.duration)
     inbox = tmp_path / "inbox"
@@ -80,34 +82,33 @@ def test_sigkill_after_a_stage_resumes_exactly_the_missing_stages(stage, sample_
     db, temp = tmp_path / "r.db", tmp_path / "tmp"
     temp.mkdir()
     (tmp_path / "killer.py").write_text(KILLER)
-    env = {**os.environ, "TMPDIR": str(temp), "CALLQA_LEASE_MINUTES": str(LEASE_MINUTES),
-           "CALLQA_TEST_KILL_AFTER": stage}
+    env = {**os.environ, "TMPDIR": str(temp), "CALLQA_LEASE_MINUTES": str(LEASE_MINUTES)}
     run = ["run", "--local", str(inbox), "--db", f"sqlite:///{db}"]
 
-    killed = _run([str(tmp_path / "killer.py"), *run], env)
-    assert killed.returncode == -9, (killed.returncode, killed.stderr[-2000:])
-    before = _stages(db)
-    assert stage in before and _state(db) == "processing", "killed after the stage was recorded, before done"
+    transcribed = None
+    for stage in ("transcribed", "analysed", "redacted"):
+        killed = _run([str(tmp_path / "killer.py"), *run], {**env, "CALLQA_TEST_KILL_AFTER": stage})
+        assert killed.returncode == -9, (stage, killed.returncode, killed.stderr[-2000:])
+        stages = _stages(db)
+        assert stage in stages and _state(db) == "processing", f"killed after {stage} was recorded, before done"
+        transcribed = transcribed or stages["transcribed"]
+        assert stages["transcribed"] == transcribed, f"resumed before {stage}: not transcribed again"
+        time.sleep(LEASE_MINUTES * 60 + 1)  # the killed worker's lease runs out
 
-    time.sleep(LEASE_MINUTES * 60 + 1)  # the killed worker's lease runs out
-    env.pop("CALLQA_TEST_KILL_AFTER")
     clean = _run(["-m", "pipeline.cli", *run], env)
     assert clean.returncode == 0, clean.stderr[-3000:]
     after = _stages(db)
     assert set(after) == {"transcribed", "analysed", "redacted", "reported"} and _state(db) == "done"
     assert len({etag for etag, _ in after.values()}) == 1, "every stage of the same version"
-    for done in before:
-        if done == "transcribed":
-            assert after[done] == before[done], "the stored transcript was not transcribed again"
+    assert after["transcribed"] == transcribed, "the stored transcript was not transcribed again"
     results = inbox if (inbox / "scorecards").exists() else next(p for p in tmp_path.rglob("scorecards")).parent
     assert (results / "scorecards" / "call.json").exists() and (results / "redacted" / "audio" / "call.wav").exists()
     redacted = json.loads((results / "redacted" / "transcripts" / "call.json").read_text())
     assert redacted["segments"], "the redacted transcript is complete"
-    assert not list(temp.glob("callqa-*")), "the killed worker's temporary folder was swept"
+    assert not list(temp.glob("callqa-*")), "the killed workers' temporary folders were swept"
 
-    if stage == "transcribed":  # once is enough: a finished call is never processed again
-        again = _run(["-m", "pipeline.cli", *run], env)
-        assert again.returncode == 0 and _stages(db) == after, "a third run does nothing"
+    again = _run(["-m", "pipeline.cli", *run], env)  # a finished call is never processed again
+    assert again.returncode == 0 and _stages(db) == after, "a fifth run does nothing"
 
 
 def test_disk_full_during_a_batch_is_retried_and_leaves_nothing_behind(sample_calls, tmp_path):

@@ -8,13 +8,12 @@ import pytest
 from infra.search import MARK_END, MARK_START, CallFilter, TranscriptIndex, list_calls
 
 from ..unit.test_web_fixture import ACME, AUTOFAIL, GOOD, OTHER, ZH, build
-from .test_postgres_store import postgres_url  # noqa: F401  (the throwaway server fixture)
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def pg_calls(postgres_url, tmp_path_factory):  # noqa: F811
+def pg_calls(postgres_url, tmp_path_factory):
     store, src = build(tmp_path_factory.mktemp("pg-web"), postgres_url)
     index = TranscriptIndex(store.engine)
     assert index.enabled

@@ -1,13 +1,8 @@
-"""The results store on a real PostgreSQL server (throwaway cluster on a free loopback port)."""
+"""The results store on a real PostgreSQL server (throwaway cluster on a free loopback port: `postgres_url`,
+tests/integration/conftest.py)."""
 from __future__ import annotations
 
-import glob
-import shutil
-import socket
-import subprocess
-import tempfile
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -15,32 +10,6 @@ from core.models import Call
 from infra.store import ResultsStore
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def postgres_url():
-    bindir = sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1]  # installed by scripts/setup.sh
-    # postgres refuses to run as root and cannot enter pytest's private (0700) tmp folders
-    data = Path(tempfile.mkdtemp(prefix="callqa-pg-"))
-    shutil.chown(data, "postgres", "postgres")
-    as_pg = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*as_pg, f"{bindir}/initdb", "-D", str(data), "-A", "trust", "-U", "callqa"],
-                   check=True, capture_output=True)
-    port = _free_port()
-    subprocess.run([*as_pg, f"{bindir}/pg_ctl", "-D", str(data), "-w", "-l", str(data / "log"), "-o",
-                    f"-h 127.0.0.1 -p {port} -k {data}", "start"], check=True, capture_output=True)
-    try:
-        yield f"postgresql+psycopg://callqa@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*as_pg, f"{bindir}/pg_ctl", "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)
-        shutil.rmtree(data, ignore_errors=True)
 
 
 def test_state_machine_and_concurrent_claims_on_postgres(postgres_url):

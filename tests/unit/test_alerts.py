@@ -315,3 +315,52 @@ def test_deletion_not_acknowledged_check_still_works():
     zh = call(seg("A", 0.5, 5.0, "本次通话可能会被录音。"), seg("C", 6.0, 9.0, "以后不要再打给我了"),
               seg("A", 100.0, 102.0, "好的，我们会删除您的号码"), language="zh", duration=110)
     assert "deletion_not_acknowledged" in alerts_by_id(evaluate_policy(policy, zh))  # acknowledged too late
+
+
+def test_account_detail_needs_a_real_verification_first(policy):
+    # a verification answered without digits (a name and a memorable word) counts; a question for an identifier
+    # that holds no value of the account ("your order number") is not itself a detail
+    worded = call(seg("A", 0.5, 5.0, DISCLOSE), seg("A", 6.0, 9.0, "Can I take your order number and your full name?"),
+                  seg("C", 9.5, 11.0, "Ellen Marsh, and it's on the email somewhere."),
+                  seg("A", 11.5, 14.0, "Thanks Ellen. Your balance is 42 pounds."))
+    assert "pii_before_verification" not in alerts_by_id(evaluate_policy(policy, worded))
+    # "hang on" is not an answer, and the amount said in the same turn as the question came first
+    stalled = call(seg("A", 0.5, 5.0, DISCLOSE), seg("A", 6.0, 9.0, "What's your date of birth?"),
+                   seg("C", 9.5, 10.0, "Hang on, let me find my card."),
+                   seg("A", 10.5, 12.0, "Sure. Your balance is 42 pounds."))
+    assert "pii_before_verification" in alerts_by_id(evaluate_policy(policy, stalled))
+    same_turn = call(seg("A", 0.5, 5.0, DISCLOSE), seg("C", 5.5, 7.0, "How much do I owe?"),
+                     seg("A", 7.5, 11.0, "You owe 812 pounds. Oh, can I take your date of birth first?"),
+                     seg("C", 11.5, 12.0, "Second of August 1979."))
+    assert "pii_before_verification" in alerts_by_id(evaluate_policy(policy, same_turn))
+
+
+def test_outbound_disclosure_with_a_bare_company_name(policy):
+    outbound = Call("c1", "k", "e", direction="outbound")
+    bare = call(seg("A", 0.5, 5.0, "Hi, is that Priya? It's Tom, Harbourside Dental. Just ringing to confirm your "
+                                   "check-up, and this line's recorded."), seg("C", 5.5, 7.0, "Oh hi."))
+    assert evaluate_policy(policy, bare, call=outbound) == []
+    # a first and a full name are not a company
+    named = call(seg("A", 0.5, 5.0, "Hi Mark, it's Jenny, Jenny Walsh. This call is recorded. How are you?"),
+                 seg("C", 5.5, 7.0, "Fine, do I know you?"),
+                 seg("A", 7.5, 9.0, "I was hoping for a quick chat about your savings."))
+    assert set(alerts_by_id(evaluate_policy(policy, named, call=outbound))) == {"missing_outbound_disclosure"}
+    zh = call(seg("A", 0.5, 5.0, "王先生您好，我是链家小李，通话有录音。上周您看的那套房子降价了，想第一时间跟您说一声。"),
+              seg("C", 5.5, 7.0, "哦，降到多少了？"), language="zh")
+    assert evaluate_policy(policy, zh, call=outbound) == []
+
+
+@pytest.mark.parametrize("text,abusive", [
+    ("Are you thick as mince or what?", True),
+    ("Can I speak to someone from this country please?", True),
+    ("你是不是脑子不好使？", True),
+    ("你是猪喔？讲几遍了还听不懂", True),
+    ("This damn phone is a piece of junk, this stupid thing keeps restarting.", False),
+    ("I had to go back to the menu three times.", False),
+    ("哎呀我真是脑子不好使，忘了这茬了。", False),
+    ("你们这是不是人工客服啊？", False),
+])
+def test_abuse_is_aimed_at_a_person(policy, text, abusive):
+    lang = "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in text) else "en"
+    got = alerts_by_id(evaluate_policy(policy, call(seg("A", 0.5, 5.0, DISCLOSE), seg("C", 5.5, 9.0, text), language=lang)))
+    assert ("abusive_language" in got) == abusive

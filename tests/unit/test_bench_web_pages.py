@@ -37,9 +37,24 @@ def test_timing_at_50_calls_prints_every_page(capsys):
     rows = [line for line in out.splitlines() if line.startswith("| ") and not line.startswith("| page")]
     pages = [r.split(" | ")[0].strip("| ") for r in rows]
     assert {"app start", "call list", "call page", "alert queue", "dashboard"} <= set(pages)
-    assert len(rows) == 13  # start-up, first dashboard load, 11 timed pages
+    assert len(rows) == 15  # start-up, first dashboard load, 11 timed pages, restart, first load after it
+    assert [p for p in pages if p in ("app start", "dashboard")][:2] == ["app start", "dashboard"]
+    assert "first request after the restart" in rows[-1] and "restart" in rows[-2]
     timed = [r for r in rows if not r.endswith("| – | – |")]
     assert len(timed) == 11
     for row in timed:
         median, p95 = (float(x) for x in re.findall(r"\| ([\d.]+) \| ([\d.]+) \| \d+ \|$", row)[0])
         assert 0 <= median <= p95
+
+
+def test_a_kept_folder_is_measured_again_without_generating(tmp_path, capsys):
+    assert web_pages.main(["--calls", "30", "--requests", "1", "--keep", str(tmp_path / "kept")]) == 0
+    assert json.loads((tmp_path / "kept" / "info.json").read_text())["calls"] == 30
+    capsys.readouterr()
+    assert web_pages.main(["--from", str(tmp_path / "kept"), "--requests", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("30 calls copied in ")
+    with sa.create_engine(f"sqlite:///{tmp_path}/kept/r.db").connect() as c:
+        table = c.execute(sa.text("SELECT name FROM sqlite_master WHERE name = 'dashboard_calls'")).first()
+        assert not table or c.execute(sa.text("SELECT count(*) FROM dashboard_calls")).scalar() == 0, \
+            "the kept folder itself is left as generated: the app ran on a copy"

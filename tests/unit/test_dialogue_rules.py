@@ -153,3 +153,15 @@ def test_fail_and_na_answers_explain_what_was_looked_for_and_where():
     assert "in the last 2 turn(s), said by the agent" in closing.explanation
     assert empathy.answer == "na" and "Not applicable: the call has no" in empathy.explanation
     assert "problem_statement" in empathy.explanation and "said by the customer" in empathy.explanation
+
+
+def test_together_except_drops_utterances_and_terms_except_takes_several_lists():
+    t = call(seg("A", 0.0, 3.0, "Can I take your order number?"), seg("C", 3.5, 5.0, "It's on the email."),
+             seg("A", 5.5, 9.0, "Your order of 3 items ships Tuesday."))
+    rule = {"role": "agent", "rule": {"together": [{"regex": r"\byour order\b"}], "except": {"regex": r"\?"}}}
+    r = run(rule, t)
+    assert r.matched and [e.quote for e in r.evidence] == ["Your order of 3 items ships Tuesday."]
+    assert "unless it also has" in build_rule(rule, "q").describe()
+    words = call(seg("C", 0.0, 3.0, "This stupid app again."), seg("C", 3.5, 5.0, "I'm so stupid."))
+    assert not run({"terms": "abusive", "except": ["self_deprecation", "abuse_not_directed"]}, words).matched
+    assert run({"terms": "abusive", "except": "self_deprecation"}, words).matched

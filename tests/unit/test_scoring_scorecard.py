@@ -250,3 +250,23 @@ def test_similarity_model_reaches_similar_rules_and_results_are_frozen():
         f.sections[0].questions[0].weight = 1  # type: ignore[misc]
     with pytest.raises(KeyError, match="no question 'zz' on form redistribute v3"):
         card.answer("zz")
+
+
+def test_empathy_to_a_loss_and_a_recap_of_completed_actions():
+    # no complaint word: the agent's plain acknowledgement of a loss makes the empathy question apply (and pass)
+    segs = [utt("A", 0.5, 5.0, "Thank you for calling Acme, my name is Dana. How can I help?"),
+            utt("C", 5.5, 10.0, "My dad passed away and I need to close his account."),
+            utt("A", 10.5, 14.0, "I'm so sorry for your loss. Can I take his account number?"),
+            utt("C", 14.5, 16.0, "It's A C four four one."),
+            utt("A", 16.5, 20.0, "Thanks. I've closed the account and flagged it, so no more letters. Anything else?"),
+            utt("C", 20.5, 21.0, "No, thanks."),
+            utt("A", 21.5, 24.0, "Take care, goodbye.")]
+    card = score("inbound_service_en", segs, duration=25.0)
+    assert card.answer("empathy").answer == "pass"
+    assert card.answer("recap").answer == "pass"
+    zh = [utt("A", 0.5, 5.0, "您好，很高兴为您服务。"), utt("C", 5.5, 10.0, "我阿嬷上个月过世了，想把她的号码停掉。"),
+          utt("A", 10.5, 14.0, "请节哀。这个我来帮您办。"), utt("C", 14.5, 16.0, "好。"),
+          utt("A", 16.5, 20.0, "已经帮您登记了停机申请，还有其他问题吗？"), utt("C", 20.5, 21.0, "没有了。"),
+          utt("A", 21.5, 24.0, "感谢您的来电，再见。")]
+    card = score("inbound_service_zh", zh, language="zh", duration=25.0)
+    assert (card.answer("empathy").answer, card.answer("recap").answer) == ("pass", "pass")
