@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from core.models import Call
 from infra.store import ResultsStore
-from pipeline.lease import Heartbeat, sweep_temporary
+from pipeline.lease import TEMP_PREFIX, Heartbeat, sweep_temporary
 
 
 def test_a_killed_workers_call_is_claimable_after_its_lease(tmp_path):
@@ -33,11 +33,13 @@ def test_the_heartbeat_keeps_a_live_workers_claim(tmp_path):
 
 
 def test_stale_temporary_folders_are_swept(tmp_path):
-    old, fresh, other = tmp_path / "callqa-old", tmp_path / "callqa-fresh", tmp_path / "keep-me"
-    for d in (old, fresh, other):
+    old, fresh = tmp_path / f"{TEMP_PREFIX}old", tmp_path / f"{TEMP_PREFIX}fresh"
+    # not a call's folder: another program's, a test session's Prefect home, a benchmark's work folder
+    others = [tmp_path / "keep-me", tmp_path / "callqa-prefect-x1", tmp_path / "callqa-speed-x2"]
+    for d in (old, fresh, *others):
         d.mkdir()
         (d / "recording.wav").write_bytes(b"x")
-    os.utime(old, (time.time() - 3600, time.time() - 3600))
-    os.utime(other, (time.time() - 3600, time.time() - 3600))
+    for d in (old, *others):
+        os.utime(d, (time.time() - 3600, time.time() - 3600))
     assert sweep_temporary(600, tmp_path) == 1
-    assert not old.exists() and fresh.exists() and other.exists()
+    assert not old.exists() and fresh.exists() and all(d.exists() for d in others)
