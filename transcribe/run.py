@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
@@ -33,6 +33,8 @@ class LanguageGuess:
     probability: float  # among the allowed languages; 1.0 when forced
     windows: int = 0  # audio windows the probabilities came from (0 = forced)
     speech_seconds: float = 0.0  # speech in those windows
+    # channel -> VAD speech spans of its first chunk, as detection found them: transcription reuses them
+    first_spans: Mapping[int | None, tuple] = field(default_factory=dict, compare=False, repr=False)
 
 
 def speech_windows(audio: np.ndarray, spans: Sequence[tuple[float, float]],
@@ -184,7 +186,8 @@ def detect_recording_language(transcriber: Transcriber, path: AudioSource, optio
             if ch not in samples:
                 audio = _first_chunk(path, options, ch)
                 samples[ch] = (audio, vad.speech_spans(audio) if vad is not None and len(audio) else None)
-        guess = detect_language(transcriber, samples, options)
+        guess = replace(detect_language(transcriber, samples, options),
+                        first_spans={ch: tuple(spans) for ch, (_, spans) in samples.items() if spans is not None})
         _remember(key, guess)
     return guess
 
@@ -205,7 +208,10 @@ def transcribe_recording(transcriber: Transcriber, path: AudioSource, call_id: s
     vad = transcriber if isinstance(transcriber, SpeechDetector) else None
     chunks = iter_chunks(path, options.chunk_seconds, channel=channel)
     first = next(chunks, None)
-    first_spans = vad.speech_spans(first[1]) if vad is not None and first is not None else None
+    first_spans = None
+    if vad is not None and first is not None:
+        known_spans = guess.first_spans.get(channel) if guess is not None else None
+        first_spans = list(known_spans) if known_spans is not None else vad.speech_spans(first[1])
     if guess is None:
         guess = detect_recording_language(transcriber, path, options, channel=channel,
                                           detect_channels=detect_channels, language=language,

@@ -161,3 +161,21 @@ def test_the_other_channel_reuses_the_detection(stereo):
     assert n == 1  # 10 s of speech on channel 1 (five 2 s bursts): one window; none on channel 0
     transcribe_recording(fake, stereo, "c", duration=20.0, channel=1)
     assert len(fake.detected) == n
+
+
+def test_each_channels_first_chunk_gets_one_vad_pass_when_detected_for_the_call(stereo):
+    from transcribe.run import detect_recording_language
+
+    class CountingVad(VadFake):
+        passes = 0
+
+        def speech_spans(self, audio):
+            CountingVad.passes += 1
+            return super().speech_spans(audio)
+
+    fake = CountingVad()
+    guess = detect_recording_language(fake, stereo, TranscribeOptions(), channel=0, detect_channels=(1,))
+    assert CountingVad.passes == 2 and set(guess.first_spans) == {0, 1}
+    for ch in (0, 1):
+        transcribe_recording(fake, stereo, "c", duration=20.0, channel=ch, guess=guess)
+    assert CountingVad.passes == 2, "transcription reused the spans detection found (one 20 s chunk each)"
