@@ -200,7 +200,15 @@ def test_two_batch_runs_at_once_process_each_call_once_with_one_gpu_slot(stack, 
     with get_client(sync_client=True) as client:
         limit = client.read_global_concurrency_limit_by_name(TRANSCRIPTION_LIMIT)
     assert (limit.limit, limit.active_slots) == (1, 0), "one slot, given back"
-    intervals = _slot_intervals(since)
+    # run logs reach the server in batches, after the run's final state: wait for both calls' pairs
+    def complete():
+        found = _slot_intervals(since)
+        return found if len(found) >= 2 and all(None not in v for v in found.values()) else None
+
+    try:
+        intervals = wait_for(complete, 30, "both calls' slot logs")
+    except AssertionError:
+        intervals = _slot_intervals(since)
     assert sorted(intervals) == ["gpu/g0", "gpu/g1"], "recordings took a slot, imports did not"
     assert all(None not in v for v in intervals.values()), intervals
     (a0, a1), (b0, b1) = sorted(intervals.values())
