@@ -214,9 +214,11 @@ def lang_of(c: LabelledCall) -> str:
 
 
 def batch_of(c: LabelledCall) -> str:
-    """old | new: the second writing round's calls are `<lang>_dev2_NN` / `<lang>_test2_NN`."""
+    """old | new | r4: the second writing round's calls are `<lang>_dev2_NN` / `<lang>_test2_NN`, the fourth's
+    `<lang>_dev4_NN` / `<lang>_test3_NN` (blind test calls written after round 3)."""
     parts = c.id.split("_")
-    return "new" if len(parts) > 1 and parts[1] in ("dev2", "test2") else "old"
+    tag = parts[1] if len(parts) > 1 else ""
+    return "new" if tag in ("dev2", "test2") else "r4" if tag in ("dev4", "test3") else "old"
 
 
 def select_calls(calls: list[LabelledCall], split: str, lang: str | None = None,
@@ -235,8 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", choices=("dev", "test", "all"), default="dev")
     ap.add_argument("--lang", choices=("en", "zh", "zht"), default=None)
     ap.add_argument("--only", default=None, help="call id prefix (several: comma-separated)")
-    ap.add_argument("--batch", choices=("old", "new"), default=None,
-                    help="old: the first rounds' calls; new: the blind second round (*_dev2_*, *_test2_*)")
+    ap.add_argument("--batch", choices=("old", "new", "r4"), default=None,
+                    help="old: the first rounds' calls; new: the blind second round (*_dev2_*, *_test2_*); r4: *_dev4_*, *_test3_*")
     ap.add_argument("--show", action="store_true", help="list every disagreement")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--forms", type=Path, default=None, help="forms folder (default: the shipped forms)")

@@ -12,6 +12,7 @@ same call mixed down). Per round, interleaved:
              redacted transcript and audio, on a local folder and a SQLite results DB; per variant:
                overlapped  asr_parallel 2 (stereo channels side by side), diarization beside transcription
                sequential  asr_parallel 1, diarization after transcription (the behaviour before)
+               batched     as overlapped, with asr_batch_size 8 (faster-whisper's batched pipeline)
 Models are loaded and warmed on a short call before any clock starts. Figures: audio seconds per wall second.
 
 `--contention`: pyannote alone on the mono call, then the same diarization while faster-whisper transcribes
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import sys
@@ -33,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 VARIANTS = {"overlapped": {"asr_parallel": 2, "concurrent_diarization": True},
-            "sequential": {"asr_parallel": 1, "concurrent_diarization": False}}
+            "sequential": {"asr_parallel": 1, "concurrent_diarization": False},
+            "batched": {"asr_parallel": 2, "concurrent_diarization": True, "asr_batch_size": 8}}
 
 
 def _load() -> str:
@@ -64,25 +67,51 @@ def _config(variant: str, root: Path, db: Path):
     return PipelineConfig(local_root=root, database_url=f"sqlite:///{db}", reports=False, **VARIANTS[variant])
 
 
+class _StageClock(logging.Handler):
+    """Seconds spent in each stage of the per-call function, from its progress stage records."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.marks: list[tuple[str, float]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        event = getattr(record, "stage_event", None)
+        if event is not None:
+            self.marks.append((event["stage"], time.perf_counter()))
+
+    def seconds(self, end: float) -> dict[str, float]:
+        ends = [t for _, t in self.marks[1:]] + [end]
+        return {name: round(stop - start, 2) for (name, start), stop in zip(self.marks, ends)}
+
+
 def pipeline_once(variant: str, audio: Path, work: Path, duration: float, layout: str) -> dict:
     """One call through the per-call task on a fresh folder and DB (models stay loaded in this process)."""
     import flows
     from pipeline.process import discover
+    from pipeline.progress import PROGRESS_LOGGER
 
     root = work / f"{layout}-{variant}-{time.monotonic_ns()}"
     root.mkdir()
     shutil.copyfile(audio, root / "call.wav")
     cfg = _config(variant, root, work / f"{root.name}.db")
     refs = discover(cfg.open_source(), flows._store(cfg))
+    clock = _StageClock()
+    progress_log = logging.getLogger(PROGRESS_LOGGER)
+    progress_log.addHandler(clock)
+    progress_log.setLevel(logging.INFO)
     t0 = time.perf_counter()
-    outcome = flows.process_call_task.fn(refs[0], cfg)
+    try:
+        outcome = flows.process_call_task.fn(refs[0], cfg)
+    finally:
+        progress_log.removeHandler(clock)
     wall = time.perf_counter() - t0
     assert outcome.status == "done", outcome
     t = json.loads((root / "transcripts" / "call.json").read_text())
     words = sum(len(s.get("words", ())) for s in t["segments"])
     shutil.rmtree(root)
     return {"what": f"pipeline {layout} {variant}", "wall_s": round(wall, 2),
-            "audio_s_per_s": round(duration / wall, 2), "words": words, "load": _load()}
+            "audio_s_per_s": round(duration / wall, 2), "words": words, "stages_s": clock.seconds(t0 + wall),
+            "load": _load()}
 
 
 def warm(variants, work: Path) -> None:

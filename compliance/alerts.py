@@ -171,7 +171,9 @@ class DataRequestParams(_Params):
         "can i take your", "could i take your", "can i grab your", "could i grab your", "can i get your",
         "could i get your", "i'll need your", "i will need your", "请问您的", "麻烦提供", "给我您的",
         "i need your", "请提供", "请告诉我", "告诉我您的", "报一下", "说一下您的", "提供一下", "是多少",
-        "报埋", "畀我", "俾我", "报一报", "讲一讲", "话我知"), min_length=1)
+        "报埋", "畀我", "俾我", "报一报", "讲一讲", "话我知", "can i confirm your", "could i confirm your",
+        "can you confirm your", "could you confirm your", "just need your", "can you tell me your",
+        "could you tell me your"), min_length=1)
 
 
 CheckFn = Callable[[AlertContext, Any, str], tuple[Evidence, ...]]  # (ctx, params, rule_id) -> evidence; () = ok

@@ -134,6 +134,21 @@ def tw_id_valid(s: str) -> bool:
     return total % 10 == 0
 
 
+def hk_id_valid(s: str) -> bool:
+    """Hong Kong identity card: 1-2 letters, 6 digits, a check digit (0-9 or A) making the weighted sum
+    (a missing second letter counts 36; weights 9..2, then 1) a multiple of 11."""
+    m = re.fullmatch(r"([A-Z]{1,2})(\d{6})[(（]?([0-9A])[)）]?", re.sub(r"\s", "", s.upper()))
+    if m is None:
+        return False
+    letters, digits, check = m.groups()
+    values = ([36] if len(letters) == 1 else []) + [ord(c) - 55 for c in letters] + [int(d) for d in digits]
+    total = sum(v * w for v, w in zip(values, range(9, 1, -1))) + (10 if check == "A" else int(check))
+    return total % 11 == 0
+
+
+_HK_ID = r"(?<![0-9A-Za-z])[A-Z]{1,2}\d{6}\s?[(（][0-9A][)）]"
+
+
 @register
 class NationalIdRecognizer(PatternRecognizer):
     entity, name = "NATIONAL_ID", "national_id"
@@ -142,6 +157,12 @@ class NationalIdRecognizer(PatternRecognizer):
                 validate=_validate_cn_id),
         Pattern("tw_id", re.compile(r"(?<![0-9A-Za-z])[A-Za-z][12]\d{8}(?![0-9A-Za-z])"), 0.9,
                 validate=lambda m: "Taiwan ID with valid checksum" if tw_id_valid(m.group(0)) else None),
+        Pattern("hk_id", re.compile(_HK_ID), 0.9,
+                validate=lambda m: "Hong Kong ID with valid check digit" if hk_id_valid(m.group(0)) else None),
+        # written with its bracketed check digit the format alone says what it is, checksum or not
+        Pattern("hk_id_format", re.compile(_HK_ID), 0.6,
+                validate=lambda m: None if hk_id_valid(m.group(0)) else
+                "Hong Kong ID format: letter, 6 digits, bracketed check digit"),
     )
 
 

@@ -300,16 +300,37 @@ class SentimentSummary:
         return next((t for t in self.trajectories if t.role == role), None)
 
 
-def _thirds(scores: Sequence[float]) -> tuple[float, float]:
-    k = math.ceil(len(scores) / 3)
-    return sum(scores[:k]) / k, sum(scores[-k:]) / k
+_CURT_NEUTRAL = 0.05  # |score| under this, from a reply of a few words ("No.", "没了！"): no mood of its own
+_CURT_WORDS = 3
+_CURT_HAN = 4
+
+
+def _curt(text: str, score: float) -> bool:
+    """A short reply that scores neutral ("No.", "Don't. Goodbye.", 「没了！」): it does not dilute the mood
+    of the turns around it, as a reviewer reads "No." after an angry turn as still angry."""
+    if abs(score) >= _CURT_NEUTRAL:
+        return False
+    han = sum("\u4e00" <= ch <= "\u9fff" for ch in text)
+    return han <= _CURT_HAN if han else len(text.split()) <= _CURT_WORDS
+
+
+def _thirds(scored: Sequence[tuple[float, str]]) -> tuple[float, float]:
+    """Means of the first and last third of (score, text) utterances (at least one each), leaving out curt
+    neutral replies unless a third holds nothing else."""
+    k = math.ceil(len(scored) / 3)
+
+    def mean(part: Sequence[tuple[float, str]]) -> float:
+        kept = [sc for sc, text in part if not _curt(text, sc)] or [sc for sc, _ in part]
+        return sum(kept) / len(kept)
+
+    return mean(scored[:k]), mean(scored[-k:])
 
 
 def sentiment_summary(transcript: Transcript, model: SentimentModel, *, change_threshold: float = 0.2,
                       neutral_band: float = CALL_NEUTRAL_BAND,
                       languages: LanguageRegistry | None = None) -> SentimentSummary:
     """Score every non-empty segment; the customer's start / end labels are the means of their first / last
-    third of utterances (at least one each) under `neutral_band`; outcome is improved/worsened when the
+    third of utterances (at least one each; curt neutral replies left out, `_curt`) under `neutral_band`; outcome is improved/worsened when the
     last-third mean moved by at least `change_threshold` from the first-third mean, else stable.
 
     Every backend here returns scores whose label under the default utterance band is the utterance's
@@ -330,7 +351,7 @@ def sentiment_summary(transcript: Transcript, model: SentimentModel, *, change_t
     for role in ROLES:
         values = [u.sentiment.score for u in utterances if u.role == role]
         if values:
-            first, last = _thirds(values)
+            first, last = _thirds([(u.sentiment.score, u.text) for u in utterances if u.role == role])
             trajectories.append(RoleTrajectory(role, len(values), sum(values) / len(values), first, last))
     customer = next((t for t in trajectories if t.role == "customer"), None)
     outcome: Outcome
