@@ -165,6 +165,20 @@ def test_missing_outbound_disclosure(policy):
     zh = call(seg("A", 0.5, 5.0, "您好，我是北风电力的小李，本次通话可能会被录音，打电话是想跟您确认一下续约的事情。"),
               seg("C", 5.5, 7.0, "哦，好的。"), language="zh")
     assert evaluate_policy(policy, zh, call=outbound) == []
+    # a call-back the customer asked for is a purpose; "National Insurance number" names no company
+    callback = call(seg("A", 0.5, 5.0, "It's Lucy from the Larkspur Broadband shop. You left your number with us "
+                                       "asking for a call back. Calls are recorded."), seg("C", 5.5, 7.0, "Yes."))
+    assert evaluate_policy(policy, callback, call=outbound) == []
+    nino = call(seg("A", 0.5, 5.0, "Hi, is that Ms Quinlan? This call is recorded."), seg("C", 5.5, 7.0, "Who's this?"),
+                seg("A", 7.5, 9.0, "I'm doing a quick review, can I confirm your National Insurance number?"))
+    assert "missing_outbound_disclosure" in alerts_by_id(evaluate_policy(policy, nino, call=outbound))
+    # a trade word with no name before it is no company (装修这块), one after a name is (海川燃气)
+    trade = call(seg("A", 0.5, 5.0, "李女士是吧？本次通话会录音。你家房子快交房了，装修这块有没有打算？"),
+                 seg("C", 5.5, 7.0, "谁啊？"), seg("A", 7.5, 9.0, "我们这边做整装的，现在有个活动。"), language="zh")
+    assert "missing_outbound_disclosure" in alerts_by_id(evaluate_policy(policy, trade, call=outbound))
+    named = call(seg("A", 0.5, 5.0, "王先生您好，我这边是海川燃气安检组的小邓，通话会录音。今天打过来是跟您定一下上门的时间。"),
+                 seg("C", 5.5, 7.0, "哦对。"), language="zh")
+    assert evaluate_policy(policy, named, call=outbound) == []
 
 
 def test_opt_out_ignored(policy):

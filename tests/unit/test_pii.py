@@ -15,6 +15,7 @@ from compliance.pii import (
     luhn_valid,
     normalise_spoken_digits,
     register,
+    hk_id_valid,
     tw_id_valid,
 )
 
@@ -79,6 +80,18 @@ def test_taiwan_id_checksum():
     assert not tw_id_valid("A123456788")
     assert _entities("ID number A123456789 please") == [("NATIONAL_ID", "A123456789")]
     assert NationalIdRecognizer().analyze("A123456788", "en") == []
+
+
+def test_hong_kong_id_check_digit_and_format():
+    # check digit computed by hand: 36*9 + 10*8 + 1*7 + 2*6 + 3*5 + 4*4 + 5*3 + 6*2 = 481; 11 - 481 % 11 = 3
+    assert hk_id_valid("A123456(3)") and hk_id_valid("A1234563")
+    assert not hk_id_valid("A123456(7)") and not hk_id_valid("A12345(3)")
+    [valid] = NationalIdRecognizer().analyze("您的身份證號碼是A123456(3)，對嗎？", "zh")
+    assert (valid.text, valid.score) == ("A123456(3)", 0.9) and "valid check digit" in valid.explanation
+    # a wrong check digit in the bracketed form is still an ID (a misheard or made-up digit), with less score
+    [shape] = NationalIdRecognizer().analyze("ID A123456(7) ok", "en")
+    assert shape.score < valid.score and "format" in shape.explanation
+    assert NationalIdRecognizer().analyze("order A1234567 and AB123456", "en") == []
 
 
 def test_luhn():

@@ -183,3 +183,35 @@ def test_summary_worsened_stable_and_unknown(model, vader):
     s = sentiment_summary(no_customer, model)
     assert s.outcome == "unknown" and s.final_customer is None
     assert sentiment_summary(_transcript([]), model).utterances == ()
+
+
+
+class _FixedScores:
+    """Pure logic under test (how utterance scores become the call's labels): scores given per text."""
+    name = "fixed"
+
+    def __init__(self, scores):
+        self.scores = scores
+
+    def score(self, texts, language):
+        return [SentimentScore.from_score(self.scores[t]) for t in texts]
+
+
+def test_curt_neutral_replies_do_not_dilute_an_angry_ending():
+    """A reviewer reads "No." after an angry turn as an angry ending: the last third's mean leaves out short
+    replies that score neutral, unless the third holds nothing else."""
+    lines = [("customer", "I want to ask about my bill."), ("customer", "It is from last month."),
+             ("customer", "Unbelievable, just log the cancellation."), ("customer", "No.")]
+    model = _FixedScores({lines[0][1]: 0.0, lines[1][1]: 0.0, lines[2][1]: -0.3, "No.": 0.0})
+    s = sentiment_summary(_transcript(lines, "en"), model)
+    assert s.final_customer.label == "negative" and s.final_customer.score == pytest.approx(-0.3)
+    zh = [("customer", "我想问一下账单。"), ("customer", "就是上个月的。"), ("customer", "行，你们等着吧。"), ("customer", "没了！")]
+    model = _FixedScores({zh[0][1]: 0.0, zh[1][1]: 0.0, zh[2][1]: -0.3, "没了！": 0.0})
+    assert sentiment_summary(_transcript(zh, "zh"), model).final_customer.label == "negative"
+    # a long neutral turn still counts, and a third of curt replies only is their own (neutral) mean
+    long = lines[:3] + [("customer", "I will think about what to do with my account next week then.")]
+    model = _FixedScores({**{t: 0.0 for _, t in long}, lines[2][1]: -0.3})
+    assert sentiment_summary(_transcript(long, "en"), model).final_customer.label == "neutral"
+    curt = [("customer", "I'm furious."), ("customer", "Okay."), ("customer", "No.")]
+    model = _FixedScores({"I'm furious.": -0.8, "Okay.": 0.0, "No.": 0.0})
+    assert sentiment_summary(_transcript(curt, "en"), model).final_customer.label == "neutral"
