@@ -3,20 +3,21 @@
     python bench/scaling_model.py [--text-calls 12] [--worker-rate 11.9] [--call-minutes 6]
                                   [--db-cores 4] [--s3-cores 4] [--prefect-cores 2] [--link-gbit 10]
 
-Measured: one real batch run (Prefect, ephemeral API) over a real S3 server (single-node Ceph RGW) and a real
-PostgreSQL results DB, at one call at a time, in two parts: one synthesised stereo recording with its sidecar,
-then `--text-calls` imported chat logs (the analysis alone). Every request to each shared part is counted and
-timed at the client: SQL statements (SQLAlchemy cursor events), object-store calls (`S3Source` methods, with
-bytes moved) and Prefect API requests (httpx). Client-observed time includes the network and the client's own
-work, so it overstates what each service spends per call: the saturation points below are lower bounds.
+Measured: three real batch runs (Prefect, ephemeral API) over a real S3 server (single-node Ceph RGW) and a
+real PostgreSQL results DB, one call at a time: one synthesised stereo recording in a run of its own (as a
+per-call flow run would be), three recordings in one run, then `--text-calls` imported chat logs (the
+analysis alone). Every request to each shared part is counted and timed at the client: SQL statements
+(SQLAlchemy cursor events), object-store calls (`S3Source` methods, with bytes moved) and Prefect API
+requests (httpx). Client-observed time includes the network and the client's own work, so it overstates what
+each service spends per call: the saturation points below are lower bounds.
 
 Modelled: n workers, each transcribing `--worker-rate` audio seconds per wall second (default: the whole
 pipeline on a stereo call with batched ASR on this 2-core machine, BENCHMARKS.md), on calls of
-`--call-minutes`. A worker finishes rate / (60 * minutes) calls a second; each call puts on each shared part
-its fixed per-call demand (from the text calls) plus the recording's length-dependent part (from the
-recording, scaled to the call length). Utilisation of a part = calls/s x demand / the part's cores
-(`--*-cores`); the network link carries the object store's bytes. The fleet's throughput is n x rate until
-the first part reaches 100%.
+`--call-minutes`. A worker finishes rate / (60 * minutes) calls a second; each call puts on the results DB
+and the Prefect API what a recording in a batch run did, and on the object store the text calls' requests
+plus the recordings' bytes and transfer time scaled to the call's length. Utilisation of a part = calls/s x
+demand / the part's cores (`--*-cores`); the network link carries the object store's bytes. The fleet's
+throughput is n x rate until the first part reaches 100%.
 """
 from __future__ import annotations
 
@@ -117,7 +118,7 @@ def instrument() -> None:
 
 
 def _chat_log(call) -> bytes:
-    return "\n".join(json.dumps({"role": t.role, "text": t.text}, ensure_ascii=False) for t in call.turns).encode()
+    return "\n".join(json.dumps({"role": t["role"], "text": t["text"]}, ensure_ascii=False) for t in call.turns).encode()
 
 
 def measure(text_calls: int, work: Path) -> dict:
@@ -143,10 +144,12 @@ def measure(text_calls: int, work: Path) -> dict:
         def put(key: str, data: bytes) -> None:
             client.put_object(bucket, key, io.BytesIO(data), len(data))
 
-        recording = min((c for c in write_sample_calls(work / "samples") if c.channels == 2),
-                        key=lambda c: c.duration)
-        put("recordings/audio/r1.wav", recording.audio_path.read_bytes())
-        put("recordings/audio/r1.json", recording.audio_path.with_suffix(".json").read_bytes())
+        stereo = sorted((c for c in write_sample_calls(work / "samples") if c.channels == 2), key=lambda c: c.duration)
+
+        def put_recording(call, key: str) -> None:
+            put(f"recordings/{key}.wav", call.audio_path.read_bytes())
+            put(f"recordings/{key}.json", call.audio_path.with_suffix(".json").read_bytes())
+
         cfg = PipelineConfig(s3=S3Settings(endpoint=ep.endpoint, access_key=ep.access_key,
                                            secret_key=ep.secret_key, bucket=bucket),
                              database_url=db_url, reports=False, concurrency=1)
@@ -154,21 +157,25 @@ def measure(text_calls: int, work: Path) -> dict:
 
         instrument()
         parts = {}
-        for part, keys in (("recording", None), ("text", text_calls)):
-            if keys:
-                for c in load_calls()[:keys]:
-                    put(f"recordings/chat/{c.id}.jsonl", _chat_log(c))
-                    put(f"recordings/chat/{c.id}.json", json.dumps(
-                        {"agent": "a-1", "queue": c.queue, "direction": c.direction,
-                         "language": c.language}).encode())
+        batches = (("single", lambda: put_recording(stereo[0], "one/r0")),  # a run of its own, as a per-call flow
+                   ("batch", lambda: [put_recording(c, f"many/r{i}") for i, c in enumerate(stereo[:3])]),
+                   ("text", lambda: [put_chat(c) for c in load_calls()[:text_calls]]))
+
+        def put_chat(c) -> None:
+            put(f"recordings/chat/{c.id}.jsonl", _chat_log(c))
+            put(f"recordings/chat/{c.id}.json", json.dumps(
+                {"agent": "a-1", "queue": c.queue, "direction": c.direction, "language": c.language}).encode())
+
+        for part, upload in batches:
+            upload()
             before = {k: m.snapshot() for k, m in METERS.items()}
             t0 = time.perf_counter()
             summary = flows.batch_flow(cfg)
             wall = time.perf_counter() - t0
             done = summary.count("done")
-            assert done == (1 if keys is None else keys), [(o.call_id, o.status, o.code) for o in summary.outcomes]
+            assert done and done == len(summary.outcomes), [(o.call_id, o.status, o.code) for o in summary.outcomes]
             after = {k: m.snapshot() for k, m in METERS.items()}
-            parts[part] = {"calls": done, "wall_s": round(wall, 2), "audio_s": round(summary.audio_seconds, 1),
+            parts[part] = {"calls": done, "wall_s": round(wall, 2), "audio_s": round(summary.audio_seconds / done, 1),
                            **{k: {"requests": (after[k][0] - before[k][0]) / done,
                                   "seconds": (after[k][1] - before[k][1]) / done,
                                   "bytes": (after[k][2] - before[k][2]) / done} for k in METERS}}
@@ -180,24 +187,27 @@ def measure(text_calls: int, work: Path) -> dict:
 
 
 def model(parts: dict, args) -> list[dict]:
-    audio = parts["recording"]["audio_s"]
-    seconds = args.call_minutes * 60
-    scale = seconds / audio
+    """Per-call demand on each shared part, then utilisation and throughput for each fleet size. Only the
+    object store's share grows with the call's length (the recording read, the redacted audio written); the
+    results DB and the Prefect API see a call's rows and state changes whatever its length."""
+    recording, text = parts["batch"], parts["text"]
+    scale = args.call_minutes * 60 / recording["audio_s"]
 
-    def demand(kind: str, what: str) -> float:
-        fixed = parts["text"][kind][what]
-        # the recording's own part (download, redacted audio, longer transcript) grows with the call
-        return fixed + max(0.0, parts["recording"][kind][what] - fixed) * scale
+    def grows(what: str) -> float:
+        return text["s3"][what] + max(0.0, recording["s3"][what] - text["s3"][what]) * scale
 
     cores = {"db": args.db_cores, "s3": args.s3_cores, "prefect": args.prefect_cores}
-    per_call = {k: demand(k, "seconds") for k in cores}
-    link_bytes = demand("s3", "bytes")
-    calls_per_worker = args.worker_rate / seconds
+    per_call = {"db": recording["db"]["seconds"], "s3": grows("seconds"), "prefect": recording["prefect"]["seconds"]}
+    link_bytes = grows("bytes")
+    calls_per_worker = args.worker_rate / (args.call_minutes * 60)
     saturation = {k: cores[k] / (per_call[k] * calls_per_worker) for k in cores}
     saturation["link"] = args.link_gbit * 1e9 / 8 / (link_bytes * calls_per_worker)
-    print(f"\nper {args.call_minutes:g}-minute call: " + ", ".join(
-        f"{k} {per_call[k] * 1000:.0f} ms" for k in cores) + f", object store bytes {link_bytes / 1e6:.1f} MB")
-    print("workers saturating each part: " + ", ".join(f"{k} {v:,.0f}" for k, v in saturation.items()))
+    flow_per_call = cores["prefect"] / (parts["single"]["prefect"]["seconds"] * calls_per_worker)
+    print(f"\nper {args.call_minutes:g}-minute call (batch runs): " + ", ".join(
+        f"{k} {per_call[k] * 1000:.0f} ms" for k in cores) + f"; object store {link_bytes / 1e6:.1f} MB; "
+        f"Prefect as one flow run per call (event-driven): {parts['single']['prefect']['seconds'] * 1000:.0f} ms")
+    print("workers that saturate each part: " + ", ".join(f"{k} {v:,.0f}" for k, v in saturation.items())
+          + f"; Prefect with a flow run per call: {flow_per_call:,.0f}")
     first = min(saturation, key=saturation.get)
     rows = []
     print(f"\n{'workers':>7} {'audio h/h':>10} {'db %':>6} {'s3 %':>6} {'prefect %':>9} {'link %':>7}")
