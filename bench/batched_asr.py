@@ -5,7 +5,8 @@
 Throughput: one synthesised English call of `--minutes` (mono, 8 kHz) transcribed by `transcribe_recording`
 with the packaged base model (int8, CPU unless CUDA is there) at each batch size (1 = today's sequential
 path); audio seconds per wall second, model load excluded. Accuracy: every synthesised sample call (en + zh,
-stereo, each channel) at each batch size against its scripted text (WER for English, CER for Mandarin, jiwer),
+stereo, each channel; at batch sizes > 1 both channels decoded in shared batches, `transcribe_channels`, as
+the pipeline does) at each batch size against its scripted text (WER for English, CER for Mandarin, jiwer),
 and the word-level difference between each batched transcript and the sequential one.
 """
 from __future__ import annotations
@@ -32,7 +33,7 @@ def main() -> int:
     from demo.synth import synthesise_long_call, write_sample_calls
     from infra.audio import inspect_recording
     from transcribe.registry import build_transcriber
-    from transcribe.run import transcribe_recording
+    from transcribe.run import LanguageGuess, transcribe_channels, transcribe_recording
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -52,9 +53,13 @@ def main() -> int:
             refs, hyps = {"en": [], "zh": []}, {"en": [], "zh": []}
             texts[bs] = {}
             for c in samples:
+                duration = infos[c.call_id].duration
+                if bs > 1:  # the pipeline's stereo path: both channels in shared batches
+                    pair = transcribe_channels(model, c.audio_path, c.call_id, [(0, "S0"), (1, "S1")],
+                                               duration=duration, guess=LanguageGuess(c.language, 1.0))
                 for ch, role in ((0, "agent"), (1, "customer")):
-                    t = transcribe_recording(model, c.audio_path, c.call_id, duration=infos[c.call_id].duration,
-                                             channel=ch, language=c.language)
+                    t = pair[ch] if bs > 1 else transcribe_recording(
+                        model, c.audio_path, c.call_id, duration=duration, channel=ch, language=c.language)
                     ref = " ".join(turn.text for turn in c.turns if turn.role == role)
                     refs[c.language].append(_norm(ref, c.language))
                     hyps[c.language].append(_norm(t.text, c.language))

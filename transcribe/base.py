@@ -54,6 +54,17 @@ class Transcriber(Protocol):
 
 
 @runtime_checkable
+class ChunkBatcher(Protocol):
+    """Optional backend capability: several pieces of audio (the channels of a call, chunk by chunk) decoded
+    in shared batches."""
+    batch_size: int
+
+    def transcribe_chunks(self, audios: Sequence[np.ndarray], language: str, *, beam_size: int,
+                          initial_prompt: str | None) -> list[list[Segment]]:
+        """One list of segments per piece, in seconds relative to the start of that piece."""
+
+
+@runtime_checkable
 class SpeechDetector(Protocol):
     """Optional backend capability: voice activity detection."""
 

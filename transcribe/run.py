@@ -20,7 +20,7 @@ import numpy as np
 
 from infra.audio import SAMPLE_RATE, AudioSource, DecodedAudio, iter_chunks, probe
 from core.models import Segment, Transcript
-from transcribe.base import SpeechDetector, TranscribeOptions, Transcriber, pick_language
+from transcribe.base import ChunkBatcher, SpeechDetector, TranscribeOptions, Transcriber, pick_language
 from transcribe.hallucination import clean_channel
 
 Progress = Callable[[float, float], None]  # (seconds done, total seconds)
@@ -216,6 +216,28 @@ def transcribe_recording(transcriber: Transcriber, path: AudioSource, call_id: s
         guess = detect_recording_language(transcriber, path, options, channel=channel,
                                           detect_channels=detect_channels, language=language,
                                           known={channel: (first[1], first_spans)} if first is not None else None)
+    streams = [itertools.chain([first] if first is not None else [], chunks)]
+    return _transcribe(transcriber, streams, [(channel, speaker, first_spans)], call_id, duration, options, guess,
+                       progress)[0]
+
+
+def transcribe_channels(transcriber: Transcriber, path: AudioSource, call_id: str,
+                        parties: Sequence[tuple[int, str | None]], *, duration: float, guess: LanguageGuess,
+                        options: TranscribeOptions = TranscribeOptions(),
+                        progress: Progress | None = None) -> list[Transcript]:
+    """Several channels of one recording (`parties`: (channel, speaker)) in the language `guess`, chunk by
+    chunk in step, each chunk of all of them decoded together by a backend that batches across pieces
+    (`ChunkBatcher`; one after another otherwise). One transcript per party, as `transcribe_recording`
+    would make each."""
+    streams = [iter_chunks(path, options.chunk_seconds, channel=ch) for ch, _ in parties]
+    return _transcribe(transcriber, streams, [(ch, speaker, guess.first_spans.get(ch)) for ch, speaker in parties],
+                       call_id, duration, options, guess, progress)
+
+
+def _transcribe(transcriber: Transcriber, streams: list[Iterable[tuple[float, np.ndarray]]],
+                parties: list[tuple[int | None, str | None, Sequence | None]], call_id: str, duration: float,
+                options: TranscribeOptions, guess: LanguageGuess, progress: Progress | None) -> list[Transcript]:
+    vad = transcriber if isinstance(transcriber, SpeechDetector) else None
     lang = guess.language
     languages = options.registry()
     profile = languages.get(lang)
@@ -223,24 +245,41 @@ def transcribe_recording(transcriber: Transcriber, path: AudioSource, call_id: s
     prompt = profile.asr.prompt if profile else None
     model_lang = profile.asr_codes[0] if profile else lang
     convert = languages.converter(lang, script) if script else (lambda t: t)
+    together = len(parties) > 1 and isinstance(transcriber, ChunkBatcher) and transcriber.batch_size > 1
 
-    segments: list[Segment] = []
-    speech = 0.0
-    for i, (offset, audio) in enumerate(itertools.chain([first] if first is not None else [], chunks)):
-        if vad is not None:
-            spans = first_spans if i == 0 else vad.speech_spans(audio)
-            speech += sum(end - start for start, end in spans or ())
-        for seg in transcriber.transcribe_chunk(audio, model_lang, beam_size=options.beam_size,
-                                                initial_prompt=prompt):
-            seg = _shift(seg, offset, convert)
-            if speaker or channel is not None:
-                seg = replace(seg, speaker=speaker, channel=channel,
-                              words=tuple(replace(w, speaker=speaker) for w in seg.words))
-            segments.append(seg)
-        if progress:
+    segments: list[list[Segment]] = [[] for _ in parties]
+    speech = [0.0 for _ in parties]
+    for i, pieces in enumerate(itertools.zip_longest(*streams)):
+        present = [(k, p) for k, p in enumerate(pieces) if p is not None]
+        for k, (offset, audio) in present:
+            if vad is not None:
+                known = parties[k][2]
+                spans = list(known) if i == 0 and known is not None else vad.speech_spans(audio)
+                speech[k] += sum(end - start for start, end in spans or ())
+        if together:
+            decoded = transcriber.transcribe_chunks([audio for _, (_, audio) in present], model_lang,
+                                                    beam_size=options.beam_size, initial_prompt=prompt)
+        else:
+            decoded = [transcriber.transcribe_chunk(audio, model_lang, beam_size=options.beam_size,
+                                                    initial_prompt=prompt) for _, (_, audio) in present]
+        for (k, (offset, audio)), found in zip(present, decoded):
+            channel, speaker, _ = parties[k]
+            for seg in found:
+                seg = _shift(seg, offset, convert)
+                if speaker or channel is not None:
+                    seg = replace(seg, speaker=speaker, channel=channel,
+                                  words=tuple(replace(w, speaker=speaker) for w in seg.words))
+                segments[k].append(seg)
+        if progress and present:
+            offset, audio = present[0][1]
             progress(min(duration, offset + len(audio) / SAMPLE_RATE), duration)
-    cleaned = clean_channel(segments, prompt=prompt, speech_seconds=round(speech, 3) if vad is not None else None,
-                            channel=channel, options=options.hallucination)
-    return Transcript(call_id=call_id, language=lang, language_probability=round(guess.probability, 4),
-                      duration=round(duration, 3), segments=cleaned.segments, backend=transcriber.backend,
-                      model=transcriber.model_name, script=script, warnings=cleaned.warnings)
+    out = []
+    for k, (channel, _speaker, _) in enumerate(parties):
+        cleaned = clean_channel(segments[k], prompt=prompt,
+                                speech_seconds=round(speech[k], 3) if vad is not None else None,
+                                channel=channel, options=options.hallucination)
+        out.append(Transcript(call_id=call_id, language=lang, language_probability=round(guess.probability, 4),
+                              duration=round(duration, 3), segments=cleaned.segments,
+                              backend=transcriber.backend, model=transcriber.model_name, script=script,
+                              warnings=cleaned.warnings))
+    return out

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from bench.transcription import _norm
+from core.models import Call
 from infra.audio import inspect_recording
 from transcribe.faster_backend import FasterWhisperTranscriber
-from transcribe.run import transcribe_recording
+from transcribe.run import LanguageGuess, transcribe_channels, transcribe_recording
 
 pytestmark = pytest.mark.integration
 
@@ -30,6 +31,36 @@ def test_batched_decoding_matches_sequential(sample_calls, faster_transcriber):
         assert jiwer.wer(a, b) <= 0.15, (a, b)
         words = [w for s in bat.segments for w in s.words]
         assert words and all(0 <= w.start <= w.end <= info.duration + 0.5 for w in words)
+
+
+def test_both_channels_in_shared_batches_keep_their_own_words_and_times(sample_calls, faster_transcriber):
+    """transcribe_channels lays a chunk of each channel end to end for one batched pass: every word must go
+    back to the channel it was spoken on, at that channel's time; the result matches each channel decoded
+    alone. The conversation stage takes this path when batching is on."""
+    import jiwer
+
+    from pipeline.conversation import transcribe_conversation
+
+    folder, calls = sample_calls
+    call = next(c for c in calls if c.channels == 2 and c.language == "en")
+    info = inspect_recording(call.audio_path)
+    batched = FasterWhisperTranscriber(faster_transcriber.model, batch_size=4)
+    together = transcribe_channels(batched, call.audio_path, call.call_id, [(0, "S0"), (1, "S1")],
+                                   duration=info.duration, guess=LanguageGuess("en", 1.0))
+    for channel, speaker in ((0, "S0"), (1, "S1")):
+        alone = transcribe_recording(batched, call.audio_path, call.call_id, duration=info.duration,
+                                     channel=channel, language="en")
+        mine = together[channel]
+        assert {(s.channel, s.speaker) for s in mine.segments} == {(channel, speaker)}
+        a, b = _norm(alone.text, "en"), _norm(mine.text, "en")
+        assert a and b and jiwer.wer(a, b) <= 0.15, (channel, a, b)
+        spoken = [(t.start, t.end) for t in call.turns if t.role == ("agent" if channel == 0 else "customer")]
+        words = [w for s in mine.segments for w in s.words]
+        assert words and all(0 <= w.start <= w.end <= info.duration + 0.5 for w in words)
+        # each word lies in (or within a second of) one of this channel's own turns, not the other party's
+        assert all(any(st - 1.0 <= w.start <= en + 1.0 for st, en in spoken) for w in words), channel
+    merged = transcribe_conversation(batched, call.audio_path, Call(call.call_id, "k", "e", language="en"), info)
+    assert {s.channel for s in merged.segments} == {0, 1}
 
 
 def test_the_setting_reaches_the_model(monkeypatch, tmp_path):
