@@ -14,10 +14,11 @@ from typing import Sequence
 from core.errors import ChannelLayoutError
 from infra.audio import AudioInfo, AudioSource, load_audio
 from core.models import Call, Transcript
-from transcribe.base import ChunkBatcher, TranscribeOptions, Transcriber
+from transcribe.base import TranscribeOptions, Transcriber
 from transcribe.diarize import Diarizer
 from transcribe.roles import DEFAULT_RULES, RoleRule, label_roles
-from transcribe.run import detect_recording_language, transcribe_channels, transcribe_recording
+from transcribe.run import (batches_across_pieces, detect_recording_language, transcribe_channels,
+                            transcribe_recording)
 from transcribe.speakers import assign_words_to_speakers, merge_channel_transcripts
 
 
@@ -66,7 +67,7 @@ def transcribe_conversation(transcriber: Transcriber, path: AudioSource, call: C
                                         channel=ch, speaker=speaker, guess=guess)
 
         parties = ((a, "S0"), (b, "S1"))
-        if isinstance(transcriber, ChunkBatcher) and transcriber.batch_size > 1:
+        if batches_across_pieces(transcriber):
             # both channels' speech in shared batches, chunk by chunk
             transcripts = transcribe_channels(transcriber, path, call.id, parties, duration=info.duration,
                                               guess=guess, options=options)

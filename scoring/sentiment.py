@@ -349,9 +349,10 @@ def sentiment_summary(transcript: Transcript, model: SentimentModel, *, change_t
         for (i, s), sc in zip(indexed, scores))
     trajectories = []
     for role in ROLES:
-        values = [u.sentiment.score for u in utterances if u.role == role]
+        scored = [(u.sentiment.score, u.text) for u in utterances if u.role == role]
+        values = [score for score, _ in scored]
         if values:
-            first, last = _thirds([(u.sentiment.score, u.text) for u in utterances if u.role == role])
+            first, last = _thirds(scored)
             trajectories.append(RoleTrajectory(role, len(values), sum(values) / len(values), first, last))
     customer = next((t for t in trajectories if t.role == "customer"), None)
     outcome: Outcome

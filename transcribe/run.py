@@ -221,6 +221,11 @@ def transcribe_recording(transcriber: Transcriber, path: AudioSource, call_id: s
                        progress)[0]
 
 
+def batches_across_pieces(transcriber: Transcriber) -> bool:
+    """Whether `transcribe_channels` decodes the channels' chunks in shared batches with this backend."""
+    return isinstance(transcriber, ChunkBatcher) and transcriber.batch_size > 1
+
+
 def transcribe_channels(transcriber: Transcriber, path: AudioSource, call_id: str,
                         parties: Sequence[tuple[int, str | None]], *, duration: float, guess: LanguageGuess,
                         options: TranscribeOptions = TranscribeOptions(),
@@ -245,7 +250,7 @@ def _transcribe(transcriber: Transcriber, streams: list[Iterable[tuple[float, np
     prompt = profile.asr.prompt if profile else None
     model_lang = profile.asr_codes[0] if profile else lang
     convert = languages.converter(lang, script) if script else (lambda t: t)
-    together = len(parties) > 1 and isinstance(transcriber, ChunkBatcher) and transcriber.batch_size > 1
+    together = len(parties) > 1 and batches_across_pieces(transcriber)
 
     segments: list[list[Segment]] = [[] for _ in parties]
     speech = [0.0 for _ in parties]
