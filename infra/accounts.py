@@ -4,7 +4,8 @@ results database beside the calls (same SQLAlchemy `Base`, created on first use,
 Every row carries a tenant (the client company whose calls it concerns; `DEFAULT_TENANT` until there are
 several) and every query here is scoped by one. Passwords are argon2id hashes (argon2-cffi); a user signed in
 through an identity provider later (OIDC) gets `auth_provider`/`external_subject` and no password hash.
-The audit log has no update or delete here, and on SQLite triggers refuse both.
+The audit log has no update or delete here, and the database refuses both (and TRUNCATE on PostgreSQL) with
+triggers: SQLite's `RAISE(ABORT)`, PostgreSQL's plpgsql function raising `restrict_violation` (SQLSTATE 23001).
 """
 from __future__ import annotations
 
@@ -87,6 +88,22 @@ _SQLITE_APPEND_ONLY = [
     "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log "
     "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
 ]
+# PostgreSQL: one function, a row trigger (UPDATE, DELETE) and a statement trigger (TRUNCATE), made idempotently
+# (CREATE OR REPLACE; the triggers only when missing) under the schema's advisory lock (see `_create_pg_schema`).
+_PG_APPEND_ONLY = [
+    "CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "RAISE EXCEPTION 'the audit log is append-only' USING ERRCODE = 'restrict_violation'; END $$",
+    "DO $$ BEGIN "
+    "IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'audit_log_no_update_delete' "
+    "AND tgrelid = 'audit_log'::regclass) THEN "
+    "CREATE TRIGGER audit_log_no_update_delete BEFORE UPDATE OR DELETE ON audit_log "
+    "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only(); END IF; "
+    "IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'audit_log_no_truncate' "
+    "AND tgrelid = 'audit_log'::regclass) THEN "
+    "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+    "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only(); END IF; END $$",
+]
+SCHEMA_LOCK = 4242001  # infra.store's advisory lock key: one schema change at a time across workers
 
 
 @dataclass(frozen=True)
@@ -135,11 +152,26 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def _create_pg_schema(engine) -> None:
+    """Tables, the added column and the append-only triggers in one transaction under the advisory lock
+    infra.store takes for its schema: several workspaces or workers starting at once on a fresh database would
+    otherwise race on CREATE TABLE / CREATE TRIGGER."""
+    with engine.begin() as c:
+        c.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")  # released at commit
+        Base.metadata.create_all(c, tables=_TABLES)
+        c.exec_driver_sql("ALTER TABLE users ADD COLUMN IF NOT EXISTS time_zone VARCHAR(64)")
+        for stmt in _PG_APPEND_ONLY:
+            c.exec_driver_sql(stmt)
+
+
 class AccountStore:
     """Users, sessions, sign-in failures and the audit log on the results database's engine."""
 
     def __init__(self, engine):
         self.engine = engine
+        if engine.dialect.name == "postgresql":
+            _create_pg_schema(engine)
+            return
         Base.metadata.create_all(engine, tables=_TABLES)
         if "time_zone" not in {c["name"] for c in inspect(engine).get_columns("users")}:
             with engine.begin() as c:

@@ -182,7 +182,8 @@ def cmd_serve(args) -> int:
     cfg = _config(args)
     store, source = open_results_db(cfg.database_url), cfg.open_source()
     app = create_app(store, source, secret_key=os.environ.get("CALLQA_WEB_SECRET") or None,
-                     secure_cookies=args.secure_cookies)
+                     secure_cookies=args.secure_cookies,
+                     insecure_cookies=args.insecure_cookies)
     _serve_http(app, args, f"callqa workspace on http://{args.host}:{args.port}/ (results "
                            f"{cfg.shown()['database_url']}, objects {source.describe()})")
     return 0
@@ -380,7 +381,11 @@ def main(argv: list[str] | None = None) -> int:
     sv = sub.add_parser("serve", help="the reviewers' workspace (web app) on the results DB and object store")
     _source_args(sv)
     _http_args(sv, 8000)
-    sv.add_argument("--secure-cookies", action="store_true", help="mark cookies Secure (when served over HTTPS)")
+    cookies = sv.add_mutually_exclusive_group()
+    cookies.add_argument("--secure-cookies", action="store_true",
+                         help="always mark cookies Secure (default: Secure except plain HTTP on loopback)")
+    cookies.add_argument("--insecure-cookies", action="store_true",
+                         help="never mark cookies Secure (plain HTTP on a trusted network)")
     sv.set_defaults(fn=cmd_serve)
     dp = sub.add_parser("deploy", help="register the batch, per-call and re-scoring flows as deployments on a "
                                        "Prefect server (PREFECT_API_URL) for a work pool")

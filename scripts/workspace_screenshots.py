@@ -1,6 +1,7 @@
 """Screenshots of the workspace's main pages for the README, on the workspace test data (the calls of
 tests/unit/test_web_fixture.py, analysed by the real pipeline stage), after a few workflows: a reviewer's
-override, an agent's dispute, a calibration session scored by two reviewers, a coaching assignment.
+override, an agent's dispute, a calibration session scored by two reviewers, a coaching assignment, a compliance
+officer's audited view of an unredacted transcript (the admin's audit log).
 
     .venv/bin/python scripts/workspace_screenshots.py docs/screenshots
 
@@ -74,11 +75,14 @@ def main(out: Path) -> int:
         coach, coach_h = signed_in("coach")
         post(coach, coach_h, "/api/coaching/assignments", {"call_id": AUTOFAIL, "due": str(date.today() + timedelta(7)),
                                                            "note": "Listen to how the complaint was handled."})
-        comp, _ = signed_in("comp")
+        comp, comp_h = signed_in("comp")
+        post(comp, comp_h, f"/api/unredacted/{AUTOFAIL}", {"reason": "complaint CX-311: customer disputes the "
+                                                                    "callback number"})
+        admin, _ = signed_in("admin")
         shots = [(qa, "/calls", "calls"), (qa, f"/calls/{AUTOFAIL}", "call"), (comp, "/alerts", "alerts"),
                  (lead, "/dashboard?date_from=2026-11-16&date_to=2026-11-30&bucket=day", "dashboard"),
                  (lead, f"/calibration/{session['id']}/results", "calibration"), (coach, "/coaching", "coaching"),
-                 (lead, "/disputes", "disputes"), (qa, f"/calls/{ZH}", "call-zh")]
+                 (lead, "/disputes", "disputes"), (qa, f"/calls/{ZH}", "call-zh"), (admin, "/admin/audit", "audit")]
         for page, path, name in shots:
             page.goto(base + path)
             page.wait_for_load_state("networkidle")

@@ -144,20 +144,21 @@ def assignees(request: Request, viewer: Viewer = Depends(api_viewer)):
     return request.app.state.ws.alert_assignees(viewer)
 
 
-@router.post("/alerts/bulk")
-def bulk(request: Request, body: BulkAction, viewer: Viewer = Depends(api_writer)) -> list[dict]:
+@router.post("/alerts/bulk", response_model=list[ChangeOut])
+def bulk(request: Request, body: BulkAction, viewer: Viewer = Depends(api_writer)):
     """One action on several alerts with one comment: every id must be an alert of your tenant, else nothing
     changes (404). Each alert gets its own history entry. Returns [{id, from, to}]."""
     return _changes(request.app.state.ws.bulk_alerts(viewer, body.ids, body.action, body.assignee, body.comment))
 
 
-@router.post("/alerts/{alert_id}/status")
+@router.post("/alerts/{alert_id}/status", response_model=ChangeOut)
 def alert_status(request: Request, alert_id: int, body: AlertStatusChange, viewer: Viewer = Depends(api_writer)):
+    """Change the alert's status (audited, in its history); returns {id, from, to}."""
     before = request.app.state.ws.set_alert_status(viewer, alert_id, body.status, body.comment)
     return {"id": alert_id, "from": before, "to": body.status}
 
 
-@router.post("/alerts/{alert_id}/assignee")
+@router.post("/alerts/{alert_id}/assignee", response_model=ChangeOut)
 def alert_assign(request: Request, alert_id: int, body: AlertAssignment, viewer: Viewer = Depends(api_writer)):
     """Assign the alert to a compliance officer of your tenant, to yourself ("me"), or to nobody (null)."""
     return _changes([request.app.state.ws.assign_alert(viewer, alert_id, body.assignee, body.comment)])[0]

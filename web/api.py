@@ -10,16 +10,19 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from infra.search import MARK_END, MARK_START, CallFilter, CallItem
-from infra.store import DEFAULT_TENANT
-from web import alert_api
+from infra.alert_queue import SEVERITIES
+from infra.search import MARK_END, MARK_START, SORTS, CallFilter, CallItem
+from infra.store import ALERT_STATUSES, DEFAULT_TENANT
+from web import alert_api, audit, media_api
 from web.alert_api import alert_out
-from web.auth import (READ_AUDIT, TooManyFailures, Viewer, api_viewer, api_writer, audio_grant, client_ip,
-                      require)
+from web.api_models import CallDetail, CallMeta, Facets, QuestionRef, Unredacted
+from web.auth import TooManyFailures, Viewer, api_viewer, api_writer, audio_grant, client_ip
 from web.service import call_filter
 
 router = APIRouter(prefix="/api", tags=["workspace"])
 router.include_router(alert_api.router)  # the alert queue: /api/alerts...
+router.include_router(audit.api)  # the audit log and its CSV export: /api/audit...
+router.include_router(media_api.router)  # the recordings, ranged: /api/audio/..., /api/unredacted-audio/...
 
 
 class SignIn(BaseModel):
@@ -75,7 +78,7 @@ def sign_in(body: SignIn, request: Request):
     user, cookie, csrf = signed
     response = JSONResponse(Me(username=user.username, role=user.role, tenant=user.tenant, agent_id=user.agent_id,
                                csrf_token=csrf).model_dump())
-    ws.sessions.set_session_cookie(response, cookie)
+    ws.sessions.set_session_cookie(request, response, cookie)
     return response
 
 
@@ -100,19 +103,27 @@ def calls(request: Request, f: CallFilter = Depends(call_filter), viewer: Viewer
     return CallList(items=items, total=page.total, page=page.page, per_page=page.per_page)
 
 
-@router.get("/calls/{call_id:path}")
-def call(request: Request, call_id: str, viewer: Viewer = Depends(api_viewer)) -> dict:
+@router.get("/calls/facets", response_model=Facets)
+def call_facets(request: Request, viewer: Viewer = Depends(api_viewer)):
+    """Values the calls list's filters take (agents, queues, languages, directions, forms, questions, alert
+    categories, statuses and severities, sort keys), from the viewer's calls (an agent's: their own)."""
+    values = request.app.state.ws.facets(viewer)
+    return Facets(**{k: v for k, v in values.items() if k != "questions"},
+                  questions=[QuestionRef(id=q, text=t) for q, t in values["questions"]],
+                  alert_statuses=list(ALERT_STATUSES), alert_severities=list(SEVERITIES), sorts=list(SORTS))
+
+
+@router.get("/calls/{call_id:path}", response_model=CallDetail)
+def call(request: Request, call_id: str, viewer: Viewer = Depends(api_viewer)):
     """A call: metadata, redacted transcript segments, scorecard (answers with evidence, explanation and the
-    reviewer's override), alerts (not for agents)."""
+    reviewer's override), alerts (not for agents), and the URL of the redacted recording."""
     view = request.app.state.ws.call(viewer, call_id)
     row = view["call"]
-    return {"call": {"id": row.id, "agent": row.agent, "queue": row.queue, "direction": row.direction,
-                     "started_at": row.started_at, "utc_offset_min": row.utc_offset_min,
-                     "language": row.language, "duration": row.duration,
-                     "state": row.state},
-            "transcript": view["segments"], "scorecard": view["scorecard"],
-            "alerts": [alert_out(a).model_dump() for a in view["alerts"]],
-            "audio_url": f"/audio/{call_id}" if view["has_audio"] else None}
+    meta = CallMeta(id=row.id, agent=row.agent, queue=row.queue, direction=row.direction, started_at=row.started_at,
+                    utc_offset_min=row.utc_offset_min, language=row.language, duration=row.duration, state=row.state)
+    return CallDetail(call=meta, transcript=view["segments"], scorecard=view["scorecard"],
+                      alerts=[alert_out(a) for a in view["alerts"]],
+                      audio_url=f"/api/audio/{quote(call_id, safe='/')}" if view["has_audio"] else None)
 
 
 @router.post("/overrides/{call_id:path}", status_code=204)
@@ -120,20 +131,12 @@ def override(request: Request, call_id: str, body: Override, viewer: Viewer = De
     request.app.state.ws.override(viewer, call_id, body.question_id, body.answer, body.comment)
 
 
-@router.post("/unredacted/{call_id:path}")
+@router.post("/unredacted/{call_id:path}", response_model=Unredacted)
 def unredacted(request: Request, call_id: str, body: Reason, viewer: Viewer = Depends(api_writer)):
     """Compliance officers only: the unredacted transcript, after the view is written to the audit log, and the
     URL of the original recording (a grant bound to this session, valid 30 minutes)."""
     ws = request.app.state.ws
     segments = ws.unredacted_transcript(viewer, call_id, body.reason)
     grant = audio_grant(ws.sessions, viewer, call_id)
-    return {"call_id": call_id, "segments": segments,
-            "audio_url": f"/unredacted-audio/{quote(call_id, safe='/')}?grant={grant}"}
-
-
-@router.get("/audit")
-def audit(request: Request, action: str | None = None, call_id: str | None = None, limit: int = 500,
-          viewer: Viewer = Depends(api_viewer)) -> list[dict]:
-    require(viewer, READ_AUDIT)
-    return [e.__dict__ for e in request.app.state.ws.accounts.audit_log(
-        viewer.user.tenant, action=action, call_id=call_id, limit=min(max(limit, 1), 10_000))]
+    return Unredacted(call_id=call_id, segments=segments,
+                      audio_url=f"/api/unredacted-audio/{quote(call_id, safe='/')}?grant={grant}")

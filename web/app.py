@@ -60,14 +60,21 @@ def templates() -> Jinja2Templates:
 
 
 def create_app(store: ResultsStore, source, *, secret_key: str | None = None, secure_cookies: bool = False,
-               sync_on_start: bool = True) -> FastAPI:
+               insecure_cookies: bool = False, sync_on_start: bool = True) -> FastAPI:
     """The app on `store` (results DB) and `source` (object store). Without `secret_key` a random one is made:
-    sessions then end when the process does (set CALLQA_WEB_SECRET to keep them across restarts)."""
-    from web import account, api, coaching, dashboard, pages, review, sampling
+    sessions then end when the process does (set CALLQA_WEB_SECRET to keep them across restarts).
 
+    Cookies are Secure unless a request comes over plain HTTP to a loopback address (a server bound to
+    127.0.0.1/localhost/::1, as the demo's; web.auth.cookie_is_secure); `secure_cookies` makes them Secure
+    always, `insecure_cookies` never (plain HTTP on a trusted network, at your own risk)."""
+    from web import account, api, calibration_api, coaching, dashboard, pages, review, sampling
+
+    if secure_cookies and insecure_cookies:
+        raise ValueError("secure_cookies and insecure_cookies exclude each other")
     accounts = AccountStore(store.engine)
+    secure = True if secure_cookies else False if insecure_cookies else None
     ws = Workspace(store, source, accounts, Sessions(accounts, secret_key or secrets.token_urlsafe(48),
-                                                     secure=secure_cookies), TranscriptIndex(store.engine))
+                                                     secure=secure), TranscriptIndex(store.engine))
     if sync_on_start:
         ws.sync_index(DEFAULT_TENANT, force=True)
     app = FastAPI(title="callqa workspace", version="0.1.0", openapi_url="/api/openapi.json", docs_url=None,
@@ -76,7 +83,7 @@ def create_app(store: ResultsStore, source, *, secret_key: str | None = None, se
     app.state.ws = ws
     app.state.templates = templates()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (pages, api, account, review, sampling, coaching, dashboard):
+    for module in (pages, api, account, review, sampling, calibration_api, coaching, dashboard):
         app.include_router(module.router)
 
     @app.middleware("http")

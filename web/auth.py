@@ -1,13 +1,15 @@
 """Sign-in, sessions, CSRF and roles.
 
 A session is a row in the results database (`infra.accounts`); the browser holds only its id, signed with
-itsdangerous, in an HttpOnly, SameSite=Strict cookie (Secure when served over HTTPS). Every state-changing
+itsdangerous, in an HttpOnly, SameSite=Strict cookie, Secure by default (see `cookie_is_secure`: only a plain-HTTP
+request to a loopback address of this server, as in the demo, gets it without). Every state-changing
 request carries the session's CSRF token: a hidden `csrf_token` field in forms, the `X-CSRF-Token` header in
 API calls. The sign-in form has its own token (a signed pre-session cookie). Failed sign-ins are counted per
 user name and address: after `MAX_FAILURES` within `FAILURE_WINDOW`, sign-in is refused until they age out.
 """
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -53,15 +55,46 @@ class TooManyFailures(Exception):
     pass
 
 
+def is_loopback(host: str | None) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1 (with or without a port or brackets)."""
+    host = (host or "").strip().lower()
+    if host.startswith("["):  # [::1]:8000
+        host = host[1:].split("]", 1)[0]
+    elif host.count(":") == 1:  # 127.0.0.1:8000, localhost:8000
+        host = host.split(":", 1)[0]
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def cookie_is_secure(request: Request, forced: bool | None) -> bool:
+    """Whether the cookies of this response get `Secure`. `forced` True (`--secure-cookies`) or False
+    (`--insecure-cookies`) decides; otherwise Secure unless the request came over plain HTTP to a loopback
+    address of this server under a loopback host name: a server bound to 127.0.0.1/localhost/::1 (the demo, a
+    developer's machine), where no cookie crosses a network. A TLS proxy in front (X-Forwarded-Proto https,
+    trusted from loopback by uvicorn) or any other address or host name gets Secure."""
+    if forced is not None:
+        return forced
+    server = request.scope.get("server") or (None, None)
+    return not (request.url.scheme == "http" and is_loopback(server[0])
+                and is_loopback(request.headers.get("host") or server[0]))
+
+
 class Sessions:
-    def __init__(self, accounts, secret_key: str, *, secure: bool):
+    def __init__(self, accounts, secret_key: str, *, secure: bool | None = None):
+        """`secure`: True: cookies always Secure; False: never (plain HTTP on a trusted network); None: by
+        request (`cookie_is_secure`)."""
         self.accounts, self.secure = accounts, secure
         self._session = URLSafeTimedSerializer(secret_key, salt="callqa-session")
         self._login = URLSafeTimedSerializer(secret_key, salt="callqa-login")
         self._grant = URLSafeTimedSerializer(secret_key, salt="callqa-unredacted-audio")
 
-    def _cookie_args(self, max_age: int) -> dict:
-        return dict(max_age=max_age, httponly=True, samesite="strict", secure=self.secure, path="/")
+    def _cookie_args(self, request: Request, max_age: int) -> dict:
+        return dict(max_age=max_age, httponly=True, samesite="strict", path="/",
+                    secure=cookie_is_secure(request, self.secure))
 
     # the sign-in form's own CSRF token
     def login_token(self, request: Request) -> tuple[str, str | None]:
@@ -72,9 +105,9 @@ class Sessions:
             token = secrets.token_urlsafe(32)
             return token, self._login.dumps(token)
 
-    def set_login_cookie(self, response, signed: str | None) -> None:
+    def set_login_cookie(self, request: Request, response, signed: str | None) -> None:
         if signed:
-            response.set_cookie(LOGIN_COOKIE, signed, **self._cookie_args(3600))
+            response.set_cookie(LOGIN_COOKIE, signed, **self._cookie_args(request, 3600))
 
     def check_login_token(self, request: Request, token: str) -> bool:
         try:
@@ -99,8 +132,9 @@ class Sessions:
         self.accounts.audit(user, "login", ip=ip)
         return user, self._session.dumps(sid), csrf
 
-    def set_session_cookie(self, response, signed: str) -> None:
-        response.set_cookie(SESSION_COOKIE, signed, **self._cookie_args(int(SESSION_LIFETIME.total_seconds())))
+    def set_session_cookie(self, request: Request, response, signed: str) -> None:
+        response.set_cookie(SESSION_COOKIE, signed,
+                            **self._cookie_args(request, int(SESSION_LIFETIME.total_seconds())))
         response.delete_cookie(LOGIN_COOKIE, path="/")
 
     def sign_out(self, viewer: Viewer, response) -> None:

@@ -1,26 +1,24 @@
-"""The workspace's HTML pages: sign-in, calls list, call page, alert queue, audit log. Every POST form
-carries the session's CSRF token; everything shown goes through Jinja2's autoescape."""
+"""The workspace's HTML pages: sign-in, calls list, call page, the recordings, unredacted material (the alert
+queue: web/alert_pages.py; the audit log: web/audit.py). Every POST form carries the session's CSRF token;
+everything shown goes through Jinja2's autoescape."""
 from __future__ import annotations
 
-import csv
-import io
-import json
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse
 
 from infra.search import CallFilter
 from infra.store import ALERT_STATUSES, DEFAULT_TENANT
-from web import alert_pages
-from web.auth import (READ_AUDIT, UNREDACTED, TooManyFailures, Viewer, audio_grant, check_csrf, client_ip,
-                      page_viewer, require)
+from web import alert_pages, audit
+from web.auth import UNREDACTED, TooManyFailures, Viewer, audio_grant, check_csrf, client_ip, page_viewer, require
 from web.render import render as _render
 from web.media import stream_object
 from web.service import MIN_REASON, call_filter
 
 router = APIRouter(include_in_schema=False)
 router.include_router(alert_pages.router)  # the alert queue's pages
+router.include_router(audit.pages)  # the audit log's page and CSV export
 
 
 def _safe_next(target: str | None) -> str:
@@ -37,7 +35,7 @@ def login_form(request: Request, next: str | None = None):
     ws = request.app.state.ws
     token, cookie = ws.sessions.login_token(request)
     response = _render(request, "login.html", None, login_token=token, next=_safe_next(next), error=None)
-    ws.sessions.set_login_cookie(response, cookie)
+    ws.sessions.set_login_cookie(request, response, cookie)
     return response
 
 
@@ -59,7 +57,7 @@ def login(request: Request, username: str = Form(...), password: str = Form(...)
         return _render(request, "login.html", None, status_code=status, login_token=token, next=_safe_next(next),
                        error=error)
     response = RedirectResponse(_safe_next(next), status_code=303)
-    ws.sessions.set_session_cookie(response, signed[1])
+    ws.sessions.set_session_cookie(request, response, signed[1])
     return response
 
 
@@ -127,29 +125,3 @@ def unredacted_audio(request: Request, call_id: str, grant: str = "", viewer: Vi
     ws = request.app.state.ws
     key, media_type = ws.unredacted_recording(viewer, call_id, grant)
     return stream_object(ws.source, key, request.headers.get("range"), media_type)
-
-
-@router.get("/admin/audit")
-def audit_page(request: Request, action: str = "", viewer: Viewer = Depends(page_viewer)):
-    require(viewer, READ_AUDIT)
-    entries = request.app.state.ws.accounts.audit_log(viewer.user.tenant, action=action or None)
-    return _render(request, "audit.html", viewer, entries=entries, action=action)
-
-
-@router.get("/admin/audit.csv")
-def audit_csv(request: Request, viewer: Viewer = Depends(page_viewer)):
-    require(viewer, READ_AUDIT)
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["id", "at_utc", "user", "role", "action", "call_id", "alert_id", "ip", "detail"])
-    for e in request.app.state.ws.accounts.audit_log(viewer.user.tenant, limit=1_000_000):
-        w.writerow([_cell(v) for v in (e.id, e.at.isoformat(), e.username, e.role, e.action, e.call_id or "",
-                                       e.alert_id or "", e.ip or "", json.dumps(e.detail, ensure_ascii=False))])
-    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="callqa-audit.csv"'})
-
-
-def _cell(value) -> str:
-    """A CSV cell a spreadsheet will not run as a formula."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -2,6 +2,7 @@
 /api/calibration/...). A QA lead sets the sampling rules and generates the period's queues; each reviewer
 sees their queue with a progress count. In calibration a lead picks calls and reviewers, each reviewer scores
 blind (never shown the machine's or another reviewer's answers), and the lead sees per-question agreement.
+The calibration API's routes and typed responses are in web/calibration_api.py.
 
 Rules, queues and sessions live in `infra.sampling` / `infra.calibration` (tenant-scoped); the agreement maths
 in `core.agreement`. Audit entries hold ids and counts only."""
@@ -310,13 +311,6 @@ def _item_out(i) -> QueueItemOut:
                         assigned_at=i.assigned_at, done_at=i.done_at)
 
 
-def _session_out(info, viewer: Viewer) -> dict:
-    lead = viewer.can(QA_LEAD)
-    return {"id": info.id, "title": info.title, "created_by": info.created_by, "created_at": info.created_at,
-            "calls": list(info.calls), "reviewers": list(info.reviewers),
-            "submitted": {r: sorted(c) for r, c in info.submitted.items() if lead or r == viewer.user.username}}
-
-
 @api.get("/sampling/rules", response_model=SamplingRules)
 def api_rules(request: Request, viewer: Viewer = Depends(api_viewer)):
     require(viewer, QA_LEAD)
@@ -348,49 +342,6 @@ def api_queue(request: Request, period: str | None = None, viewer: Viewer = Depe
     """The signed-in reviewer's queue for a period (default: their latest)."""
     period, items, done = my_queue(request, viewer, period)
     return Queue(period=period, done=done, total=len(items), items=[_item_out(i) for i in items])
-
-
-@api.get("/calibration")
-def api_calibrations(request: Request, viewer: Viewer = Depends(api_viewer)) -> list[dict]:
-    """Sessions: a lead's, all of the tenant's; a reviewer's, those they are in."""
-    _calibration_reader(viewer)
-    store = _stores(request)[1]
-    found = store.sessions(viewer.user.tenant, reviewer=None if viewer.can(QA_LEAD) else viewer.user.username)
-    return [_session_out(i, viewer) for i in found]
-
-
-@api.post("/calibration", status_code=201)
-def api_create_calibration(request: Request, body: NewCalibration, viewer: Viewer = Depends(api_writer)) -> dict:
-    return {"id": create_calibration(request, viewer, body.title, body.call_ids, body.reviewers)}
-
-
-@api.get("/calibration/{session_id}")
-def api_calibration(request: Request, session_id: int, viewer: Viewer = Depends(api_viewer)) -> dict:
-    return _session_out(_session(request, viewer, session_id), viewer)
-
-
-@api.get("/calibration/{session_id}/results")
-def api_calibration_results(request: Request, session_id: int, viewer: Viewer = Depends(api_viewer)) -> dict:
-    info, rows, trend = results(request, viewer, session_id)
-    return {"session": _session_out(info, viewer),
-            "questions": [{"form_id": r.form_id, "question_id": r.question_id, "text": r.text,
-                           **r.agreement.__dict__,
-                           "trend": [{"session_id": p.session_id, "created_at": p.created_at,
-                                      **p.agreement.__dict__} for p in trend.get((r.form_id, r.question_id), [])]}
-                          for r in rows]}
-
-
-@api.get("/calibration/{session_id}/calls/{call_id:path}")
-def api_blind(request: Request, session_id: int, call_id: str, viewer: Viewer = Depends(api_viewer)) -> dict:
-    """The call's questions to answer blind (no machine answers), and the viewer's own answers once in."""
-    questions, own = blind(request, viewer, session_id, call_id)
-    return {"call_id": call_id, "questions": [q.__dict__ for q in questions], "my_answers": own or None}
-
-
-@api.post("/calibration/{session_id}/calls/{call_id:path}", status_code=204)
-def api_submit(request: Request, session_id: int, call_id: str, body: BlindAnswers,
-               viewer: Viewer = Depends(api_writer)):
-    submit(request, viewer, session_id, call_id, dict(body.answers))
 
 
 router = APIRouter()

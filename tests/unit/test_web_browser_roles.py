@@ -1,11 +1,16 @@
 """The workspace per role in a real browser (Playwright driving Debian's chromium against uvicorn on a loopback
 port, real SQLite DB and local object store, test_web_fixture): each role signs in through the form and sees
 its own menu; an agent gets 403 on another agent's call; an evidence link and a timeline bar seek the redacted
-audio; only the compliance officer gets unredacted text and the original recording, after a reason; script in
+audio; only the compliance officer gets unredacted text and the original recording, after a reason, and an admin
+then finds that view (who, call, reason) in the audit log page and its CSV export; script in
 transcript text and metadata stays inert; a POST without the CSRF token is refused."""
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +24,9 @@ MENUS = {  # role user -> (links it must have, links it must not have)
     "agent1": ({"Calls", "My coaching"}, {"Dashboard", "Alerts", "Disputes", "Sampling", "Calibration", "Coaching"}),
     "admin": ({"Calls", "Dashboard", "Alerts", "Audit log", "Disputes", "Sampling"}, {"My coaching"}),
 }
+
+
+REASON = "complaint CX-311: customer disputes the callback number"
 
 
 def _sign_in(browser, base, user):
@@ -79,13 +87,34 @@ def test_unredacted_material_for_the_compliance_officer_only(server, browser):
     comp.goto(f"{base}/calls/{AUTOFAIL}")
     assert PHONE not in comp.content(), "redacted by default, for the compliance officer too"
     comp.click("#open-unredacted")
-    comp.fill("#reason", "complaint CX-311: customer disputes the callback number")
+    comp.fill("#reason", REASON)
     comp.click("#open")
     comp.wait_for_selector("#unredacted-transcript")
     assert PHONE in comp.inner_text("#unredacted-transcript")
     comp.wait_for_function("document.getElementById('unredacted-player').readyState >= 1", timeout=15000)
     assert errors == [], errors
     comp.close()
+
+    # the view is in the audit log: an admin sees who, which call and why, on the page and in the CSV export
+    admin, errors = _sign_in(browser, base, "admin")
+    admin.click("header nav >> text=Audit log")
+    admin.wait_for_url(f"{base}/admin/audit")
+    admin.select_option("select[name=action]", "unredacted_view")
+    admin.click("text=Show")
+    admin.wait_for_url("**/admin/audit?action=unredacted_view")
+    row = admin.locator(f'#audit tr.entry[data-action="unredacted_view"][data-call="{AUTOFAIL}"]')
+    assert row.count() == 1, admin.inner_text("#audit")
+    cells = row.locator("td").all_inner_texts()
+    assert cells[1:5] == ["comp", "compliance_officer", "unredacted_view", AUTOFAIL], cells
+    assert f"reason: {REASON}" in cells[7] and PHONE not in admin.content()
+    with admin.expect_download() as download:
+        admin.click("#audit-csv")
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
+    views = [r for r in rows if r["action"] == "unredacted_view" and r["call_id"] == AUTOFAIL]
+    assert [(r["user"], r["role"], json.loads(r["detail"])["reason"]) for r in views] == \
+        [("comp", "compliance_officer", REASON)], views
+    assert errors == [], errors
+    admin.close()
 
 
 def test_injected_script_is_inert_and_csrf_less_posts_are_refused(server, browser):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import wave
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -154,13 +155,15 @@ def fresh_copy(tmp_path_factory) -> tuple[ResultsStore, LocalFolderSource, Path]
     return ResultsStore(f"sqlite:///{dest}/r.db"), LocalFolderSource(dest / "src", ""), dest
 
 
-def client(store, source, *, base_url: str = "http://testserver"):
-    """A TestClient on a new app over `store`/`source` (its own cookie jar)."""
+def client(store, source, *, base_url: str = "http://127.0.0.1", **app_options):
+    """A TestClient on a new app over `store`/`source` (its own cookie jar). On a loopback address by default,
+    as `callqa serve` and the demo: over plain HTTP elsewhere the cookies are Secure and the client would not
+    send them back (test_web_auth tests that)."""
     from fastapi.testclient import TestClient
 
     from web.app import create_app
 
-    return TestClient(create_app(store, source, secret_key="test-secret"), base_url=base_url)
+    return TestClient(create_app(store, source, secret_key="test-secret", **app_options), base_url=base_url)
 
 
 def login_token(c) -> str:
@@ -206,3 +209,55 @@ def browser_sign_in(browser, base: str, user: str, *, then: str = "/calls", erro
     page.click("#signin")
     page.wait_for_url(f"{base}{then}")
     return page, errors
+
+
+@contextmanager
+def serving(app, host: str = "127.0.0.1"):
+    """The base URL of `app` served by the real server (uvicorn, in a thread) on a free port of `host`, until the
+    block ends."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.bind((host, 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, host=host, port=port, access_log=False, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the workspace server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@contextmanager
+def chromium():
+    """Debian's chromium driven by Playwright (never a downloaded browser): missing chromium is a failure, not a
+    skip. Autoplay allowed (the player is started by the tests' clicks)."""
+    import os
+    import shutil
+
+    import pytest
+
+    if shutil.which("chromium") is None and not os.path.exists(CHROMIUM):
+        pytest.fail("chromium is not installed (apt-get install chromium): the browser test cannot run")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM,
+                              args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        try:
+            yield b
+        finally:
+            b.close()

@@ -74,7 +74,7 @@ def test_call_page_redacted_with_explanations_evidence_and_alerts(data):
     fails = [a for a in detail["scorecard"]["answers"] if a["answer"] == "fail"]
     assert fails and all(a["explanation"] for a in fails)
     stored = [a for a in data[0].alerts() if a["call_id"] == AUTOFAIL]
-    assert detail["audio_url"] == f"/audio/{AUTOFAIL}" and len(detail["alerts"]) == len(stored) > 0
+    assert detail["audio_url"] == f"/api/audio/{AUTOFAIL}" and len(detail["alerts"]) == len(stored) > 0
     zh = qa.get(f"/calls/{ZH}").text
     assert "律师" in zh and "王芳" in zh
 
