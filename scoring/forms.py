@@ -56,6 +56,9 @@ class Question(_Strict):
     critical: bool = False
     na_when: Rule | None = None
     rule_version: Text = "1"
+    # what a reviewer reads for a fail / N/A answer, instead of the words made from the rule (scoring.wording)
+    explain: str | None = Field(default=None, min_length=1, max_length=200)
+    explain_na: str | None = Field(default=None, min_length=1, max_length=200)
 
     @field_validator("rule", "na_when", mode="before")
     @classmethod

@@ -2,7 +2,9 @@
 
 A rule is a mapping with exactly one operator key, e.g. ``{phrases: [hello, hi]}`` or
 ``{role: agent, rule: {within_first: 20, rule: {regex: "my name is \\w+"}}}``; an optional ``id`` names
-the node in evidence. Text operators look at utterances (one per transcript segment); the filters
+the node in evidence, an optional ``label`` (``{regex: "…", label: the agent's name}``) is what explanations
+(and a regex's evidence) call it instead of describing it (see `scoring.wording`: fail and N/A explanations in plain
+words, never a pattern). Text operators look at utterances (one per transcript segment); the filters
 ``role`` / ``within_first`` / ``within_last`` narrow those utterances for their child. An utterance is
 "within the first N s" when it starts before N, "within the last N s" when it ends after duration - N;
 neither window reaches past the middle of the call, so on a short call the opening never counts as the
@@ -17,7 +19,6 @@ protocol, and the model itself is injected at evaluation time through ``EvalCont
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import dataclass, replace
 from typing import Any, Callable, ClassVar, Protocol
 
@@ -156,6 +157,7 @@ class Rule:
     op: ClassVar[str]
     params: ClassVar[tuple[str, ...]] = ()  # keys allowed beside the operator key (and "id")
     example: ClassVar[str]
+    label: ClassVar[str | None] = None  # an optional `label:` of the rule node (set per instance by build_rule)
     id: str
 
     @classmethod
@@ -166,9 +168,11 @@ class Rule:
         raise NotImplementedError
 
     def describe(self) -> str:
-        """What the rule looks for, in words, from the form alone (never transcript text): the explanation
-        of a fail or N/A answer."""
-        return self.op
+        """What the rule looks for, in plain words, from the form alone (never transcript text): see `scoring.wording.words`
+        (the explanation of a fail or N/A answer is `plain`, bounded)."""
+        from scoring.wording import words  # it builds on this module
+
+        return words(self) or self.op
 
     @classmethod
     def fail(cls, message: str, path: tuple) -> RuleSpecError:
@@ -192,23 +196,25 @@ def build_rule(spec: Any, rule_id: str, path: tuple = ()) -> Rule:
         raise RuleSpecError(f"rule has {what}; use exactly one of {', '.join(sorted(REGISTRY))}{hint}", path,
                             "{phrases: [\"thank you for calling\"]}")
     cls = REGISTRY[ops[0]]
-    allowed = (cls.op, "id", *cls.params)
+    allowed = (cls.op, "id", "label", *cls.params)
     for key in spec:
         if key not in allowed:
             close = difflib.get_close_matches(str(key), allowed, n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise cls.fail(f"unknown key '{key}' (allowed: {', '.join(allowed)}){hint}", path + (key,))
     rid = str(spec.get("id") or rule_id)
-    return cls.parse(spec, rid, path, build_rule)
+    label = spec.get("label")
+    if label is not None and (not isinstance(label, str) or not label.strip() or len(label.strip()) > 120):
+        raise cls.fail(f"'label' must be a short text (at most 120 characters), not {label!r}", path + ("label",))
+    rule = cls.parse({k: v for k, v in spec.items() if k != "label"}, rid, path, build_rule)
+    if label is not None:  # frozen dataclasses: set once, right after parsing
+        object.__setattr__(rule, "label", " ".join(label.split()))
+    return rule
 
 
 def _examples(items, n: int = 3) -> str:
     shown = ", ".join(f'"{x}"' for x in items[:n])
     return f"{shown} ({len(items)} in all)" if len(items) > n else shown
-
-
-def _short(text: str, n: int = 60) -> str:
-    return text if len(text) <= n else text[:n] + "…"
 
 
 def _str_list(cls: type[Rule], value: Any, path: tuple) -> tuple[str, ...]:
@@ -248,8 +254,6 @@ class Phrases(Rule):
                 ev.append(_evidence(u, self.id, f"phrase: {self.phrases[self.compare.index(hit)]}"))
         return RuleResult(bool(ev), tuple(ev))
 
-    def describe(self):
-        return f"a phrase such as {_examples(self.phrases)}"
 
 
 @register
@@ -273,12 +277,16 @@ class Regex(Rule):
         return cls(rule_id, pattern, compiled)
 
     def evaluate(self, ctx):
-        ev = [_evidence(u, self.id, f"pattern {self.pattern} matched: {m.group(0)}")
-              for u in ctx.units if (m := self.compiled.search(u.norm))]
+        # what matched, never the pattern (a reviewer reads the detail). The matched text stays whole and as
+        # it stands in the transcript (not its Simplified form), so the redaction boundary
+        # (compliance.redact.mask_known) finds any personal data in it exactly as in the quote.
+        ev = []
+        for u in ctx.units:
+            if m := self.compiled.search(u.norm):
+                said = u.text[m.start():m.end()] if len(u.text) == len(u.norm) else m.group(0)
+                ev.append(_evidence(u, self.id, f'{self.label}: "{said}"' if self.label else f'matched "{said}"'))
         return RuleResult(bool(ev), tuple(ev))
 
-    def describe(self):
-        return f"text matching the pattern {_short(self.pattern)}"
 
 
 @register
@@ -331,8 +339,6 @@ class Similar(Rule):
                 ev.append(_evidence(u, self.id, f"similarity {row[j]:.3f} to example: {self.examples[j]}"))
         return RuleResult(bool(ev), tuple(ev))
 
-    def describe(self):
-        return f"a sentence like {_examples(self.examples, 2)} (similarity >= {self.threshold:g})"
 
 
 # ---- filters ----
@@ -376,8 +382,6 @@ class RoleFilter(_Filter):
     def keep(self, u, ctx):
         return u.role == self.arg
 
-    def describe(self):
-        return f"{self.child.describe()}, said by the {self.arg}"
 
 
 @register
@@ -389,8 +393,6 @@ class WithinFirst(_Filter):
     def keep(self, u, ctx):
         return u.start < min(self.arg, ctx.duration / 2)
 
-    def describe(self):
-        return f"{self.child.describe()}, in the first {self.arg:g} s (at most half the call)"
 
 
 @register
@@ -402,8 +404,6 @@ class WithinLast(_Filter):
     def keep(self, u, ctx):
         return u.end > ctx.duration - self.arg and u.start >= ctx.duration / 2
 
-    def describe(self):
-        return f"{self.child.describe()}, in the last {self.arg:g} s (at most half the call)"
 
 
 # ---- combinators and relations ----
@@ -430,8 +430,6 @@ class All(Rule):
         results = [c.evaluate(ctx) for c in self.children]
         return RuleResult(all(r.matched for r in results), tuple(e for r in results for e in r.evidence))
 
-    def describe(self):
-        return "all of: " + "; ".join(f"({c.describe()})" for c in self.children)
 
 
 @register
@@ -444,8 +442,6 @@ class Any_(All):
         results = [c.evaluate(ctx) for c in self.children]
         return RuleResult(any(r.matched for r in results), tuple(e for r in results if r.matched for e in r.evidence))
 
-    def describe(self):
-        return "any of: " + "; ".join(f"({c.describe()})" for c in self.children)
 
 
 @register
@@ -464,8 +460,6 @@ class Not(Rule):
         r = self.child.evaluate(ctx)
         return RuleResult(not r.matched, r.evidence)  # evidence of what was found, i.e. why `not` failed
 
-    def describe(self):
-        return f"no {self.child.describe()}"
 
 
 @register
@@ -489,9 +483,6 @@ class Before(Rule):
             a.first_start < b.first_start if self.op == "before" else a.first_start > b.first_start)
         return RuleResult(bool(ok), a.evidence + b.evidence)
 
-    def describe(self):
-        word = "before" if self.op == "before" else "after"
-        return f"({self.first.describe()}) {word} ({self.second.describe()})"
 
 
 @register
@@ -538,8 +529,6 @@ class Near(Rule):
                     return RuleResult(True, (x, y))
         return RuleResult(False, a.evidence + b.evidence)
 
-    def describe(self):
-        return f"({self.first.describe()}) within {self.seconds:g} s of ({self.second.describe()})"
 
 
 def evaluate(rule: Rule, transcript: Transcript, metrics: ConversationMetrics | None = None,

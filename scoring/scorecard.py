@@ -27,6 +27,7 @@ from core.metrics import ConversationMetrics
 from core.models import Transcript
 from scoring.forms import Form
 from scoring.rules import EvalContext, Evidence, Not, SimilarityModel
+from scoring.wording import plain, shorten
 
 AnswerValue = Literal["pass", "fail", "na"]
 
@@ -83,19 +84,44 @@ class Scorecard:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
 
 
-def explain(question: Any, answer: AnswerValue) -> str:
-    """Why a question failed or is N/A, from the rule tree: what was looked for and in which part of the
-    call. Evidence (quotes and times) says where something was or was not found."""
+_EXPLAINED: dict[tuple, tuple[Any, str]] = {}  # (id(question), answer, languages) -> (question, text)
+
+
+def explain(question: Any, answer: AnswerValue, languages: tuple[str, ...] = ()) -> str:
+    """Why a question failed or is N/A, in plain words a QA reviewer reads: what was looked for and in which
+    part of the call (scoring.wording.plain: never a pattern, at most PLAIN_LIMIT characters). Evidence
+    (quotes and times) says where something was or was not found. A question's own `explain` / `explain_na`
+    text wins when its form has one. `languages`: the form's; a Chinese form quotes Chinese examples.
+    From the form alone, so it is worked out once per question and answer."""
     if answer == "pass":
         return ""
+    key = (id(question), answer, tuple(languages))
+    hit = _EXPLAINED.get(key)
+    if hit is not None and hit[0] is question:
+        return hit[1]
+    if len(_EXPLAINED) > 4096:
+        _EXPLAINED.clear()
+    text = _explain(question, answer, languages)
+    _EXPLAINED[key] = (question, text)
+    return text
+
+
+def _explain(question: Any, answer: AnswerValue, languages: tuple[str, ...]) -> str:
+    own = getattr(question, "explain_na" if answer == "na" else "explain", None)
+    if isinstance(own, str) and own.strip():
+        return shorten(own)
+    cjk = any(str(lang).lower().split("-")[0] in ("zh", "yue", "cmn") for lang in languages)
     if answer == "na":
         na = question.na_when
-        return (f"Not applicable: the call has no {na.child.describe()}" if isinstance(na, Not)
-                else f"Not applicable: {na.describe()}")
+        if isinstance(na, Not) and not na.label:  # "the call has no …" / "the call has neither … nor …"
+            return plain(na, lambda t: f"Not applicable: the call has {t}", cjk=cjk)
+        return plain(na, lambda t: f"Not applicable: {t}", cjk=cjk)
     rule = question.rule
-    if isinstance(rule, Not):
-        return f"Found {rule.child.describe()}"
-    return f"Not found: {rule.describe()}"
+    if isinstance(rule, Not) and not rule.label:  # a forbidden thing was said: evidence holds the quote
+        return plain(rule.child, lambda t: f"Found {t}", cjk=cjk, examples=False)
+    if rule.op in ("metric", "not"):  # a measured condition, or a labelled "never …"
+        return plain(rule, lambda t: f"Not met: {t}", cjk=cjk)
+    return plain(rule, lambda t: f"Not found: {t}", cjk=cjk)
 
 
 def _r(x: float) -> float:
@@ -124,7 +150,8 @@ def score_call(form: Form, transcript: Transcript, metrics: ConversationMetrics 
     for sid, q, a, ev in raw:
         eff = 0.0 if a == "na" or sid not in scale else q.weight * scale[sid]
         answers.append(Answer(q.id, sid, q.text, a, q.weight, _r(eff), _r(eff if a == "pass" else 0.0),
-                              q.auto_fail, q.critical, q.rule.id, q.rule_version, ev, explain(q, a)))
+                              q.auto_fail, q.critical, q.rule.id, q.rule_version, ev,
+                              explain(q, a, form.languages)))
 
     sections = []
     for s in form.sections:

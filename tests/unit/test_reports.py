@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 
 from reports.build import build_reports
 from reports.data import SEVERITY_RANK, ReportError, gather
@@ -67,13 +68,20 @@ def test_no_personal_data_in_any_report(built):
 
 
 def test_call_page_header_banner_and_sections(built):
-    _, _, _, out = built
+    store, _, _, out = built
     page = _read(out, "calls/autofail.html")
     assert '<dd id="agent">a-1001</dd>' in page and '<dd id="queue">billing</dd>' in page
     assert '<dd id="date">2026-11-22 14:30</dd>' in page and '<dd id="total">0.0</dd>' in page
     assert re.search(r'<dd id="duration">\d+\.\d s</dd>', page)
     banner = page.split('id="auto-fail"', 1)[1].split("</div>", 1)[0]
-    assert "AUTO-FAIL" in banner and "forbidden_phrases" in banner
+    assert "AUTO-FAIL" in banner and 'data-question="forbidden_phrases"' in banner
+    # what the agent said: the stored (redacted) evidence quote, its time linked to the transcript line, as
+    # the workspace's banner shows it; not just the question text
+    (answer,) = [a for a in store.scorecard("autofail")["answers"] if a["question_id"] == "forbidden_phrases"]
+    quote = answer["evidence"][0]["quote"]
+    assert quote.startswith("That's not my problem") and f"“{escape(quote)}”" in banner
+    target = re.search(r'<a class="evidence-link" href="#(t=[^"]+)">\[\d+\.\d s\] agent</a>', banner).group(1)
+    assert f'<li id="{target}"' in page
     assert page.count("<svg") == 1, "the sentiment-over-time chart"
     assert "worsened" in page and "First agent response" in page and "Transcript (redacted)" in page
     good = _read(out, "calls/good.html")
@@ -203,6 +211,18 @@ def test_pages_escape_metadata(built):
     evil = replace(call, info=replace(call.info, agent="<img src=x onerror=alert(1)>"))
     html = pages.call_page(pages.environment(), data, evil)
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_auto_fail_banner_falls_back_to_the_question_without_evidence(built):
+    from reports import pages
+
+    store, src, _, _ = built
+    data = gather(store, src)
+    call = next(c for c in data.calls if c.info.call_id == "autofail")
+    bare = tuple(replace(q, evidence=()) if q.auto_fail else q for q in call.scored.questions)
+    page = pages.call_page(pages.environment(), data, replace(call, scored=replace(call.scored, questions=bare)))
+    banner = page.split('id="auto-fail"', 1)[1].split("</div>", 1)[0]
+    assert "Agent is never dismissive, blaming or abusive" in banner and "evidence-link" not in banner
 
 
 def test_chinese_chart_labels_and_missing_glyphs():

@@ -69,13 +69,13 @@ def test_chinese_matches_either_script_without_word_boundaries():
     simp = call(utt("A", 0, 5, "您好，我是客服小王，请问有什么可以帮您？"), language="zh")
     assert run({"phrases": ["有什么地方可以为您服务"]}, trad).matched  # Simplified phrase, Traditional speech
     assert run({"phrases": ["請問有什麼可以幫您"]}, simp).matched  # Traditional phrase, Simplified speech
-    assert run({"regex": "(敝姓|我是)"}, trad).evidence[0].detail == "pattern (敝姓|我是) matched: 敝姓"
+    assert run({"regex": "(敝姓|我是)"}, trad).evidence[0].detail == 'matched "敝姓"'  # what matched, not the pattern
     assert not run({"phrases": ["再見"]}, simp).matched
 
 
 def test_regex_and_role_filter():
     r = run({"role": "agent", "rule": {"regex": r"my name is (\w+)"}})
-    assert r.matched and r.evidence[0].detail.endswith("matched: my name is Dana")
+    assert r.matched and r.evidence[0].detail == 'matched "my name is Dana"'
     assert not run({"role": "customer", "rule": {"phrases": ["date of birth"]}}).matched
     assert run({"role": "customer", "rule": {"phrases": ["charged twice"]}}).matched
 

@@ -67,7 +67,7 @@ def test_good_call_scores_100_with_greeting_evidence():
         (quote, "A", "agent", 0.5, 5.0)] * 3
     assert [e.detail for e in greet.evidence[:2]] == ["greeting_words: thank you for calling",
                                                       "offer_help: how can i help"]
-    assert greet.evidence[2].detail.endswith("matched: my name is")
+    assert greet.evidence[2].detail == 'matched "my name is"'  # the text, never the form's pattern
     assert [s.score for s in card.sections] == [100.0] * 4
 
 
