@@ -42,6 +42,7 @@ from pipeline.process import Outcome, discover, process_recording, reanalyse_sto
 from infra.storage import RecordingRef
 from infra.store import ResultsStore
 from reports.build import REPORTS_PREFIX, ReportIndex, build_reports
+from transcribe.call_batches import share_batches_across_calls
 from transcribe.registry import build_transcriber
 
 _models: dict[tuple, object] = {}
@@ -51,12 +52,13 @@ log = logging.getLogger("callqa")
 
 
 def _transcriber(cfg: PipelineConfig):
-    """One loaded model per process and configuration, shared by the task threads."""
+    """One loaded model per process and configuration, shared by the task threads; a batched one decodes the
+    chunks of the calls in flight in shared batches (`transcribe.call_batches`)."""
     key = (cfg.backend, cfg.model, cfg.device, cfg.asr_batch_size, cfg.asr_parallel)
     with _models_lock:
         if key not in _models:
-            _models[key] = build_transcriber(cfg.backend, cfg.model, cfg.device, batch_size=cfg.asr_batch_size,
-                                             parallel=cfg.asr_parallel)
+            _models[key] = share_batches_across_calls(build_transcriber(
+                cfg.backend, cfg.model, cfg.device, batch_size=cfg.asr_batch_size, parallel=cfg.asr_parallel))
         return _models[key]
 
 

@@ -3,11 +3,15 @@ path on the same real model and synthesised stereo calls: the same words within 
 timestamps kept inside the channel's audio, and the batch size reaches the model through the settings."""
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from bench.transcription import _norm
 from core.models import Call
 from infra.audio import inspect_recording
+from transcribe.call_batches import CallBatcher
 from transcribe.faster_backend import FasterWhisperTranscriber
 from transcribe.run import LanguageGuess, transcribe_channels, transcribe_recording
 
@@ -63,6 +67,70 @@ def test_both_channels_in_shared_batches_keep_their_own_words_and_times(sample_c
     assert {s.channel for s in merged.segments} == {0, 1}
 
 
+class _Signalling(FasterWhisperTranscriber):
+    """The real batched model, telling when a decode has begun (so the test can queue calls behind it)."""
+
+    def __init__(self, model):
+        super().__init__(model, batch_size=4)
+        self.decoding, self.passes, self.hold_first_for = threading.Event(), [], None
+
+    def transcribe_chunks(self, audios, language, **kw):
+        self.passes.append(len(audios))
+        self.decoding.set()
+        if self.hold_first_for is not None:  # the first pass waits (60 s at most) until the others queue up
+            batcher, self.hold_first_for = self.hold_first_for, None
+            deadline = time.monotonic() + 60
+            while batcher.queued() < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        return super().transcribe_chunks(audios, language, **kw)
+
+
+def test_calls_in_flight_share_batches_and_keep_their_own_words(sample_calls, faster_transcriber):
+    """Three calls transcribed at once through one CallBatcher (as a worker's task threads do): the two that
+    arrive while the first is decoded share one batched pass, and each call gets its own words, as when
+    decoded alone by the same model."""
+    import jiwer
+
+    folder, calls = sample_calls
+    picked = [next(c for c in calls if c.call_id == name) for name in
+              ("en_billing_refund_stereo", "en_password_reset_stereo", "en_billing_refund_mono")]
+    infos = {c.call_id: inspect_recording(c.audio_path) for c in picked}
+    inner = _Signalling(faster_transcriber.model)
+
+    def transcribe(model, c):
+        duration = infos[c.call_id].duration
+        if c.channels == 2:
+            pair = transcribe_channels(model, c.audio_path, c.call_id, [(0, "S0"), (1, "S1")], duration=duration,
+                                       guess=LanguageGuess("en", 1.0))
+            return [_norm(t.text, "en") for t in pair], duration, pair
+        t = transcribe_recording(model, c.audio_path, c.call_id, duration=duration, language="en")
+        return [_norm(t.text, "en")], duration, [t]
+
+    alone = {c.call_id: transcribe(inner, c)[0] for c in picked}
+    inner.passes.clear()
+    inner.decoding.clear()
+    shared = CallBatcher(inner)
+    inner.hold_first_for = shared
+    results: dict[str, tuple] = {}
+    threads = [threading.Thread(target=lambda c=c: results.__setitem__(c.call_id, transcribe(shared, c)))
+               for c in picked]
+    threads[0].start()
+    assert inner.decoding.wait(60)
+    for t in threads[1:]:
+        t.start()
+    for t in threads:
+        t.join(300)
+    stats = shared.stats()
+    assert stats.shared >= 1 and stats.decodes < stats.requests, (stats, inner.passes)
+    assert max(inner.passes) >= 3, "a pass held the pieces of more than one call"
+    for c in picked:
+        texts, duration, transcripts = results[c.call_id]
+        for a, b in zip(alone[c.call_id], texts):
+            assert a and b and jiwer.wer(a, b) <= 0.15, (c.call_id, a, b)
+        words = [w for t in transcripts for s in t.segments for w in s.words]
+        assert words and all(0 <= w.start <= w.end <= duration + 0.5 for w in words), c.call_id
+
+
 def test_the_setting_reaches_the_model(monkeypatch, tmp_path):
     import flows
     from pipeline.config import PipelineConfig
@@ -70,5 +138,6 @@ def test_the_setting_reaches_the_model(monkeypatch, tmp_path):
     cfg = PipelineConfig(local_root=tmp_path, asr_batch_size=4)
     monkeypatch.setattr(flows, "_models", {})
     model = flows._transcriber(cfg)
-    assert model.batch_size == 4 and model._batched is not None
+    assert isinstance(model, CallBatcher), "the calls in flight share batches"
+    assert model.batch_size == 4 and model.inner._batched is not None
     assert flows._transcriber(cfg) is model, "loaded once per process"
