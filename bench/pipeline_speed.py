@@ -6,7 +6,8 @@ diarization under contention.
 
 One synthesised two-speaker English call of `--minutes` (8 kHz; stereo = one party per channel, mono = the
 same call mixed down). Per round, interleaved:
-  bare       faster-whisper alone (packaged base, int8, beam 5, word timestamps, VAD) on the mono mixdown
+  bare       faster-whisper alone (packaged base, int8, beam 5, word timestamps, VAD) on the mono mixdown;
+             with the batched variant also its BatchedInferencePipeline at batch 8 (its own VAD defaults)
   pipeline   `flows.process_call_task` without Prefect around it (`.fn`): decode once, transcription,
              diarization (mono), roles, metrics, transcript + exports stored, scorecard, sentiment, compliance,
              redacted transcript and audio, on a local folder and a SQLite results DB; per variant:
@@ -51,13 +52,21 @@ def _bare_model():
     return WhisperModel(str(resolve_ct2_model("base")), device="cpu", compute_type="int8", local_files_only=True)
 
 
-def bare(model, mono: Path, duration: float) -> dict:
+def bare(model, mono: Path, duration: float, batch_size: int = 1) -> dict:
+    """`batch_size` > 1: faster-whisper's BatchedInferencePipeline with its own defaults (VAD included)."""
     t0 = time.perf_counter()
-    segments, _ = model.transcribe(str(mono), beam_size=5, word_timestamps=True, vad_filter=True,
-                                   condition_on_previous_text=False)
+    if batch_size > 1:
+        from faster_whisper import BatchedInferencePipeline
+
+        segments, _ = BatchedInferencePipeline(model=model).transcribe(
+            str(mono), beam_size=5, word_timestamps=True, batch_size=batch_size)
+    else:
+        segments, _ = model.transcribe(str(mono), beam_size=5, word_timestamps=True, vad_filter=True,
+                                       condition_on_previous_text=False)
     words = sum(len(s.words or ()) for s in segments)
     wall = time.perf_counter() - t0
-    return {"what": "bare faster-whisper (mono mixdown)", "wall_s": round(wall, 2),
+    what = "bare faster-whisper (mono mixdown)" + (f", batched {batch_size}" if batch_size > 1 else "")
+    return {"what": what, "wall_s": round(wall, 2),
             "audio_s_per_s": round(duration / wall, 2), "words": words, "load": _load()}
 
 
@@ -196,6 +205,9 @@ def main() -> int:
         for r in range(args.rounds):
             rows = [bare(model, mono, duration)]
             print(json.dumps({"round": r, **rows[-1]}), flush=True)
+            if "batched" in args.variants:
+                rows.append(bare(model, mono, duration, batch_size=8))
+                print(json.dumps({"round": r, **rows[-1]}), flush=True)
             for layout in args.layouts:
                 for variant in (args.variants if r % 2 == 0 else args.variants[::-1]):
                     rows.append(pipeline_once(variant, calls[layout], work, duration, layout))

@@ -27,6 +27,8 @@ class TranscribeOptions:
     chunk_seconds: float = 300.0  # long recordings are decoded and transcribed this much at a time
     detect_seconds: float = 30.0  # audio used for language detection when the backend cannot find speech
     detect_windows: int = 3  # speech windows (of up to 30 s each) per channel used for language detection
+    # stop taking windows once the allowed language so far is this probable (None: always all of them)
+    detect_confident: float | None = 0.98
     hallucination: HallucinationOptions = HallucinationOptions()  # loops, prompt echoes, channels without speech
     # the language profiles (prompt, script, detection codes); None: core.languages.default_languages()
     languages: LanguageRegistry | None = field(default=None, compare=False, repr=False)

@@ -85,15 +85,26 @@ def combine_probabilities(weighted: Iterable[tuple[Mapping[str, float], float]])
 def detect_language(transcriber: Transcriber, samples: Mapping[int | None, tuple[np.ndarray, list | None]],
                     options: TranscribeOptions) -> LanguageGuess:
     """Language of a call from the start (`samples`: channel -> (audio, speech spans or None = backend
-    has no VAD)) of each channel."""
-    weighted: list[tuple[dict[str, float], float]] = []
+    has no VAD)) of each channel. Windows are taken a round at a time (the first of every channel, then the
+    second, ...); once the allowed language the rounds so far point to reaches `options.detect_confident`,
+    the rest are not decoded: on a clear call one window per channel decides (each costs a model pass)."""
+    per_channel: list[list[tuple[np.ndarray, float]]] = []
     for audio, spans in samples.values():
         if spans is None:
             sample = audio[: int(options.detect_seconds * SAMPLE_RATE)]
-            windows = [(sample, len(sample) / SAMPLE_RATE)] if len(sample) else []
+            per_channel.append([(sample, len(sample) / SAMPLE_RATE)] if len(sample) else [])
         else:
-            windows = spread(speech_windows(audio, spans), options.detect_windows)
-        weighted.extend((transcriber.language_probabilities(w), seconds) for w, seconds in windows)
+            per_channel.append(spread(speech_windows(audio, spans), options.detect_windows))
+    weighted: list[tuple[dict[str, float], float]] = []
+    left = sum(len(w) for w in per_channel)
+    for round_ in itertools.zip_longest(*per_channel):
+        taken = [w for w in round_ if w is not None]
+        weighted.extend((transcriber.language_probabilities(w), seconds) for w, seconds in taken)
+        left -= len(taken)
+        if left and options.detect_confident is not None and sum(s for _, s in weighted) > 0:
+            _, p = pick_language(combine_probabilities(weighted), options.detectable(), options.registry())
+            if p >= options.detect_confident:
+                break
     if not weighted:  # no speech on any channel (its words are dropped anyway): the first seconds, as before
         sample = next((a for a, _ in samples.values() if len(a)), np.zeros(0, np.float32))
         sample = sample[: int(options.detect_seconds * SAMPLE_RATE)]
@@ -155,7 +166,8 @@ def _cache_key(transcriber: Transcriber, path: AudioSource, options: TranscribeO
     st = path.stat()
     return (id(transcriber), transcriber.backend, transcriber.model_name, str(path.resolve()),
             st.st_mtime_ns, st.st_size, tuple(sorted(channels, key=lambda c: -1 if c is None else c)),
-            options.detectable(), options.detect_windows, options.detect_seconds, options.chunk_seconds)
+            options.detectable(), options.detect_windows, options.detect_confident, options.detect_seconds,
+            options.chunk_seconds)
 
 
 def _remember(key: tuple, guess: LanguageGuess, size: int = 16) -> None:

@@ -14,6 +14,7 @@ from transcribe.roles import label_roles
 from transcribe.run import (
     combine_probabilities,
     detect_language,
+    detect_recording_language,
     speech_windows,
     spread,
     transcribe_recording,
@@ -179,3 +180,27 @@ def test_each_channels_first_chunk_gets_one_vad_pass_when_detected_for_the_call(
     for ch in (0, 1):
         transcribe_recording(fake, stereo, "c", duration=20.0, channel=ch, guess=guess)
     assert CountingVad.passes == 2, "transcription reused the spans detection found (one 20 s chunk each)"
+
+
+class ConfidentFake(VadFake):
+    def language_probabilities(self, audio):
+        self.detected.append(_rms(audio))
+        return {"zh": 0.995, "en": 0.005} if _rms(audio) > 0.05 else {"en": 1.0}
+
+
+def test_a_clear_first_round_of_windows_decides_and_an_unclear_one_takes_them_all(tmp_path):
+    """Windows are taken a round at a time: when the first round is already sure of the language (0.995 >=
+    detect_confident), the other windows are not decoded; VadFake's 0.94 is not sure enough, and
+    detect_confident None always takes every window."""
+    path = write_stereo(tmp_path / "long.wav", seconds=240.0)
+    sure = ConfidentFake()
+    guess = detect_recording_language(sure, path, TranscribeOptions(detect_windows=3), channel=1,
+                                      detect_channels=(0, 1))
+    assert (guess.language, guess.windows, len(sure.detected)) == ("zh", 1, 1)
+    unsure = VadFake()
+    assert detect_recording_language(unsure, path, TranscribeOptions(detect_windows=3), channel=1,
+                                     detect_channels=(0, 1)).windows == 3 == len(unsure.detected)
+    every = ConfidentFake()
+    guess = detect_recording_language(every, path, TranscribeOptions(detect_windows=3, detect_confident=None),
+                                      channel=1, detect_channels=(0, 1))
+    assert guess.windows == 3 == len(every.detected) and guess.language == "zh"
