@@ -194,7 +194,8 @@ def cmd_deploy(args) -> int:
     pool (--only some of them, e.g. re-scoring on a CPU pool); --gpu-slots sets the transcription limit."""
     offline_defaults()
     _need_prefect_server("callqa deploy registers deployments")
-    from flows import TRANSCRIPTION_LIMIT, deploy
+    from flows import deploy
+    from pipeline.gpu_slots import TRANSCRIPTION_LIMIT
 
     for name in deploy(args.pool, cron=args.cron, only=tuple(args.only or ()), gpu_slots=args.gpu_slots):
         print(f"deployed {name} -> work pool {args.pool}")

@@ -165,7 +165,8 @@ def test_two_batch_runs_at_once_process_each_call_once_with_one_gpu_slot(stack, 
     transcriptions apart, whichever workers or threads they land on; re-scoring deploys to a CPU pool."""
     from prefect.client.orchestration import get_client
 
-    from flows import TRANSCRIPTION_LIMIT, deploy
+    from flows import deploy
+    from pipeline.gpu_slots import TRANSCRIPTION_LIMIT
 
     assert deploy(CPU_POOL, only=("rescore",)) == ["callqa-rescore-deployed/rescore"]
     with get_client(sync_client=True) as client:
@@ -218,7 +219,7 @@ def test_two_batch_runs_at_once_process_each_call_once_with_one_gpu_slot(stack, 
 def test_a_killed_workers_call_is_finished_by_the_other_after_its_lease(stack, sample_calls):
     from prefect.client.orchestration import get_client
 
-    from flows import set_transcription_slots
+    from pipeline.gpu_slots import set_transcription_slots
 
     with get_client(sync_client=True) as client:
         set_transcription_slots(client, 0)  # a killed worker's GPU slot would be held for the server's minimum lease

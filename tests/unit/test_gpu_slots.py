@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from flows import TRANSCRIPTION_LIMIT, set_transcription_slots, slot_lease_seconds, transcription_slot
+from pipeline.gpu_slots import TRANSCRIPTION_LIMIT, set_transcription_slots, slot_lease_seconds, transcription_slot
 from infra.storage import LocalFolderSource
 from infra.store import ResultsStore
 from pipeline.cli import main
