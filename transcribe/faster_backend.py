@@ -6,12 +6,13 @@ import dataclasses
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from core.models import Segment, Word
 from transcribe.base import SAMPLE_RATE
+from transcribe.vad import SpeechMemo
 
 
 def _vad_options():
@@ -63,6 +64,7 @@ class FasterWhisperTranscriber:
                                       cpu_threads=cpu_threads, num_workers=parallel, local_files_only=True)
             self.model_name = model_name or path.name
         self.vad_filter = vad_filter
+        self._speech = SpeechMemo()  # Silero run once per piece, cut both ways (speech_spans, pack_speech)
         if parallel < 1:
             raise ValueError(f"parallel must be at least 1, not {parallel}")
         self.parallel = parallel
@@ -86,9 +88,7 @@ class FasterWhisperTranscriber:
     def speech_spans(self, audio: np.ndarray) -> list[tuple[float, float]]:
         """Silero VAD as faster-whisper ships it, with short padding and joins, so that the spans add up to
         about the time someone actually speaks (the no-speech check) and make tight detection windows."""
-        from faster_whisper.vad import get_speech_timestamps
-
-        spans = get_speech_timestamps(np.ascontiguousarray(audio, dtype=np.float32), _vad_options())
+        spans = self._speech.timestamps(audio, _vad_options())
         return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in spans]
 
     def transcribe_chunk(self, audio: np.ndarray, language: str, *, beam_size: int,
@@ -112,7 +112,9 @@ class FasterWhisperTranscriber:
         if self._batched is None:
             return [self.transcribe_chunk(a, language, beam_size=beam_size, initial_prompt=initial_prompt)
                     for a in audios]
-        packed = pack_speech([np.asarray(a, dtype=np.float32) for a in audios], _batched_vad_options())
+        options = _batched_vad_options()
+        packed = pack_speech([np.asarray(a, dtype=np.float32) for a in audios],
+                             lambda audio: self._speech.timestamps(audio, options))
         out: list[list[Segment]] = [[] for _ in audios]
         if not packed.windows:
             return out
@@ -168,15 +170,15 @@ class PackedSpeech:
         return dataclasses.replace(w, start=a, end=max(a, b))
 
 
-def pack_speech(audios: Sequence[np.ndarray], vad_options, window_seconds: float = 30.0) -> PackedSpeech:
-    from faster_whisper.vad import get_speech_timestamps
-
+def pack_speech(audios: Sequence[np.ndarray], cut: Callable[[np.ndarray], list[dict]],
+                window_seconds: float = 30.0) -> PackedSpeech:
+    """`cut(audio)`: the {"start", "end"} samples of each stretch of speech in a piece (VAD)."""
     limit = int(window_seconds * SAMPLE_RATE)
     parts, windows, spans = [], [], []
     at = 0
     for piece, audio in enumerate(audios):
         opened, filled = at, 0
-        for sp in get_speech_timestamps(audio, vad_options) if len(audio) else ():
+        for sp in cut(audio) if len(audio) else ():
             a, b = sp["start"], min(sp["end"], sp["start"] + limit)
             if filled and filled + (b - a) > limit:
                 windows.append((opened / SAMPLE_RATE, at / SAMPLE_RATE))
