@@ -38,8 +38,10 @@ def _piece(x: float) -> np.ndarray:
     return np.full(16, x, np.float32)
 
 
-def _run(batcher, jobs):
-    out, threads = {}, []
+def _run(batcher, inner, jobs, stagger: float = 0.0) -> dict:
+    """Each job (name, piece values, language) in a thread of its own: the first alone, the others once its
+    decode has begun (`stagger` seconds apart, to queue in order). name -> texts, or the error raised."""
+    out = {}
 
     def one(name, values, lang):
         try:
@@ -48,21 +50,21 @@ def _run(batcher, jobs):
         except RuntimeError as e:
             out[name] = e
 
-    for name, values, lang in jobs:
-        threads.append(threading.Thread(target=one, args=(name, values, lang)))
-    return out, threads
+    threads = [threading.Thread(target=one, args=job) for job in jobs]
+    threads[0].start()
+    inner.started.wait(5)
+    for t in threads[1:]:
+        t.start()
+        time.sleep(stagger)
+    for t in threads:
+        t.join(10)
+    return out
 
 
 def test_requests_queued_during_a_decode_share_the_next_one_and_get_their_own_results():
     inner = FakeBatched()
     batcher = CallBatcher(inner)
-    out, threads = _run(batcher, [("first", [1], "en"), ("a", [2, 3], "en"), ("b", [4], "en"), ("c", [5], "en")])
-    threads[0].start()
-    inner.started.wait(5)
-    for t in threads[1:]:
-        t.start()
-    for t in threads:
-        t.join(10)
+    out = _run(batcher, inner, [("first", [1], "en"), ("a", [2, 3], "en"), ("b", [4], "en"), ("c", [5], "en")])
     assert inner.calls[0] == [1.0]  # alone, nothing waited for
     assert sorted(inner.calls[1]) == [2.0, 3.0, 4.0, 5.0] and len(inner.calls) == 2
     assert out == {"first": ["en:1"], "a": ["en:2", "en:3"], "b": ["en:4"], "c": ["en:5"]}
@@ -73,15 +75,8 @@ def test_requests_queued_during_a_decode_share_the_next_one_and_get_their_own_re
 def test_other_languages_and_full_batches_wait_for_their_own_decode():
     inner = FakeBatched()
     batcher = CallBatcher(inner, max_pieces=2)
-    out, threads = _run(batcher, [("first", [1], "en"), ("zh", [2], "zh"), ("x", [3], "en"), ("y", [4], "en"),
-                                  ("z", [5], "en")])
-    threads[0].start()
-    inner.started.wait(5)
-    for t in threads[1:]:
-        t.start()
-        time.sleep(0.02)  # queued in this order
-    for t in threads:
-        t.join(10)
+    out = _run(batcher, inner, [("first", [1], "en"), ("zh", [2], "zh"), ("x", [3], "en"), ("y", [4], "en"),
+                                ("z", [5], "en")], stagger=0.02)
     assert out["zh"] == ["zh:2"] and out["z"] == ["en:5"]
     assert [2.0] in inner.calls, "a language never shares a decode with another"
     assert all(len(c) <= 2 for c in inner.calls)
@@ -90,13 +85,7 @@ def test_other_languages_and_full_batches_wait_for_their_own_decode():
 def test_a_failing_shared_decode_fails_only_the_request_that_caused_it():
     inner = FakeBatched(delay=0.4)
     batcher = CallBatcher(inner)
-    out, threads = _run(batcher, [("first", [1], "en"), ("bad", [-1], "en"), ("good", [7], "en")])
-    threads[0].start()
-    inner.started.wait(5)
-    for t in threads[1:]:
-        t.start()
-    for t in threads:
-        t.join(10)
+    out = _run(batcher, inner, [("first", [1], "en"), ("bad", [-1], "en"), ("good", [7], "en")])
     assert isinstance(out["bad"], RuntimeError)
     assert out["good"] == ["en:7"] and out["first"] == ["en:1"]
 
