@@ -8,17 +8,13 @@ Content-Range and the bucket's bytes; the compliance officer's unredacted record
 One S3 server per test session (tests/conftest.py), one workspace and browser for this module."""
 from __future__ import annotations
 
-import io
-import shutil
-import uuid
-
 import pytest
 
-from core.keys import material_of, redacted_audio_key
-from infra.storage import S3Area, S3Source
+from core.keys import redacted_audio_key
+from infra.storage import S3Source
 
-from ..unit.test_web_fixture import AUTOFAIL, PHONE, browser_sign_in, chromium, fresh_copy, serving
-from .s3util import read_object, s3_client
+from ..unit.test_web_fixture import AUTOFAIL, PHONE, browser_sign_in, chromium, fresh_copy, on_object_store, serving
+from .s3util import read_object
 
 pytestmark = pytest.mark.integration
 
@@ -28,21 +24,8 @@ def s3_workspace(s3_server, tmp_path_factory):
     """(base URL, minio client, {material: bucket}) of a workspace whose object store is the real S3 server."""
     from web.app import create_app
 
-    store, local, root = fresh_copy(tmp_path_factory)
-    tag = uuid.uuid4().hex[:8]
-    buckets = {"raw": f"calls-{tag}", "redacted": f"redacted-{tag}", "unredacted": f"unredacted-{tag}"}
-    mc = s3_client(s3_server)
-    for bucket in buckets.values():
-        mc.make_bucket(bucket)
-    files = [f for f in sorted((root / "src").rglob("*")) if f.is_file()]
-    for f in files:
-        key = f.relative_to(root / "src").as_posix()
-        data = f.read_bytes()
-        mc.put_object(buckets[material_of(key)], key, io.BytesIO(data), len(data))
-    assert len(files) > 10 and any(material_of(f.relative_to(root / "src").as_posix()) == "redacted" for f in files)
-    shutil.rmtree(root / "src")  # from here on every byte comes from the object store
-    source = S3Source.connect(s3_server.endpoint, s3_server.access_key, s3_server.secret_key, buckets["raw"],
-                              areas={k: S3Area(b) for k, b in buckets.items() if k != "raw"})
+    store, _local, root = fresh_copy(tmp_path_factory)
+    source, mc, buckets = on_object_store(s3_server, root)
     app = create_app(store, source, secret_key="browser-s3")
     assert isinstance(app.state.ws.source, S3Source)
     with serving(app) as base:

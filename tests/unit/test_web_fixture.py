@@ -261,3 +261,33 @@ def chromium():
             yield b
         finally:
             b.close()
+
+
+def on_object_store(s3_server, root: Path):
+    """The data folder of `fresh_copy` (`root`) uploaded to the real S3 server, each kind of material in a bucket
+    of its own (recordings, redacted results, unredacted transcripts), then deleted locally, so every byte the
+    workspace serves comes from the object store: (S3Source, minio client, {material: bucket})."""
+    import io
+    import shutil
+    import uuid
+
+    from core.keys import material_of
+    from infra.storage import S3Area, S3Source
+    from tests.integration.s3util import s3_client
+
+    tag = uuid.uuid4().hex[:8]
+    buckets = {"raw": f"calls-{tag}", "redacted": f"redacted-{tag}", "unredacted": f"unredacted-{tag}"}
+    mc = s3_client(s3_server)
+    for bucket in buckets.values():
+        mc.make_bucket(bucket)
+    files = [f for f in sorted((root / "src").rglob("*")) if f.is_file()]
+    for f in files:
+        key = f.relative_to(root / "src").as_posix()
+        data = f.read_bytes()
+        mc.put_object(buckets[material_of(key)], key, io.BytesIO(data), len(data))
+    assert len(files) > 10 and any(material_of(f.relative_to(root / "src").as_posix()) == "redacted" for f in files)
+    shutil.rmtree(root / "src")
+    source = S3Source.connect(s3_server.endpoint, s3_server.access_key, s3_server.secret_key, buckets["raw"],
+                              areas={k: S3Area(b) for k, b in buckets.items() if k != "raw"})
+    return source, mc, buckets
+
