@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from infra.audio import load_audio
-from transcribe.faster_backend import _batched_vad_options, _vad_options, pack_speech
+from transcribe.faster_backend import FasterWhisperTranscriber, _batched_vad_options, _vad_options, pack_speech
 from transcribe.vad import SpeechMemo, speech_probabilities, speech_timestamps
 
 pytestmark = pytest.mark.integration
@@ -43,7 +43,7 @@ def test_a_piece_cut_twice_runs_the_model_once(sample_calls, faster_transcriber)
     packed = pack_speech([audio, other], lambda a: memo.timestamps(a, _batched_vad_options()))
     assert memo.runs == 2 and packed.windows and {sp[2] for sp in packed.spans} == {0, 1}
     assert all(b - a <= 30.0 + 1e-6 for a, b in packed.windows)
-    model = faster_transcriber
+    model = FasterWhisperTranscriber(faster_transcriber.model)  # the loaded model, a memo of its own
     before = model._speech.runs
     model.speech_spans(audio)
     model.speech_spans(audio)
