@@ -20,7 +20,7 @@ from sqlalchemy import (Boolean, DateTime, Integer, String, Text, UniqueConstrai
                         text, update)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from infra.store import DEFAULT_TENANT, Base, _now
+from infra.store import DEFAULT_TENANT, SCHEMA_LOCK, Base, _now
 
 ROLES = ("qa_reviewer", "qa_lead", "compliance_officer", "coach", "agent", "admin")  # qa_lead: a reviewer who also
 # sets sampling rules, runs calibration sessions and settles disputes
@@ -103,7 +103,6 @@ _PG_APPEND_ONLY = [
     "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
     "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only(); END IF; END $$",
 ]
-SCHEMA_LOCK = 4242001  # infra.store's advisory lock key: one schema change at a time across workers
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,9 @@ def _coded_database_error(ctx) -> None:
             raise ResultsDatabaseError(advice) from None
 
 
+SCHEMA_LOCK = 4242001  # PostgreSQL advisory lock key: one schema change at a time across workers (infra.accounts too)
+
+
 def _create_schema(engine) -> None:
     """Tables, added columns and backfills. On PostgreSQL under a transaction-level advisory lock: two workers
     starting at once on a fresh or just-upgraded database would otherwise both create a table and one would
@@ -111,7 +114,7 @@ def _create_schema(engine) -> None:
         Base.metadata.create_all(engine)
     else:
         with engine.begin() as conn:
-            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242001)")  # released at commit
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")  # released at commit
             Base.metadata.create_all(conn)
     _add_columns(engine)
     _backfill_answers(engine)

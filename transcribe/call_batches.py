@@ -18,6 +18,7 @@ import numpy as np
 
 from core.models import Segment
 from transcribe.base import ChunkBatcher
+from transcribe.run import batches_across_pieces
 
 
 @dataclass(eq=False)
@@ -135,6 +136,6 @@ class CallBatcher:
 
 def share_batches_across_calls(transcriber, *, max_pieces: int = 8):
     """`transcriber` wrapped in a `CallBatcher` when it decodes in batches (batch size > 1), else itself."""
-    if isinstance(transcriber, ChunkBatcher) and transcriber.batch_size > 1:
+    if batches_across_pieces(transcriber):
         return CallBatcher(transcriber, max_pieces=max_pieces)
     return transcriber

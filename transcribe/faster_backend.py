@@ -100,7 +100,7 @@ class FasterWhisperTranscriber:
             vad_filter=self.vad_filter, initial_prompt=initial_prompt,
             condition_on_previous_text=False,
         )
-        return [_segment(s, s.words or (), s.text, 0.0) for s in segments]
+        return [_segment(s, s.words or (), s.text) for s in segments]
 
     def transcribe_chunks(self, audios: Sequence[np.ndarray], language: str, *, beam_size: int,
                           initial_prompt: str | None) -> list[list[Segment]]:
@@ -126,12 +126,11 @@ class FasterWhisperTranscriber:
             words = list(s.words or ())
             if not words:
                 i, t = packed.locate((s.start + s.end) / 2)
-                out[i].append(_segment(dataclasses.replace(s, start=t, end=t), (), s.text, 0.0))
+                out[i].append(_segment(dataclasses.replace(s, start=t, end=t), (), s.text))
                 continue
             groups: list[tuple[int, list]] = []
             for w in words:
-                i, _ = packed.locate((w.start + w.end) / 2)
-                moved = packed.moved(w)
+                i, moved = packed.moved(w)
                 if groups and groups[-1][0] == i:
                     groups[-1][1].append(moved)
                 else:
@@ -139,7 +138,7 @@ class FasterWhisperTranscriber:
             for i, ws in groups:  # a segment is split where its words change piece
                 part = dataclasses.replace(s, start=ws[0].start, end=ws[-1].end)
                 text = s.text if len(groups) == 1 else "".join(w.word for w in ws)
-                out[i].append(_segment(part, ws, text, 0.0))
+                out[i].append(_segment(part, ws, text))
         return out
 
 
@@ -156,18 +155,19 @@ class PackedSpeech:
     def _starts(self) -> list[float]:
         return [sp[0] for sp in self.spans]
 
+    def _span(self, t: float) -> tuple[float, float, int, float]:
+        return self.spans[max(0, bisect.bisect_right(self._starts, t) - 1)]
+
     def locate(self, t: float) -> tuple[int, float]:
         """(piece, time in the piece) of time `t` of the packed audio."""
-        k = max(0, bisect.bisect_right(self._starts, t) - 1)
-        start, end, piece, origin = self.spans[k]
+        start, end, piece, origin = self._span(t)
         return piece, round(origin + min(max(t, start), end) - start, 3)
 
     def moved(self, w):
-        """Word `w` with its times in its piece (both ends in the stretch of speech its middle lies in)."""
-        k = max(0, bisect.bisect_right(self._starts, (w.start + w.end) / 2) - 1)
-        start, end, _piece, origin = self.spans[k]
+        """(piece, word `w` with its times in that piece): both ends in the stretch of speech its middle lies in."""
+        start, end, piece, origin = self._span((w.start + w.end) / 2)
         a, b = (origin + min(max(x, start), end) - start for x in (w.start, w.end))
-        return dataclasses.replace(w, start=a, end=max(a, b))
+        return piece, dataclasses.replace(w, start=a, end=max(a, b))
 
 
 def pack_speech(audios: Sequence[np.ndarray], cut: Callable[[np.ndarray], list[dict]],
@@ -192,10 +192,10 @@ def pack_speech(audios: Sequence[np.ndarray], cut: Callable[[np.ndarray], list[d
     return PackedSpeech(audio, tuple(windows), tuple(spans))
 
 
-def _segment(s, words, text: str, offset: float) -> Segment:
-    """Our segment from faster-whisper's, `offset` seconds earlier (the start of its piece)."""
-    kept = tuple(Word(text=w.word.strip(), start=round(w.start - offset, 3),
-                      end=round(max(w.end, w.start) - offset, 3), probability=round(w.probability, 4))
+def _segment(s, words, text: str) -> Segment:
+    """Our segment from faster-whisper's (times already in its piece)."""
+    kept = tuple(Word(text=w.word.strip(), start=round(w.start, 3),
+                      end=round(max(w.end, w.start), 3), probability=round(w.probability, 4))
                  for w in words if w.word.strip())
-    return Segment(start=round(max(0.0, s.start - offset), 3), end=round(max(0.0, s.end - offset), 3),
+    return Segment(start=round(max(0.0, s.start), 3), end=round(max(0.0, s.end), 3),
                    text=text.strip(), words=kept, avg_logprob=s.avg_logprob, no_speech_prob=s.no_speech_prob)

@@ -3,7 +3,7 @@ computed once (`SpeechMemo`) and spans are cut from them with any options, the t
 check and the language windows as well as the looser ones batched decoding packs into windows.
 
 `speech_timestamps` is faster-whisper 1.2's `get_speech_timestamps` after its model call (MIT licence,
-adapted from silero-vad), so each cut equals what that function returns (tests/unit/test_vad.py).
+adapted from silero-vad), so each cut equals what that function returns (tests/integration/test_vad.py).
 """
 from __future__ import annotations
 
