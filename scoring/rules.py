@@ -255,7 +255,6 @@ class Phrases(Rule):
         return RuleResult(bool(ev), tuple(ev))
 
 
-
 @register
 @dataclass(frozen=True)
 class Regex(Rule):
@@ -286,7 +285,6 @@ class Regex(Rule):
                 said = u.text[m.start():m.end()] if len(u.text) == len(u.norm) else m.group(0)
                 ev.append(_evidence(u, self.id, f'{self.label}: "{said}"' if self.label else f'matched "{said}"'))
         return RuleResult(bool(ev), tuple(ev))
-
 
 
 @register
@@ -340,7 +338,6 @@ class Similar(Rule):
         return RuleResult(bool(ev), tuple(ev))
 
 
-
 # ---- filters ----
 
 @dataclass(frozen=True)
@@ -383,7 +380,6 @@ class RoleFilter(_Filter):
         return u.role == self.arg
 
 
-
 @register
 @dataclass(frozen=True)
 class WithinFirst(_Filter):
@@ -394,7 +390,6 @@ class WithinFirst(_Filter):
         return u.start < min(self.arg, ctx.duration / 2)
 
 
-
 @register
 @dataclass(frozen=True)
 class WithinLast(_Filter):
@@ -403,7 +398,6 @@ class WithinLast(_Filter):
 
     def keep(self, u, ctx):
         return u.end > ctx.duration - self.arg and u.start >= ctx.duration / 2
-
 
 
 # ---- combinators and relations ----
@@ -431,7 +425,6 @@ class All(Rule):
         return RuleResult(all(r.matched for r in results), tuple(e for r in results for e in r.evidence))
 
 
-
 @register
 @dataclass(frozen=True)
 class Any_(All):
@@ -441,7 +434,6 @@ class Any_(All):
     def evaluate(self, ctx):
         results = [c.evaluate(ctx) for c in self.children]
         return RuleResult(any(r.matched for r in results), tuple(e for r in results if r.matched for e in r.evidence))
-
 
 
 @register
@@ -459,7 +451,6 @@ class Not(Rule):
     def evaluate(self, ctx):
         r = self.child.evaluate(ctx)
         return RuleResult(not r.matched, r.evidence)  # evidence of what was found, i.e. why `not` failed
-
 
 
 @register
@@ -482,7 +473,6 @@ class Before(Rule):
         ok = a.matched and b.matched and a.first_start is not None and b.first_start is not None and (
             a.first_start < b.first_start if self.op == "before" else a.first_start > b.first_start)
         return RuleResult(bool(ok), a.evidence + b.evidence)
-
 
 
 @register
@@ -528,7 +518,6 @@ class Near(Rule):
                 if max(x.start, y.start) - min(x.end, y.end) <= self.seconds:
                     return RuleResult(True, (x, y))
         return RuleResult(False, a.evidence + b.evidence)
-
 
 
 def evaluate(rule: Rule, transcript: Transcript, metrics: ConversationMetrics | None = None,
