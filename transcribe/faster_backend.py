@@ -12,7 +12,7 @@ import numpy as np
 
 from core.models import Segment, Word
 from transcribe.base import SAMPLE_RATE
-from transcribe.vad import SpeechMemo
+from transcribe.vad import SpeechMemo, quietest
 
 
 def _vad_options():
@@ -113,8 +113,10 @@ class FasterWhisperTranscriber:
             return [self.transcribe_chunk(a, language, beam_size=beam_size, initial_prompt=initial_prompt)
                     for a in audios]
         options = _batched_vad_options()
-        packed = pack_speech([np.asarray(a, dtype=np.float32) for a in audios],
-                             lambda audio: self._speech.timestamps(audio, options))
+        pieces = [np.ascontiguousarray(a, dtype=np.float32) for a in audios]
+        probs = [self._speech.probabilities(a) for a in pieces]
+        packed = pack_speech(pieces, lambda audio: self._speech.timestamps(audio, options),
+                             split=lambda piece, lo, hi: quietest(probs[piece], lo, hi))
         out: list[list[Segment]] = [[] for _ in audios]
         if not packed.windows:
             return out
@@ -171,21 +173,46 @@ class PackedSpeech:
 
 
 def pack_speech(audios: Sequence[np.ndarray], cut: Callable[[np.ndarray], list[dict]],
-                window_seconds: float = 30.0) -> PackedSpeech:
-    """`cut(audio)`: the {"start", "end"} samples of each stretch of speech in a piece (VAD)."""
+                window_seconds: float = 30.0, *,
+                split: Callable[[int, int, int], int] | None = None,
+                search_seconds: float = 4.0, min_room_seconds: float = 1.0) -> PackedSpeech:
+    """`cut(audio)`: the {"start", "end"} samples of each stretch of speech in a piece (VAD).
+
+    A stretch that does not fit in what is left of a window (at least `min_room_seconds`) is cut at
+    `split(piece, lo, hi)`, a sample of that piece in [lo, hi] (the last `search_seconds` before the window
+    would be full; the quietest point there), its first part filling the window and the rest opening the next one: each
+    Whisper pass costs the same whether its 30 s hold 21 s of speech or 29, and whole stretches left windows
+    18% empty on a 10-minute call. Without `split` a stretch that does not fit opens the next window; one
+    longer than a window is cut at the window's length either way (nothing is dropped)."""
     limit = int(window_seconds * SAMPLE_RATE)
+    min_room, search = int(min_room_seconds * SAMPLE_RATE), int(search_seconds * SAMPLE_RATE)
     parts, windows, spans = [], [], []
     at = 0
     for piece, audio in enumerate(audios):
         opened, filled = at, 0
-        for sp in cut(audio) if len(audio) else ():
-            a, b = sp["start"], min(sp["end"], sp["start"] + limit)
-            if filled and filled + (b - a) > limit:
-                windows.append((opened / SAMPLE_RATE, at / SAMPLE_RATE))
-                opened, filled = at, 0
+
+        def take(a: int, b: int) -> None:
+            nonlocal at, filled
             parts.append(audio[a:b])
             spans.append((at / SAMPLE_RATE, (at + b - a) / SAMPLE_RATE, piece, a / SAMPLE_RATE))
             at, filled = at + (b - a), filled + (b - a)
+
+        for sp in cut(audio) if len(audio) else ():
+            a, b = sp["start"], sp["end"]
+            while a < b:
+                room = limit - filled
+                if b - a <= room:
+                    take(a, b)
+                    break
+                if split is not None and room >= min_room:
+                    at_cut = min(max(split(piece, a + max(0, room - search), a + room), a + 1), a + room)
+                    take(a, at_cut)
+                    a = at_cut
+                elif not filled:
+                    take(a, a + limit)
+                    a += limit
+                windows.append((opened / SAMPLE_RATE, at / SAMPLE_RATE))
+                opened, filled = at, 0
         if filled:
             windows.append((opened / SAMPLE_RATE, at / SAMPLE_RATE))
     audio = np.concatenate(parts) if parts else np.zeros(0, np.float32)

@@ -99,6 +99,14 @@ def speech_timestamps(probs: np.ndarray, n_samples: int, options, sampling_rate:
     return speeches
 
 
+def quietest(probs: np.ndarray, lo: int, hi: int) -> int:
+    """The sample in [lo, hi] at the middle of the Silero step least likely to be speech (`probs` from
+    `speech_probabilities`): where a stretch of speech is best cut, between words rather than inside one."""
+    first, last = lo // WINDOW, max(lo // WINDOW + 1, min(len(probs), hi // WINDOW + 1))
+    step = first + int(np.argmin(probs[first:last])) if first < len(probs) else first
+    return min(hi, max(lo, step * WINDOW + WINDOW // 2))
+
+
 class SpeechMemo:
     """The speech probabilities of the last `size` pieces of audio, by content: a piece whose speech is cut
     twice (the no-speech check, then the batched windows), even when read twice, runs the model once."""

