@@ -73,3 +73,10 @@ def test_quietest_is_the_middle_of_the_least_speechlike_step_in_range():
     assert quietest(probs, 30 * WINDOW, 90 * WINDOW) == 80 * WINDOW + WINDOW // 2
     lo, hi = 41 * WINDOW + 100, 41 * WINDOW + 200  # inside one step: stays in [lo, hi]
     assert lo <= quietest(probs, lo, hi) <= hi
+
+
+def test_a_piece_is_cut_only_when_that_saves_a_window():
+    audio = np.arange(40 * RATE, dtype=np.float32)
+    cuts = [{"start": 0, "end": 18 * RATE}, {"start": 20 * RATE, "end": 38 * RATE}]
+    packed = pack_speech([audio], lambda a: cuts, split=lambda piece, lo, hi: hi)
+    assert [round(b - a, 3) for a, b in packed.windows] == [18.0, 18.0]  # cutting would also need two
