@@ -2,7 +2,8 @@
 diarization under contention.
 
     python bench/pipeline_speed.py [--minutes 10] [--rounds 2] [--layouts stereo mono]
-                                   [--variants overlapped sequential] [--contention] [--json FILE]
+                                   [--variants overlapped sequential batched] [--contention]
+                                   [--spinning-openmp] [--json FILE]
 
 One synthesised two-speaker English call of `--minutes` (8 kHz; stereo = one party per channel, mono = the
 same call mixed down). Per round, interleaved:
@@ -15,6 +16,7 @@ same call mixed down). Per round, interleaved:
                sequential  asr_parallel 1, diarization after transcription (the behaviour before)
                batched     as overlapped, with asr_batch_size 8 (faster-whisper's batched pipeline)
 Models are loaded and warmed on a short call before any clock starts. Figures: audio seconds per wall second.
+OpenMP waits passively (OMP_WAIT_POLICY=PASSIVE, as `callqa` sets it) unless `--spinning-openmp`.
 
 `--contention`: pyannote alone on the mono call, then the same diarization while faster-whisper transcribes
 the call in another thread, at torch's default thread count and at 1 thread: how much each slows the other.
@@ -179,8 +181,15 @@ def main() -> int:
     ap.add_argument("--layouts", nargs="+", choices=("stereo", "mono"), default=["stereo", "mono"])
     ap.add_argument("--variants", nargs="+", choices=tuple(VARIANTS), default=list(VARIANTS))
     ap.add_argument("--contention", action="store_true")
+    ap.add_argument("--spinning-openmp", action="store_true",
+                    help="leave OMP_WAIT_POLICY unset (OpenMP's spinning waits) instead of PASSIVE, as callqa sets it")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
+    if not args.spinning_openmp:
+        from transcribe.threads import passive_openmp_waits
+
+        passive_openmp_waits()  # as `callqa` runs: before any model runtime loads
+    out_policy = os.environ.get("OMP_WAIT_POLICY", "unset")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from pipeline.config import offline_defaults
 
@@ -188,7 +197,8 @@ def main() -> int:
     from demo.synth import synthesise_long_call
     from infra.audio import inspect_recording
 
-    out: dict = {"minutes": args.minutes, "cpus": os.cpu_count(), "rounds": []}
+    out: dict = {"minutes": args.minutes, "cpus": os.cpu_count(), "omp_wait_policy": out_policy, "rounds": []}
+    print(f"OMP_WAIT_POLICY={out_policy}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-speed-") as tmp:
         work = Path(tmp)
         stereo = synthesise_long_call(work / "stereo.wav", args.minutes, "en", stereo=True).audio_path

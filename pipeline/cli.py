@@ -326,6 +326,9 @@ def _dask_arg(p) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from infra.accounts import ROLES
+    from transcribe.threads import passive_openmp_waits
+
+    passive_openmp_waits()  # before any model runtime loads (see there)
 
     parser = argparse.ArgumentParser(prog="callqa", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
@@ -146,6 +147,15 @@ def _party_channels(path: AudioSource, channel: int | None) -> tuple[int, ...]:
     return (1 - channel,) if count == 2 and channel in (0, 1) else ()
 
 
+def side_by_side(fn: Callable, items: Sequence) -> list:
+    """`fn` of each item, in threads of their own when there are several: Silero VAD runs on one thread
+    (faster-whisper's session), so the two channels of a call take the time of one on a multi-core CPU."""
+    if len(items) < 2:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(len(items), thread_name_prefix="callqa-vad") as pool:
+        return list(pool.map(fn, items))
+
+
 def _first_chunk(path: AudioSource, options: TranscribeOptions, channel: int | None) -> np.ndarray:
     chunks = iter_chunks(path, options.chunk_seconds, channel=channel)
     try:
@@ -194,10 +204,13 @@ def detect_recording_language(transcriber: Transcriber, path: AudioSource, optio
     key = _cache_key(transcriber, path, options, {channel, *others})
     if (guess := _DETECTED.get(key)) is None:
         samples: dict[int | None, tuple[np.ndarray, list | None]] = dict(known or {})
-        for ch in (channel, *others):
-            if ch not in samples:
-                audio = _first_chunk(path, options, ch)
-                samples[ch] = (audio, vad.speech_spans(audio) if vad is not None and len(audio) else None)
+
+        def first_speech(ch: int | None) -> tuple[np.ndarray, list | None]:
+            audio = _first_chunk(path, options, ch)
+            return audio, vad.speech_spans(audio) if vad is not None and len(audio) else None
+
+        missing = [ch for ch in (channel, *others) if ch not in samples]
+        samples.update(zip(missing, side_by_side(first_speech, missing)))
         guess = replace(detect_language(transcriber, samples, options),
                         first_spans={ch: tuple(spans) for ch, (_, spans) in samples.items() if spans is not None})
         _remember(key, guess)
@@ -268,10 +281,11 @@ def _transcribe(transcriber: Transcriber, streams: list[Iterable[tuple[float, np
     speech = [0.0 for _ in parties]
     for i, pieces in enumerate(itertools.zip_longest(*streams)):
         present = [(k, p) for k, p in enumerate(pieces) if p is not None]
-        for k, (offset, audio) in present:
-            if vad is not None:
-                known = parties[k][2]
-                spans = list(known) if i == 0 and known is not None else vad.speech_spans(audio)
+        if vad is not None:
+            unknown = [(k, audio) for k, (_, audio) in present if not (i == 0 and parties[k][2] is not None)]
+            found = dict(zip((k for k, _ in unknown), side_by_side(vad.speech_spans, [a for _, a in unknown])))
+            for k, _ in present:
+                spans = found[k] if k in found else parties[k][2]
                 speech[k] += sum(end - start for start, end in spans or ())
         if together:
             decoded = transcriber.transcribe_chunks([audio for _, (_, audio) in present], model_lang,
