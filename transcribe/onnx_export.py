@@ -2,13 +2,12 @@
 
 CAM++ (the diarization speaker embedding) ran 2.0x faster under ONNX Runtime than in eager torch on this
 2-core CPU at 2 threads (1.35x at 1), with the same DER (`python bench/diarization.py --threads 2
---embedding-runtime onnx torch`); the embedding step is about 90% of diarization's cost. The export (3-4 s) is written next to the packaged weights' joined copies
-(`transcribe.weights.models_dir()`), under a name holding the weights' digest and the torch version, so each
-worker process after the first only loads it.
+--embedding-runtime onnx torch`); the embedding step is about 90% of diarization's cost. The export (3-4 s)
+is written next to the packaged weights' joined copies (`transcribe.weights.models_dir()`), under a name
+holding the weights' digest and the torch version, so each worker process after the first only loads it.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 import warnings
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ModelError
+from transcribe.weights import file_sha256
 
 
 class OnnxExportError(ModelError):
@@ -24,18 +24,10 @@ class OnnxExportError(ModelError):
     code = "E304"
 
 
-def weights_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
-
-
 def export_path(cache_dir: Path, name: str, weights: Path) -> Path:
     import torch
 
-    return cache_dir / f"{name}-{weights_digest(weights)}-torch{torch.__version__.replace('+', '_')}.onnx"
+    return cache_dir / f"{name}-{file_sha256(weights)[:16]}-torch{torch.__version__.replace('+', '_')}.onnx"
 
 
 def export(module: Any, example: Any, path: Path, *, time_axis: int = 1) -> Path:

@@ -37,7 +37,7 @@ def packaged_paths(root: Path | None = None) -> ModelPaths:
     return ModelPaths(ct2_dir=root / "whisper-base-ct2", openai_checkpoint=root / "whisper-base-openai.pt")
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -58,7 +58,7 @@ def verify_ct2_dir(ct2_dir: Path) -> None:
         f = ct2_dir / name
         if not f.exists():
             raise ModelError(f"{f} is missing; run `callqa models install`")
-        if _sha256(f) != digest:
+        if file_sha256(f) != digest:
             raise ModelError(f"{f} has the wrong sha256 (corrupt or partial); delete it and run "
                              "`callqa models install`")
 
