@@ -4,6 +4,7 @@ judged by the real pipeline, next to text mode on the same calls.
     python bench/judgement_audio.py [--split test|dev|all] [--work DIR] [--lang en|zh|zht] [--only PREFIX]
                                     [--show] [--json FILE] [--concurrency N] [--backend B] [--model M]
                                     [--detect-language] [--keep-results] [--reports] [--verbose]
+                                    [--asr-batch-size N]
 
 1. Synthesis. Each selected call (bench/judgement/calls/*.yaml with `audio: true`, see
    bench/judgement/FORMAT.md) is spoken by demo/synth.py (`synthesise_call`: espeak-ng, Mandarin through
@@ -252,7 +253,9 @@ def prepare_run_folder(work: Path, calls: list[LabelledCall], *, keep: bool) -> 
 def run_pipeline(work: Path, run_dir: Path, db_url: str, args) -> int:
     settings = work / "callqa.yaml"
     settings.write_text("# bench/judgement_audio.py: the defaults, without the HTML reports\n"
-                        + ("" if args.reports else "reports: false\n"), encoding="utf-8")
+                        + ("" if args.reports else "reports: false\n")
+                        + (f"asr_batch_size: {args.asr_batch_size}\n" if args.asr_batch_size else ""),
+                        encoding="utf-8")
     exe = Path(sys.executable).with_name("callqa")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "pipeline.cli"]
     cmd += ["run", "--local", str(run_dir), "--db", db_url, "--config", str(settings)]
@@ -416,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backend", choices=("faster-whisper", "openai-whisper"), default=None)
     ap.add_argument("--model", default=None)
     ap.add_argument("--device", default=None)
+    ap.add_argument("--asr-batch-size", type=int, default=None,
+                    help="asr_batch_size in the settings (default: callqa's, sequential decoding)")
     ap.add_argument("--detect-language", action="store_true",
                     help="sidecars without a language: the pipeline detects it (default: the label's)")
     ap.add_argument("--keep-results", action="store_true",
