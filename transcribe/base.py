@@ -62,11 +62,8 @@ class ChunkBatcher(Protocol):
     batch_size: int
 
     def transcribe_chunks(self, audios: Sequence[np.ndarray], language: str, *, beam_size: int,
-                          initial_prompt: str | None,
-                          follows: Sequence[bool] | None = None) -> list[list[Segment]]:
-        """One list of segments per piece, in seconds relative to the start of that piece. `follows[k]`:
-        piece k continues piece k - 1 (the next chunk of the same channel), so their speech may share
-        windows."""
+                          initial_prompt: str | None) -> list[list[Segment]]:
+        """One list of segments per piece, in seconds relative to the start of that piece."""
 
 
 @runtime_checkable

@@ -25,7 +25,6 @@ from transcribe.run import batches_across_pieces
 class _Request:
     key: tuple  # (language, beam size, prompt): what a shared decode must have in common
     audios: list[np.ndarray]
-    follows: list[bool]  # piece k continues piece k - 1 of the same request (see ChunkBatcher)
     done: threading.Event = field(default_factory=threading.Event)
     result: list[list[Segment]] | None = None
     error: BaseException | None = None
@@ -77,14 +76,10 @@ class CallBatcher:
         return self.transcribe_chunks([audio], language, beam_size=beam_size, initial_prompt=initial_prompt)[0]
 
     def transcribe_chunks(self, audios: Sequence[np.ndarray], language: str, *, beam_size: int,
-                          initial_prompt: str | None,
-                          follows: Sequence[bool] | None = None) -> list[list[Segment]]:
+                          initial_prompt: str | None) -> list[list[Segment]]:
         if not audios:
             return []
-        if follows is not None and len(follows) != len(audios):
-            raise ValueError(f"follows has {len(follows)} flags for {len(audios)} pieces")
-        joined = [bool(f) and k > 0 for k, f in enumerate(follows)] if follows is not None else [False] * len(audios)
-        request = _Request((language, beam_size, initial_prompt), list(audios), joined)
+        request = _Request((language, beam_size, initial_prompt), list(audios))
         with self._queue_lock:
             self._queue.append(request)
         while not request.done.is_set():
@@ -118,10 +113,8 @@ class CallBatcher:
             return
         language, beam_size, prompt = group[0].key
         try:
-            # a request's first piece never follows the last of another call's request
             decoded = self.inner.transcribe_chunks([a for r in group for a in r.audios], language,
-                                                   beam_size=beam_size, initial_prompt=prompt,
-                                                   follows=[f for r in group for f in r.follows])
+                                                   beam_size=beam_size, initial_prompt=prompt)
         except Exception as e:  # noqa: BLE001 - raised in its caller's thread; a shared one is retried alone
             if len(group) == 1:
                 group[0].error = e

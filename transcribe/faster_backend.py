@@ -103,14 +103,12 @@ class FasterWhisperTranscriber:
         return [_segment(s, s.words or (), s.text) for s in segments]
 
     def transcribe_chunks(self, audios: Sequence[np.ndarray], language: str, *, beam_size: int,
-                          initial_prompt: str | None,
-                          follows: Sequence[bool] | None = None) -> list[list[Segment]]:
+                          initial_prompt: str | None) -> list[list[Segment]]:
         """The pieces' speech decoded in one batched pass (with `batch_size` > 1): VAD cuts each piece's speech,
         which is packed, silences left out, into windows of up to 30 s that never mix two pieces (the channels
-        of a call, or different calls: a window that began in one piece would colour the words of the next)
-        unless `follows` says the second continues the first (consecutive chunks of one channel), and the
-        windows of all pieces share batches. Every word goes back to its piece at the piece's own time; a
-        segment spanning two stretches of speech keeps its words' own times."""
+        of a call, or different calls: a window that began in one piece would colour the words of the next),
+        and the windows of all pieces share batches. Every word goes back to its piece at the piece's own time;
+        a segment spanning two stretches of speech keeps its words' own times."""
         if self._batched is None:
             return [self.transcribe_chunk(a, language, beam_size=beam_size, initial_prompt=initial_prompt)
                     for a in audios]
@@ -118,7 +116,7 @@ class FasterWhisperTranscriber:
         pieces = [np.ascontiguousarray(a, dtype=np.float32) for a in audios]
         probs = [self._speech.probabilities(a) for a in pieces]
         packed = pack_speech(pieces, lambda audio: self._speech.timestamps(audio, options),
-                             split=lambda piece, lo, hi: quietest(probs[piece], lo, hi), follows=follows)
+                             split=lambda piece, lo, hi: quietest(probs[piece], lo, hi))
         out: list[list[Segment]] = [[] for _ in audios]
         if not packed.windows:
             return out
@@ -149,8 +147,8 @@ class FasterWhisperTranscriber:
 @dataclass(frozen=True)
 class PackedSpeech:
     """Several pieces' speech laid end to end: `windows` (start, end seconds in `audio`, at most 30 s each,
-    never two pieces in one unless one follows the other) and `spans` (start in `audio`, end, piece, start in
-    that piece) for every stretch of speech."""
+    never two pieces in one) and `spans` (start in `audio`, end, piece, start in that piece) for every
+    stretch of speech."""
     audio: np.ndarray
     windows: tuple[tuple[float, float], ...]
     spans: tuple[tuple[float, float, int, float], ...]
@@ -174,25 +172,25 @@ class PackedSpeech:
         return piece, dataclasses.replace(w, start=a, end=max(a, b))
 
 
-def _plan(stretches: list[tuple[int, int, int]], limit: int, split: Callable[[int, int, int], int] | None,
-          min_room: int, search: int) -> list[list[tuple[int, int, int]]]:
-    """The (piece, start, end) samples that go into each window, in order (see `pack_speech`)."""
-    windows: list[list[tuple[int, int, int]]] = []
-    current: list[tuple[int, int, int]] = []
+def _plan(stretches: list[tuple[int, int]], limit: int, split: Callable[[int, int], int] | None,
+          min_room: int, search: int) -> list[list[tuple[int, int]]]:
+    """The (start, end) samples that go into each window, in order (see `pack_speech`)."""
+    windows: list[list[tuple[int, int]]] = []
+    current: list[tuple[int, int]] = []
     filled = 0
-    for piece, a, b in stretches:
+    for a, b in stretches:
         while a < b:
             room = limit - filled
             if b - a <= room:
-                current.append((piece, a, b))
+                current.append((a, b))
                 filled += b - a
                 break
             if split is not None and room >= min_room:
-                cut = min(max(split(piece, a + max(0, room - search), a + room), a + 1), a + room)
-                current.append((piece, a, cut))
+                cut = min(max(split(a + max(0, room - search), a + room), a + 1), a + room)
+                current.append((a, cut))
                 a = cut
             elif not filled:
-                current.append((piece, a, a + limit))
+                current.append((a, a + limit))
                 a += limit
             windows.append(current)
             current, filled = [], 0
@@ -201,53 +199,34 @@ def _plan(stretches: list[tuple[int, int, int]], limit: int, split: Callable[[in
     return windows
 
 
-def _runs(count: int, follows: Sequence[bool] | None) -> list[list[int]]:
-    """The pieces in runs: a piece that `follows` the one before it joins that piece's run."""
-    if follows is not None and len(follows) != count:
-        raise ValueError(f"follows has {len(follows)} flags for {count} pieces")
-    runs: list[list[int]] = []
-    for piece in range(count):
-        if runs and follows is not None and follows[piece]:
-            runs[-1].append(piece)
-        else:
-            runs.append([piece])
-    return runs
-
-
 def pack_speech(audios: Sequence[np.ndarray], cut: Callable[[np.ndarray], list[dict]],
                 window_seconds: float = 30.0, *,
                 split: Callable[[int, int, int], int] | None = None,
-                search_seconds: float = 4.0, min_room_seconds: float = 1.0,
-                follows: Sequence[bool] | None = None) -> PackedSpeech:
+                search_seconds: float = 4.0, min_room_seconds: float = 1.0) -> PackedSpeech:
     """`cut(audio)`: the {"start", "end"} samples of each stretch of speech in a piece (VAD).
 
     Each Whisper pass costs the same whether its 30 s hold 21 s of speech or 29, and whole stretches left
     windows 18% empty on a 10-minute call. With `split(piece, lo, hi)` (a sample of that piece in [lo, hi],
     the quietest point there), a stretch that does not fit in what is left of a window (at least
     `min_room_seconds`) is cut within the last `search_seconds` before the window would be full, its first
-    part filling the window and the rest opening the next one; a run of pieces is packed that way only when
-    it then needs fewer windows (a cut costs Whisper the start of a sentence: English WER 0.112 -> 0.126 when
-    every stretch that did not fit was cut). Otherwise such a stretch opens the next window; one longer than a
-    window is cut at the window's length either way (nothing is dropped).
-
-    `follows[k]`: piece k continues piece k - 1 (the next chunk of the same channel): their speech is one
-    stream, so a window the first leaves half empty is filled from the second, as if the recording had
-    never been cut in chunks. Pieces that do not follow each other never share a window."""
+    part filling the window and the rest opening the next one; a piece is packed that way only when it then
+    needs fewer windows (a cut costs Whisper the start of a sentence: English WER 0.112 -> 0.126 when every
+    stretch that did not fit was cut). Otherwise such a stretch opens the next window; one longer than a
+    window is cut at the window's length either way (nothing is dropped)."""
     limit = int(window_seconds * SAMPLE_RATE)
     min_room, search = int(min_room_seconds * SAMPLE_RATE), int(search_seconds * SAMPLE_RATE)
     parts, windows, spans = [], [], []
     at = 0
-    for run in _runs(len(audios), follows):
-        stretches = [(piece, sp["start"], sp["end"]) for piece in run
-                     for sp in (cut(audios[piece]) if len(audios[piece]) else ())]
+    for piece, audio in enumerate(audios):
+        stretches = [(sp["start"], sp["end"]) for sp in (cut(audio) if len(audio) else ())]
         plan = _plan(stretches, limit, None, min_room, search)
         if split is not None and len(plan) > 1:
-            tighter = _plan(stretches, limit, split, min_room, search)
+            tighter = _plan(stretches, limit, lambda lo, hi, piece=piece: split(piece, lo, hi), min_room, search)
             plan = tighter if len(tighter) < len(plan) else plan
         for window in plan:
             opened = at
-            for piece, a, b in window:
-                parts.append(audios[piece][a:b])
+            for a, b in window:
+                parts.append(audio[a:b])
                 spans.append((at / SAMPLE_RATE, (at + b - a) / SAMPLE_RATE, piece, a / SAMPLE_RATE))
                 at += b - a
             windows.append((opened / SAMPLE_RATE, at / SAMPLE_RATE))

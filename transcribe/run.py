@@ -15,7 +15,7 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -26,9 +26,6 @@ from transcribe.hallucination import clean_channel
 
 Progress = Callable[[float, float], None]  # (seconds done, total seconds)
 WINDOW_SECONDS = 30.0  # Whisper's input length
-# A batched backend decodes up to this much of each channel at once, its consecutive chunks as one stream of
-# speech: chunk ends no longer leave half-empty windows (a 10-minute stereo call: 24 -> 22 windows).
-JOINED_SECONDS = 900.0
 
 
 @dataclass(frozen=True)
@@ -267,15 +264,6 @@ def transcribe_channels(transcriber: Transcriber, path: AudioSource, call_id: st
                        call_id, duration, options, guess, progress)
 
 
-def _steps(streams: list[Iterable[tuple[float, np.ndarray]]], per_step: int
-           ) -> Iterator[list[tuple[int, tuple[float, np.ndarray]]]]:
-    """(stream, (offset, audio)) of the next `per_step` chunks of every stream, stream by stream, until all
-    are spent: what one decode takes."""
-    chunks = [iter(s) for s in streams]
-    while step := [(k, chunk) for k, it in enumerate(chunks) for chunk in itertools.islice(it, per_step)]:
-        yield step
-
-
 def _transcribe(transcriber: Transcriber, streams: list[Iterable[tuple[float, np.ndarray]]],
                 parties: list[tuple[int | None, str | None, Sequence | None]], call_id: str, duration: float,
                 options: TranscribeOptions, guess: LanguageGuess, progress: Progress | None) -> list[Transcript]:
@@ -287,27 +275,21 @@ def _transcribe(transcriber: Transcriber, streams: list[Iterable[tuple[float, np
     prompt = profile.asr.prompt if profile else None
     model_lang = profile.asr_codes[0] if profile else lang
     convert = languages.converter(lang, script) if script else (lambda t: t)
-    batched = batches_across_pieces(transcriber)
-    per_step = max(1, int(JOINED_SECONDS // options.chunk_seconds)) if batched else 1
+    together = len(parties) > 1 and batches_across_pieces(transcriber)
 
     segments: list[list[Segment]] = [[] for _ in parties]
     speech = [0.0 for _ in parties]
-    first = [True for _ in parties]
-    for present in _steps(streams, per_step):
-        opening = [first[k] and (j == 0 or present[j - 1][0] != k) for j, (k, _) in enumerate(present)]
-        for k, _ in present:
-            first[k] = False
-        if vad is not None:  # a channel's first chunk: detection found its speech already
-            unknown = [(j, audio) for j, (k, (_, audio)) in enumerate(present)
-                       if not (opening[j] and parties[k][2] is not None)]
-            found = dict(zip((j for j, _ in unknown), side_by_side(vad.speech_spans, [a for _, a in unknown])))
-            for j, (k, _) in enumerate(present):
-                spans = found[j] if j in found else parties[k][2]
+    for i, pieces in enumerate(itertools.zip_longest(*streams)):
+        present = [(k, p) for k, p in enumerate(pieces) if p is not None]
+        if vad is not None:
+            unknown = [(k, audio) for k, (_, audio) in present if not (i == 0 and parties[k][2] is not None)]
+            found = dict(zip((k for k, _ in unknown), side_by_side(vad.speech_spans, [a for _, a in unknown])))
+            for k, _ in present:
+                spans = found[k] if k in found else parties[k][2]
                 speech[k] += sum(end - start for start, end in spans or ())
-        if batched:  # every channel's chunks of this step in shared batches, each channel's as one stream
-            decoded = transcriber.transcribe_chunks(
-                [audio for _, (_, audio) in present], model_lang, beam_size=options.beam_size,
-                initial_prompt=prompt, follows=[j > 0 and present[j - 1][0] == k for j, (k, _) in enumerate(present)])
+        if together:
+            decoded = transcriber.transcribe_chunks([audio for _, (_, audio) in present], model_lang,
+                                                    beam_size=options.beam_size, initial_prompt=prompt)
         else:
             decoded = [transcriber.transcribe_chunk(audio, model_lang, beam_size=options.beam_size,
                                                     initial_prompt=prompt) for _, (_, audio) in present]
@@ -320,7 +302,7 @@ def _transcribe(transcriber: Transcriber, streams: list[Iterable[tuple[float, np
                                   words=tuple(replace(w, speaker=speaker) for w in seg.words))
                 segments[k].append(seg)
         if progress and present:
-            offset, audio = max((chunk for _, chunk in present), key=lambda c: c[0])
+            offset, audio = present[0][1]
             progress(min(duration, offset + len(audio) / SAMPLE_RATE), duration)
     out = []
     for k, (channel, _speaker, _) in enumerate(parties):

@@ -109,11 +109,9 @@ def quietest(probs: np.ndarray, lo: int, hi: int) -> int:
 
 class SpeechMemo:
     """The speech probabilities of the last `size` pieces of audio, by content: a piece whose speech is cut
-    twice (the no-speech check, then the batched windows), even when read twice, runs the model once. One
-    decode holds up to 3 chunks of each channel of a call, and several calls may share it; the probabilities
-    of a 300 s piece take 37 kB."""
+    twice (the no-speech check, then the batched windows), even when read twice, runs the model once."""
 
-    def __init__(self, size: int = 32):
+    def __init__(self, size: int = 8):
         self.size = size
         self._items: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()

@@ -67,46 +67,6 @@ def test_both_channels_in_shared_batches_keep_their_own_words_and_times(sample_c
     assert {s.channel for s in merged.segments} == {0, 1}
 
 
-def test_a_channels_chunks_are_packed_as_one_stream_of_speech(sample_calls, faster_transcriber, monkeypatch):
-    """A recording read in short chunks: the batched path decodes each channel's consecutive chunks together,
-    the speech of one chunk filling the window the one before left open, so the call needs fewer windows
-    than with every chunk packed apart (measured here by packing the same pieces both ways); the words are
-    the script's, and each stays on its own channel and time."""
-    import jiwer
-
-    from transcribe import faster_backend
-    from transcribe.base import TranscribeOptions
-
-    folder, calls = sample_calls
-    call = next(c for c in calls if c.call_id == "en_billing_refund_stereo")
-    info = inspect_recording(call.audio_path)
-    windows: list[tuple[int, int]] = []
-    pack = faster_backend.pack_speech
-
-    def counting(audios, cut, *args, **kw):
-        packed = pack(audios, cut, *args, **kw)
-        apart = pack(audios, cut, *args, **{**kw, "follows": None})
-        windows.append((len(packed.windows), len(apart.windows), len(audios), sum(kw["follows"])))
-        return packed
-
-    monkeypatch.setattr(faster_backend, "pack_speech", counting)
-    model = FasterWhisperTranscriber(faster_transcriber.model, batch_size=4)
-    pair = transcribe_channels(model, call.audio_path, call.call_id, [(0, "S0"), (1, "S1")],
-                               duration=info.duration, guess=LanguageGuess("en", 1.0),
-                               options=TranscribeOptions(chunk_seconds=12.0))
-    [(joined, apart, pieces, following)] = windows  # one decode for the whole call
-    assert pieces >= 10 and following == pieces - 2  # every chunk but each channel's first follows
-    assert joined < apart, windows
-    for channel, role in ((0, "agent"), (1, "customer")):
-        script = _norm(" ".join(t.text for t in call.turns if t.role == role), "en")
-        heard = _norm(pair[channel].text, "en")
-        assert jiwer.wer(script, heard) <= 0.3, (channel, heard)
-        spoken = [(t.start, t.end) for t in call.turns if t.role == role]
-        words = [w for s in pair[channel].segments for w in s.words]
-        assert all(any(st - 1.0 <= w.start <= en + 1.0 for st, en in spoken) for w in words), channel
-        assert [w.start for w in words] == sorted(w.start for w in words)
-
-
 class _Signalling(FasterWhisperTranscriber):
     """The real batched model, telling when a decode has begun (so the test can queue calls behind it)."""
 

@@ -18,11 +18,9 @@ class FakeBatched:
 
     def __init__(self, delay: float = 0.5):
         self.delay, self.calls, self.started = delay, [], threading.Event()
-        self.follows = []
 
-    def transcribe_chunks(self, audios, language, *, beam_size, initial_prompt, follows=None):
+    def transcribe_chunks(self, audios, language, *, beam_size, initial_prompt):
         self.calls.append([float(a[0]) for a in audios])
-        self.follows.append(list(follows) if follows is not None else None)
         self.started.set()
         time.sleep(self.delay)
         if any(a[0] < 0 for a in audios):
@@ -41,15 +39,14 @@ def _piece(x: float) -> np.ndarray:
 
 
 def _run(batcher, inner, jobs, stagger: float = 0.0) -> dict:
-    """Each job (name, piece values, language[, follows]) in a thread of its own: the first alone, the others once its
+    """Each job (name, piece values, language) in a thread of its own: the first alone, the others once its
     decode has begun (`stagger` seconds apart, to queue in order). name -> texts, or the error raised."""
     out = {}
 
-    def one(name, values, lang, follows=None):
+    def one(name, values, lang):
         try:
             out[name] = [s[0].text for s in batcher.transcribe_chunks([_piece(v) for v in values], lang,
-                                                                      beam_size=5, initial_prompt=None,
-                                                                      follows=follows)]
+                                                                      beam_size=5, initial_prompt=None)]
         except RuntimeError as e:
             out[name] = e
 
@@ -100,16 +97,3 @@ def test_only_a_batched_backend_is_wrapped():
     assert share_batches_across_calls(inner) is inner
     with pytest.raises(TypeError):
         CallBatcher(object())
-
-
-def test_a_shared_decode_joins_a_calls_consecutive_chunks_but_never_two_calls():
-    inner = FakeBatched()
-    batcher = CallBatcher(inner)
-    out = _run(batcher, inner, [("first", [1], "en"), ("a", [2, 3], "en", [False, True]),
-                                ("b", [4, 5], "en", [True, True])], stagger=0.02)
-    assert out["a"] == ["en:2", "en:3"] and out["b"] == ["en:4", "en:5"]
-    assert inner.calls[1] == [2.0, 3.0, 4.0, 5.0]
-    # b's first piece said it follows: within the shared decode it would follow a's last, which it does not
-    assert inner.follows[1] == [False, True, False, True]
-    with pytest.raises(ValueError):
-        batcher.transcribe_chunks([_piece(1)], "en", beam_size=5, initial_prompt=None, follows=[False, True])

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from transcribe.faster_backend import pack_speech
 
@@ -81,28 +80,3 @@ def test_a_piece_is_cut_only_when_that_saves_a_window():
     cuts = [{"start": 0, "end": 18 * RATE}, {"start": 20 * RATE, "end": 38 * RATE}]
     packed = pack_speech([audio], lambda a: cuts, split=lambda piece, lo, hi: hi)
     assert [round(b - a, 3) for a, b in packed.windows] == [18.0, 18.0]  # cutting would also need two
-
-
-def test_a_piece_that_follows_fills_the_window_the_one_before_left_open():
-    first = np.arange(40 * RATE, dtype=np.float32)
-    second = np.arange(40 * RATE, dtype=np.float32) + 1e7
-    other = np.arange(40 * RATE, dtype=np.float32) + 2e7
-
-    def cuts(audio):  # 18 s of speech, then 18 s
-        return [{"start": 0, "end": 18 * RATE}, {"start": 20 * RATE, "end": 38 * RATE}]
-
-    apart = pack_speech([first, second, other], cuts)
-    assert [round(b - a, 3) for a, b in apart.windows] == [18.0] * 6
-    joined = pack_speech([first, second, other], cuts, split=lambda piece, lo, hi: hi - RATE,
-                         follows=[False, True, False])
-    assert len(joined.windows) == 5  # the first two pieces' 72 s in 3 windows, not 4
-    pieces_in = [{sp[2] for sp in joined.spans if a <= sp[0] < b} for a, b in joined.windows]
-    assert {0, 1} in pieces_in  # a window holds the end of the first piece and the start of the next
-    assert all(not (2 in p and len(p) > 1) for p in pieces_in), "a piece that does not follow is never joined"
-    for piece, audio in enumerate([first, second, other]):  # every sample once, in order, from its own piece
-        want = np.concatenate([audio[c["start"]:c["end"]] for c in cuts(audio)])
-        got = np.concatenate([joined.audio[int(round(s * RATE)):int(round(e * RATE))]
-                              for s, e, p, _ in joined.spans if p == piece])
-        assert np.array_equal(got, want)
-    with pytest.raises(ValueError):
-        pack_speech([first], cuts, follows=[False, True])
