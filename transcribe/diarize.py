@@ -167,9 +167,14 @@ def _campplus_embedding_class() -> type:
                 raise ValueError(f"need at least {fbank_window} samples, got {waveforms.shape[-1]}")
             out = torch.full((len(waveforms), CAMPP_DIMENSION), math.nan, device=waveforms.device)
             by_length: dict[int, list[tuple[int, torch.Tensor]]] = {}
+            last: tuple[torch.Tensor, torch.Tensor] | None = None
             for i, wav in enumerate(waveforms):
-                feats = kaldi.fbank(wav[:1], num_mel_bins=80, frame_length=25.0, frame_shift=10.0,
-                                    dither=0.0, sample_frequency=SAMPLE_RATE)
+                if last is not None and torch.equal(wav, last[0]):
+                    feats = last[1]  # pyannote repeats a chunk's waveform once per local speaker, in a row
+                else:
+                    feats = kaldi.fbank(wav[:1], num_mel_bins=80, frame_length=25.0, frame_shift=10.0,
+                                        dither=0.0, sample_frequency=SAMPLE_RATE)
+                    last = (wav, feats)
                 if weights is not None:
                     mask = F.interpolate(weights[i].reshape(1, 1, -1).float(), size=feats.shape[0],
                                          mode="nearest").reshape(-1)

