@@ -228,7 +228,7 @@ class PipelineConfig(BaseModel):
                            ("CALLQA_REPORTS_DIR", "reports_dir"), ("CALLQA_LEASE_MINUTES", "lease_minutes"),
                            ("CALLQA_OPAQUE_CALL_IDS", "opaque_call_ids"),
                            ("CALLQA_TENANT_POLICIES_DIR", "tenant_policies_dir"),
-                           ("CALLQA_ASR_BATCH_SIZE", "asr_batch_size"),
+                           ("CALLQA_ASR_BATCH_SIZE", "asr_batch_size"), ("CALLQA_BEAM_SIZE", "beam_size"),
                            ("CALLQA_ASR_PARALLEL", "asr_parallel")):
             if env.get(key):
                 values[field] = env[key]

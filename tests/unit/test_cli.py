@@ -121,3 +121,16 @@ def test_settings_file_typos_name_file_and_line(tmp_path, capsys):
     f.write_text("concurrency: many\n")
     assert main(["config", "show", "--config", str(f)]) == 2
     assert "concurrency" in capsys.readouterr().err
+
+
+def test_decoding_settings_come_from_the_environment_and_are_checked(monkeypatch, tmp_path):
+    from pipeline.config import ConfigError, PipelineConfig
+
+    monkeypatch.setenv("CALLQA_BEAM_SIZE", "1")
+    monkeypatch.setenv("CALLQA_ASR_BATCH_SIZE", "8")
+    cfg = PipelineConfig.from_env(local_root=tmp_path)
+    assert (cfg.beam_size, cfg.asr_batch_size) == (1, 8)
+    assert cfg.transcribe_options().beam_size == 1
+    monkeypatch.setenv("CALLQA_BEAM_SIZE", "0")
+    with pytest.raises(ConfigError, match="beam_size"):
+        PipelineConfig.from_env(local_root=tmp_path)
