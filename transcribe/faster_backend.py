@@ -103,15 +103,12 @@ class FasterWhisperTranscriber:
         return [_segment(s, s.words or (), s.text) for s in segments]
 
     def transcribe_chunks(self, audios: Sequence[np.ndarray], language: str, *, beam_size: int,
-                          initial_prompt: str | None,
-                          recording_of: Sequence[int] | None = None) -> list[list[Segment]]:
+                          initial_prompt: str | None) -> list[list[Segment]]:
         """The pieces' speech decoded in one batched pass (with `batch_size` > 1): VAD cuts each piece's speech,
-        which is packed, silences left out, into windows of up to 30 s, and the windows of all pieces share
-        batches. A window never mixes two recordings (different calls: a window that began in one would
-        colour the words of the next); the channels of one recording over the same time (`recording_of`,
-        see `pack_speech`) share windows in the order their stretches were spoken. Every word goes back to
-        its piece at the piece's own time; a segment spanning two stretches of speech keeps its words' own
-        times, and is split where its words change piece."""
+        which is packed, silences left out, into windows of up to 30 s that never mix two pieces (the channels
+        of a call, or different calls: a window that began in one piece would colour the words of the next),
+        and the windows of all pieces share batches. Every word goes back to its piece at the piece's own time;
+        a segment spanning two stretches of speech keeps its words' own times."""
         if self._batched is None:
             return [self.transcribe_chunk(a, language, beam_size=beam_size, initial_prompt=initial_prompt)
                     for a in audios]
@@ -119,7 +116,7 @@ class FasterWhisperTranscriber:
         pieces = [np.ascontiguousarray(a, dtype=np.float32) for a in audios]
         probs = [self._speech.probabilities(a) for a in pieces]
         packed = pack_speech(pieces, lambda audio: self._speech.timestamps(audio, options),
-                             split=lambda piece, lo, hi: quietest(probs[piece], lo, hi), recording_of=recording_of)
+                             split=lambda piece, lo, hi: quietest(probs[piece], lo, hi))
         out: list[list[Segment]] = [[] for _ in audios]
         if not packed.windows:
             return out
@@ -175,25 +172,25 @@ class PackedSpeech:
         return piece, dataclasses.replace(w, start=a, end=max(a, b))
 
 
-def _plan(stretches: list[tuple[int, int, int]], limit: int, split: Callable[[int, int, int], int] | None,
-          min_room: int, search: int) -> list[list[tuple[int, int, int]]]:
-    """The (piece, start, end) samples that go into each window, in order (see `pack_speech`)."""
-    windows: list[list[tuple[int, int, int]]] = []
-    current: list[tuple[int, int, int]] = []
+def _plan(stretches: list[tuple[int, int]], limit: int, split: Callable[[int, int], int] | None,
+          min_room: int, search: int) -> list[list[tuple[int, int]]]:
+    """The (start, end) samples that go into each window, in order (see `pack_speech`)."""
+    windows: list[list[tuple[int, int]]] = []
+    current: list[tuple[int, int]] = []
     filled = 0
-    for piece, a, b in stretches:
+    for a, b in stretches:
         while a < b:
             room = limit - filled
             if b - a <= room:
-                current.append((piece, a, b))
+                current.append((a, b))
                 filled += b - a
                 break
             if split is not None and room >= min_room:
-                cut = min(max(split(piece, a + max(0, room - search), a + room), a + 1), a + room)
-                current.append((piece, a, cut))
+                cut = min(max(split(a + max(0, room - search), a + room), a + 1), a + room)
+                current.append((a, cut))
                 a = cut
             elif not filled:
-                current.append((piece, a, a + limit))
+                current.append((a, a + limit))
                 a += limit
             windows.append(current)
             current, filled = [], 0
@@ -205,42 +202,31 @@ def _plan(stretches: list[tuple[int, int, int]], limit: int, split: Callable[[in
 def pack_speech(audios: Sequence[np.ndarray], cut: Callable[[np.ndarray], list[dict]],
                 window_seconds: float = 30.0, *,
                 split: Callable[[int, int, int], int] | None = None,
-                search_seconds: float = 4.0, min_room_seconds: float = 1.0,
-                recording_of: Sequence[int] | None = None) -> PackedSpeech:
+                search_seconds: float = 4.0, min_room_seconds: float = 1.0) -> PackedSpeech:
     """`cut(audio)`: the {"start", "end"} samples of each stretch of speech in a piece (VAD).
 
     Each Whisper pass costs the same whether its 30 s hold 21 s of speech or 29, and whole stretches left
     windows 18% empty on a 10-minute call. With `split(piece, lo, hi)` (a sample of that piece in [lo, hi],
     the quietest point there), a stretch that does not fit in what is left of a window (at least
     `min_room_seconds`) is cut within the last `search_seconds` before the window would be full, its first
-    part filling the window and the rest opening the next one; a recording is packed that way only when it
-    then needs fewer windows (a cut costs Whisper the start of a sentence: English WER 0.112 -> 0.126 when every
+    part filling the window and the rest opening the next one; a piece is packed that way only when it then
+    needs fewer windows (a cut costs Whisper the start of a sentence: English WER 0.112 -> 0.126 when every
     stretch that did not fit was cut). Otherwise such a stretch opens the next window; one longer than a
-    window is cut at the window's length either way (nothing is dropped).
-
-    `recording_of`: the recording each piece is a channel of, all of one recording's pieces covering the same
-    time (the channels of a stereo chunk). Their stretches are packed together in the order they were spoken,
-    as a mono recording of the conversation would give them, so a window may hold both parties; pieces of
-    different recordings never share a window. Default: every piece alone."""
+    window is cut at the window's length either way (nothing is dropped)."""
     limit = int(window_seconds * SAMPLE_RATE)
     min_room, search = int(min_room_seconds * SAMPLE_RATE), int(search_seconds * SAMPLE_RATE)
-    groups: dict[int, list[int]] = {}
-    for piece, rec in enumerate(range(len(audios)) if recording_of is None else recording_of):
-        groups.setdefault(rec, []).append(piece)
     parts, windows, spans = [], [], []
     at = 0
-    for members in groups.values():
-        stretches = sorted((sp["start"], piece, sp["end"]) for piece in members
-                           for sp in (cut(audios[piece]) if len(audios[piece]) else ()))
-        stretches = [(piece, a, b) for a, piece, b in stretches]
+    for piece, audio in enumerate(audios):
+        stretches = [(sp["start"], sp["end"]) for sp in (cut(audio) if len(audio) else ())]
         plan = _plan(stretches, limit, None, min_room, search)
         if split is not None and len(plan) > 1:
-            tighter = _plan(stretches, limit, split, min_room, search)
+            tighter = _plan(stretches, limit, lambda lo, hi, piece=piece: split(piece, lo, hi), min_room, search)
             plan = tighter if len(tighter) < len(plan) else plan
         for window in plan:
             opened = at
-            for piece, a, b in window:
-                parts.append(audios[piece][a:b])
+            for a, b in window:
+                parts.append(audio[a:b])
                 spans.append((at / SAMPLE_RATE, (at + b - a) / SAMPLE_RATE, piece, a / SAMPLE_RATE))
                 at += b - a
             windows.append((opened / SAMPLE_RATE, at / SAMPLE_RATE))
