@@ -141,3 +141,39 @@ def test_the_setting_reaches_the_model(monkeypatch, tmp_path):
     assert isinstance(model, CallBatcher), "the calls in flight share batches"
     assert model.batch_size == 4 and model.inner._batched is not None
     assert flows._transcriber(cfg) is model, "loaded once per process"
+
+
+def test_a_batched_pass_split_among_workers_keeps_every_word(sample_calls, ct2_model_dir, monkeypatch):
+    """With `parallel` 2 on CPU each CTranslate2 worker gets its share of the cores and a batched pass hands
+    each worker a run of the windows (in two threads): the words are those of one worker decoding them all,
+    each at (about) the same time, and both workers were used."""
+    import faster_whisper
+    import jiwer
+
+    folder, calls = sample_calls
+    call = next(c for c in calls if c.channels == 2 and c.language == "en")
+    info = inspect_recording(call.audio_path)
+    one = FasterWhisperTranscriber(ct2_model_dir, device="cpu", batch_size=4, parallel=1, cpu_threads=1)
+    two = FasterWhisperTranscriber(ct2_model_dir, device="cpu", batch_size=4, parallel=2)
+    threads: list[str] = []
+    original = faster_whisper.BatchedInferencePipeline.transcribe
+
+    def spy(self, *args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(faster_whisper.BatchedInferencePipeline, "transcribe", spy)
+    parties = [(0, "S0"), (1, "S1")]
+    guess = LanguageGuess("en", 1.0)
+    alone = transcribe_channels(one, call.audio_path, call.call_id, parties, duration=info.duration, guess=guess)
+    assert len(threads) == 1  # one worker: the pass is not split
+    threads.clear()
+    split = transcribe_channels(two, call.audio_path, call.call_id, parties, duration=info.duration, guess=guess)
+    assert len(threads) == 2 and all(name.startswith("callqa-asr") for name in threads), threads
+    for a, b in zip(alone, split):
+        wa = [w for s in a.segments for w in s.words]
+        wb = [w for s in b.segments for w in s.words]
+        assert wa and abs(len(wa) - len(wb)) <= 2, (len(wa), len(wb))
+        assert jiwer.wer(" ".join(w.text for w in wa), " ".join(w.text for w in wb)) <= 0.02
+        same = [(x, y) for x, y in zip(wa, wb) if x.text == y.text]
+        assert sum(abs(x.start - y.start) <= 0.5 for x, y in same) >= 0.95 * len(same)

@@ -80,3 +80,16 @@ def test_a_piece_is_cut_only_when_that_saves_a_window():
     cuts = [{"start": 0, "end": 18 * RATE}, {"start": 20 * RATE, "end": 38 * RATE}]
     packed = pack_speech([audio], lambda a: cuts, split=lambda piece, lo, hi: hi)
     assert [round(b - a, 3) for a, b in packed.windows] == [18.0, 18.0]  # cutting would also need two
+
+
+def test_windows_are_split_into_runs_of_about_equal_seconds_in_order():
+    from transcribe.faster_backend import split_windows
+
+    windows = [(0.0, 30.0), (30.0, 60.0), (60.0, 70.0), (70.0, 100.0), (100.0, 112.0)]
+    runs = split_windows(windows, 2)
+    assert [w for run in runs for w in run] == windows  # nothing lost, nothing reordered
+    assert runs == [[(0.0, 30.0), (30.0, 60.0)], [(60.0, 70.0), (70.0, 100.0), (100.0, 112.0)]]
+    assert split_windows(windows, 1) == [windows]
+    assert split_windows([(0.0, 30.0)], 4) == [[(0.0, 30.0)]]  # never an empty run
+    three = split_windows([(i * 30.0, i * 30.0 + 30.0) for i in range(9)], 3)
+    assert [len(r) for r in three] == [3, 3, 3]
