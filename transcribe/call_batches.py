@@ -50,6 +50,7 @@ class CallBatcher:
         self.backend = inner.backend
         self.model_name = inner.model_name
         self.batch_size = inner.batch_size
+        self.parallel = getattr(inner, "parallel", 1)  # passes the model runs at once (language detection)
         self.max_pieces = max_pieces
         self._queue: list[_Request] = []
         self._queue_lock = threading.Lock()

@@ -98,9 +98,13 @@ def detect_language(transcriber: Transcriber, samples: Mapping[int | None, tuple
             per_channel.append(spread(speech_windows(audio, spans), options.detect_windows))
     weighted: list[tuple[dict[str, float], float]] = []
     left = sum(len(w) for w in per_channel)
+    side_by_side_ok = getattr(transcriber, "parallel", 1) > 1  # the model runs that many passes at once
     for round_ in itertools.zip_longest(*per_channel):
         taken = [w for w in round_ if w is not None]
-        weighted.extend((transcriber.language_probabilities(w), seconds) for w, seconds in taken)
+        windows = [w for w, _ in taken]
+        probs = (side_by_side(transcriber.language_probabilities, windows) if side_by_side_ok
+                 else [transcriber.language_probabilities(w) for w in windows])
+        weighted.extend(zip(probs, (seconds for _, seconds in taken)))
         left -= len(taken)
         if left and options.detect_confident is not None and sum(s for _, s in weighted) > 0:
             _, p = pick_language(combine_probabilities(weighted), options.detectable(), options.registry())
@@ -149,10 +153,11 @@ def _party_channels(path: AudioSource, channel: int | None) -> tuple[int, ...]:
 
 def side_by_side(fn: Callable, items: Sequence) -> list:
     """`fn` of each item, in threads of their own when there are several: Silero VAD runs on one thread
-    (faster-whisper's session), so the two channels of a call take the time of one on a multi-core CPU."""
+    (faster-whisper's session), and so does each CTranslate2 worker of a batched model on a CPU, so the two
+    channels of a call take the time of one on a multi-core CPU."""
     if len(items) < 2:
         return [fn(x) for x in items]
-    with ThreadPoolExecutor(len(items), thread_name_prefix="callqa-vad") as pool:
+    with ThreadPoolExecutor(len(items), thread_name_prefix="callqa-side") as pool:
         return list(pool.map(fn, items))
 
 

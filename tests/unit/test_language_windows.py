@@ -204,3 +204,40 @@ def test_a_clear_first_round_of_windows_decides_and_an_unclear_one_takes_them_al
     guess = detect_recording_language(every, path, TranscribeOptions(detect_windows=3, detect_confident=None),
                                       channel=1, detect_channels=(0, 1))
     assert guess.windows == 3 == len(every.detected) and guess.language == "zh"
+
+
+class TwoPassFake(ConfidentFake):
+    """A backend whose model runs two passes at once (`parallel`, as a batched faster-whisper on a CPU)."""
+
+    def __init__(self, parallel: int):
+        super().__init__()
+        self.parallel = parallel
+        self.threads: list[str] = []
+
+    def language_probabilities(self, audio):
+        import threading
+
+        self.threads.append(threading.current_thread().name)
+        return super().language_probabilities(audio)
+
+
+def test_a_round_of_windows_runs_side_by_side_when_the_model_runs_passes_at_once(tmp_path):
+    """Both parties speak: the first round holds a window of each channel. A model that runs two passes at
+    once gets them in two threads; the guess is the same as one after the other."""
+    rate, seconds = 8000, 60.0
+    t = np.arange(int(seconds * rate)) / rate
+    tone = 0.3 * np.sin(2 * np.pi * 440 * t)
+    frames = (np.stack([tone * ((t % 4) < 2), tone * ((t % 4) >= 2)], axis=1) * 32767).astype("<i2")
+    path = tmp_path / "both.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(frames.tobytes())
+    guesses = {}
+    for parallel in (1, 2):
+        fake = TwoPassFake(parallel)
+        guesses[parallel] = detect_recording_language(fake, path, TranscribeOptions(detect_windows=3), channel=0)
+        assert len(fake.threads) == 2  # one window per channel: the first round is sure
+        assert len(set(fake.threads)) == parallel, fake.threads
+    assert guesses[1] == guesses[2] and guesses[1].language == "zh" and guesses[1].windows == 2
