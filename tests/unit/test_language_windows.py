@@ -76,7 +76,11 @@ def write_stereo(path: Path, seconds: float = 20.0, rate: int = 8000) -> Path:
     t = np.arange(n) / rate
     quiet = 0.002 * rng.standard_normal(n)
     loud = 0.3 * np.sin(2 * np.pi * 440 * t) * ((t % 4) < 2)
-    frames = (np.stack([quiet, loud], axis=1) * 32767).astype("<i2")
+    return _write_channels(path, quiet, loud, rate)
+
+
+def _write_channels(path: Path, left: np.ndarray, right: np.ndarray, rate: int) -> Path:
+    frames = (np.stack([left, right], axis=1) * 32767).astype("<i2")
     with wave.open(str(path), "wb") as w:
         w.setnchannels(2)
         w.setsampwidth(2)
@@ -227,13 +231,7 @@ def test_a_round_of_windows_runs_side_by_side_when_the_model_runs_passes_at_once
     rate, seconds = 8000, 60.0
     t = np.arange(int(seconds * rate)) / rate
     tone = 0.3 * np.sin(2 * np.pi * 440 * t)
-    frames = (np.stack([tone * ((t % 4) < 2), tone * ((t % 4) >= 2)], axis=1) * 32767).astype("<i2")
-    path = tmp_path / "both.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(frames.tobytes())
+    path = _write_channels(tmp_path / "both.wav", tone * ((t % 4) < 2), tone * ((t % 4) >= 2), rate)
     guesses = {}
     for parallel in (1, 2):
         fake = TwoPassFake(parallel)
