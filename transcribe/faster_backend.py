@@ -53,10 +53,12 @@ class FasterWhisperTranscriber:
         `parallel`: decodes the model runs at once from different threads (CTranslate2 workers; on CPU they
         share the weights), e.g. the two channels of a stereo call; a built model keeps its own setting.
         Batched on CPU with `parallel` > 1, each worker gets its share of the cores (`cpu_threads` 0 = the
-        CPUs / `parallel`) and a batched pass splits its windows among the workers: on 2 cores two 1-thread
-        decodes ran 1.6x faster than one 2-thread decode of the same windows (BENCHMARKS.md)."""
+        CPUs / `parallel`) and a batched pass splits its windows among the workers (on a GPU one pass keeps
+        its batches full): on 2 cores that decoded a 10-minute stereo call 1.12-1.16x faster, the same words
+        (BENCHMARKS.md)."""
         from faster_whisper import WhisperModel
 
+        runs = 1  # workers a batched pass is split among
         if isinstance(model, WhisperModel):
             self.model = model
             self.model_name = model_name or "custom"
@@ -65,8 +67,9 @@ class FasterWhisperTranscriber:
             path = Path(model)
             device = device or _default_device()
             compute_type = compute_type or ("float16" if device == "cuda" else "int8")
-            if device == "cpu" and batch_size > 1 and parallel > 1 and cpu_threads == 0:
-                cpu_threads = max(1, (os.cpu_count() or 1) // parallel)
+            if device == "cpu" and batch_size > 1 and parallel > 1:
+                runs = parallel
+                cpu_threads = cpu_threads or max(1, (os.cpu_count() or 1) // parallel)
             self.model = WhisperModel(str(path), device=device, compute_type=compute_type,
                                       cpu_threads=cpu_threads, num_workers=parallel, local_files_only=True)
             self.model_name = model_name or path.name
@@ -79,6 +82,7 @@ class FasterWhisperTranscriber:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         self.batch_size = batch_size
         self._batched = batch_size > 1
+        self._runs = runs
 
     def language_probabilities(self, audio: np.ndarray) -> dict[str, float]:
         """One 30 s window. `transcribe.run` gives it speech-only windows (see `speech_spans`) and combines
@@ -111,7 +115,8 @@ class FasterWhisperTranscriber:
         which is packed, silences left out, into windows of up to 30 s that never mix two pieces (the channels
         of a call, or different calls: a window that began in one piece would colour the words of the next),
         and the windows of all pieces share batches. Every word goes back to its piece at the piece's own time;
-        a segment spanning two stretches of speech keeps its words' own times."""
+        a segment spanning two stretches of speech keeps its words' own times. On a CPU with several workers
+        the windows are split into that many runs, decoded side by side."""
         if not self._batched:
             return [self.transcribe_chunk(a, language, beam_size=beam_size, initial_prompt=initial_prompt)
                     for a in audios]
@@ -133,7 +138,7 @@ class FasterWhisperTranscriber:
                 condition_on_previous_text=False, batch_size=self.batch_size)
             return list(segments)
 
-        shares = split_windows(packed.windows, self.parallel)
+        shares = split_windows(packed.windows, self._runs)
         if len(shares) == 1:
             decoded = decode(shares[0])
         else:
