@@ -38,6 +38,8 @@ def main() -> int:
     from pipeline.config import offline_defaults
 
     offline_defaults()
+    from faster_whisper import BatchedInferencePipeline
+
     from demo.synth import synthesise_long_call
     from infra.audio import inspect_recording, load_audio
     from transcribe.base import TranscribeOptions
@@ -60,7 +62,8 @@ def main() -> int:
                 for ch in (0, 1):
                     _timed(f"channel {ch}, batched", lambda: transcribe_recording(
                         model, decoded, "c", duration=info.duration, channel=ch, guess=guess))
-                _timed("bare BatchedInferencePipeline, agent channel", lambda: list(model._batched.transcribe(
+                bare = BatchedInferencePipeline(model=model.model)
+                _timed("bare BatchedInferencePipeline, agent channel", lambda: list(bare.transcribe(
                     agent, language="en", beam_size=5, word_timestamps=True, vad_filter=True, batch_size=8)[0]))
             guess = detect_recording_language(model, decoded, options, channel=0)
 

@@ -139,7 +139,7 @@ def test_the_setting_reaches_the_model(monkeypatch, tmp_path):
     monkeypatch.setattr(flows, "_models", {})
     model = flows._transcriber(cfg)
     assert isinstance(model, CallBatcher), "the calls in flight share batches"
-    assert model.batch_size == 4 and model.inner._batched is not None
+    assert model.batch_size == 4 and model.inner._batched is True
     assert flows._transcriber(cfg) is model, "loaded once per process"
 
 
